@@ -1,0 +1,31 @@
+/**
+ * `agent-tether`: the client. Runs in browsers and Node ≥ 22.
+ *
+ * @example
+ * import { createClient } from 'agent-tether';
+ * await using client = createClient({ baseUrl: 'http://127.0.0.1:4317' });
+ * const session = await client.createSession();
+ * const turn = await session.prompt('Rename foo to bar');
+ * for await (const ev of turn) if (ev.type === 'turn.delta') process.stdout.write(ev.text);
+ * console.log((await turn.result).type);
+ */
+export * from './errors/index.js';
+export type {
+  SessionEvent,
+  TurnEvent,
+  TerminalEvent,
+  TerminalType,
+  TurnQueuedEvent,
+  TurnStartedEvent,
+  TurnDeltaEvent,
+  TurnItemEvent,
+  TurnCompletedEvent,
+  TurnCanceledEvent,
+  TurnErrorEvent,
+  TurnErrorInfo,
+  UnknownSessionEvent,
+  SessionInfo,
+  SessionSnapshot,
+  TurnInfo,
+  TurnStatus,
+} from './protocol/index.js';

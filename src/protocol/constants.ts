@@ -1,0 +1,62 @@
+/**
+ * Wire constants shared by the client and the reference server.
+ * Every path, header and close code the protocol fixes lives here, so both
+ * sides cannot drift apart. The full protocol is described in docs/protocol.md.
+ */
+
+/** Version prefix of every HTTP route. */
+export const API_PREFIX = '/v1';
+
+/** HTTP routes, relative to the server's base URL. */
+export const routes = {
+  sessions: () => `${API_PREFIX}/sessions`,
+  session: (sessionId: string) => `${API_PREFIX}/sessions/${encodeURIComponent(sessionId)}`,
+  turns: (sessionId: string) => `${API_PREFIX}/sessions/${encodeURIComponent(sessionId)}/turns`,
+  turn: (sessionId: string, turnId: string) =>
+    `${API_PREFIX}/sessions/${encodeURIComponent(sessionId)}/turns/${encodeURIComponent(turnId)}`,
+  cancel: (sessionId: string, turnId: string) =>
+    `${API_PREFIX}/sessions/${encodeURIComponent(sessionId)}/turns/${encodeURIComponent(turnId)}/cancel`,
+  /** Server-Sent Events stream of a session's events. */
+  events: (sessionId: string) => `${API_PREFIX}/sessions/${encodeURIComponent(sessionId)}/events`,
+  /** Long-poll JSON endpoint of a session's events. */
+  poll: (sessionId: string) => `${API_PREFIX}/sessions/${encodeURIComponent(sessionId)}/poll`,
+  /** The one multiplexed WebSocket endpoint. */
+  websocket: () => `${API_PREFIX}/ws`,
+} as const;
+
+/** HTTP header names the protocol uses. */
+export const headers = {
+  idempotencyKey: 'Idempotency-Key',
+  clientId: 'X-Tether-Client',
+  lastEventId: 'Last-Event-ID',
+  retryAfter: 'Retry-After',
+} as const;
+
+/** WebSocket close codes (RFC 6455 §7.4.1) and what they mean here. */
+export const closeCodes = {
+  /** The client or server closed on purpose; do not reconnect. */
+  normal: 1000,
+  /** The server is shutting down; reconnect with backoff. */
+  goingAway: 1001,
+  /** A frame was not valid JSON (or not UTF-8 text). */
+  invalidData: 1007,
+  /** A frame was valid JSON but not a valid frame for the protocol. */
+  policyViolation: 1008,
+  /** A frame exceeded the size limit. */
+  tooBig: 1009,
+  /** The server failed unexpectedly. */
+  internalError: 1011,
+} as const;
+
+/** Protocol limits both sides agree on. */
+export const limits = {
+  /** Largest accepted HTTP body or WebSocket frame, in bytes. */
+  maxFrameBytes: 1024 * 1024,
+  /** Largest number of events in one long-poll reply or one WebSocket batch. */
+  maxBatchEvents: 1000,
+  /** Longest long-poll wait the server honours, in milliseconds. */
+  maxPollWaitMs: 30_000,
+} as const;
+
+/** Terminal event types: each turn ends with exactly one of these. */
+export const TERMINAL_TYPES = ['turn.completed', 'turn.canceled', 'turn.error'] as const;

@@ -1,0 +1,4 @@
+/**
+ * `agent-tether/server`: the protocol's reference server for Node.
+ */
+export {};

@@ -1,0 +1,4 @@
+/**
+ * `agent-tether/testing`: helpers for testing apps built on agent-tether.
+ */
+export {};
