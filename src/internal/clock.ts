@@ -8,12 +8,13 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
-/** The real clock. Timers are `unref`'d where the runtime supports it, so a pending timer never keeps Node alive on its own. */
+/**
+ * The real clock. Timers are deliberately not `unref`'d: a pending reconnect
+ * keeps a live subscription's process alive, and `close()` clears every timer
+ * (F7), which the leak tests check.
+ */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const handle = globalThis.setTimeout(fn, ms) as unknown as { unref?: () => void };
-    return handle;
-  },
+  setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
   clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
 };

@@ -1,0 +1,479 @@
+import { ConnectionError, HttpError, ProtocolError, type TetherError } from '../errors/index.js';
+import {
+  CancelReply,
+  closeCodes,
+  limits,
+  PongFrame,
+  PromptReply,
+  ReplyErrorFrame,
+  ReplyOkFrame,
+  ResetFrame,
+  routes,
+  SubscribeResult,
+  WelcomeFrame,
+  type ResetInfo,
+  type SessionEvent,
+} from '../protocol/index.js';
+import { BaseTransport, DEFAULT_CLOSE_TIMEOUT_MS, toTetherError } from './base-transport.js';
+import { endpoint } from './http.js';
+import type { CommandFrame, Cursor, Transport, TransportEvents, TransportOptions } from './transport.js';
+import { parseJson, validateEvent, validateFrame } from './validate-event.js';
+import { Watchdog } from './watchdog.js';
+
+const CONNECTING = 0;
+const CLOSED = 3;
+/** How often `close()` looks at `bufferedAmount` while flushing. */
+const FLUSH_POLL_MS = 10;
+
+// A no-op listener: Node `ws` throws on an 'error' event that has no listener.
+const noop = (): void => {};
+
+interface Pending {
+  kind: 'command' | 'subscribe' | 'unsubscribe';
+  /** The frame type, to validate a command's `result`. */
+  type: string;
+  sessionId: string;
+  resolve?: (value: unknown) => void;
+  reject?: (reason: unknown) => void;
+  signal?: AbortSignal | undefined;
+  onAbort?: () => void;
+}
+
+/** The subset of Node's `ws` socket we use when present (send callback, terminate). */
+interface NodeLikeSocket {
+  send(data: string, cb: (error?: Error) => void): void;
+  terminate(): void;
+}
+
+/**
+ * The multiplexed WebSocket transport: one socket per client carries every
+ * session's events and the prompt/cancel commands.
+ *
+ * - Counts as open on the server's `welcome` frame; subscribe frames and
+ *   commands given earlier are queued until then.
+ * - URL: `baseUrl` with `http→ws` / `https→wss`, plus `/v1/ws?clientId=`;
+ *   `baseUrl`'s own query parameters are kept.
+ * - Headers from `getHeaders()` are passed to the constructor as
+ *   `{ headers }` (third argument), which Node's `ws` / `isomorphic-ws`
+ *   honour. Browsers cannot set headers on a WebSocket: there, authenticate
+ *   with cookies or a query parameter on `baseUrl`, or use the SSE transport.
+ * - Sends `{type:'ping'}` every `min(heartbeatTimeoutMs / 3, welcome.heartbeatMs)`;
+ *   no frame at all for `heartbeatTimeoutMs` ends the attempt
+ *   (`ConnectionError` code `heartbeat_timeout`).
+ *
+ * @example
+ * const transport = createWebSocketTransport(options, events);
+ * transport.subscribe('s1', { after: 0 });
+ * const { turn } = await transport.command({ type: 'prompt', sessionId: 's1', prompt: 'hi' });
+ */
+export function createWebSocketTransport(options: TransportOptions, events: TransportEvents): Transport {
+  return new WebSocketTransport(options, events);
+}
+
+class WebSocketTransport extends BaseTransport {
+  readonly name = 'websocket' as const;
+  #socket: WebSocket | undefined;
+  /** Set when the socket has Node `ws`'s `send(data, cb)`; browsers' `send` has no callback. */
+  #nodeSocket: NodeLikeSocket | undefined;
+  readonly #subscriptions = new Map<string, Cursor>();
+  readonly #pending = new Map<string, Pending>();
+  /** Frames given before `welcome`, in order. */
+  #outbox: Array<{ id: string; text: string }> = [];
+  #nextId = 0;
+  #watchdog: Watchdog | undefined;
+  #pingTimer: unknown;
+  #pingEveryMs = 0;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: TransportOptions, events: TransportEvents) {
+    super(options, events);
+    this.startOpenTimer();
+    void this.#connect();
+  }
+
+  subscribe(sessionId: string, cursor: Cursor): void {
+    if (this.ended) return;
+    this.#subscriptions.set(sessionId, { after: cursor.after, epoch: cursor.epoch });
+    if (this.opened) this.#sendSubscribe(sessionId);
+  }
+
+  unsubscribe(sessionId: string): void {
+    if (this.ended || !this.#subscriptions.delete(sessionId)) return;
+    if (!this.opened) return;
+    const id = this.#newId();
+    this.#pending.set(id, { kind: 'unsubscribe', type: 'unsubscribe', sessionId });
+    this.#send(JSON.stringify({ type: 'unsubscribe', id, sessionId }));
+  }
+
+  command(frame: CommandFrame, signal?: AbortSignal): Promise<unknown> {
+    if (this.ended) {
+      return Promise.reject(
+        new ConnectionError('The WebSocket transport is closed', { code: 'connection_closed' }),
+      );
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const id = this.#newId();
+    return new Promise((resolve, reject) => {
+      const pending: Pending = { kind: 'command', type: frame.type, sessionId: frame.sessionId, resolve, reject, signal };
+      if (signal) {
+        // The frame may already be on the wire: the server may still act on
+        // it, which the command's idempotency key makes safe to retry.
+        pending.onAbort = () => {
+          if (this.#pending.get(id) !== pending) return;
+          this.#pending.delete(id);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', pending.onAbort, { once: true });
+      }
+      this.#pending.set(id, pending);
+      const text = JSON.stringify({ ...frame, id });
+      if (this.opened) this.#send(text);
+      else this.#outbox.push({ id, text });
+    });
+  }
+
+  close(timeoutMs: number = DEFAULT_CLOSE_TIMEOUT_MS): Promise<void> {
+    if (this.#closing) return this.#closing;
+    const byUs = this.endByUs();
+    if (byUs) this.#release(new ConnectionError('The WebSocket transport was closed', { code: 'connection_closed' }));
+    this.#closing = this.#closeSocket(timeoutMs);
+    return this.#closing;
+  }
+
+  /* ---------------------------------------------------------------- */
+
+  async #connect(): Promise<void> {
+    let headers: Record<string, string>;
+    try {
+      headers = await this.options.getHeaders();
+    } catch (error) {
+      this.fail(new ConnectionError('getHeaders() failed', { cause: error }));
+      return;
+    }
+    if (this.ended) return;
+    try {
+      const url = endpoint(this.options.baseUrl, routes.websocket(), { clientId: this.options.clientId });
+      url.protocol = url.protocol === 'https:' ? 'wss:' : url.protocol === 'http:' ? 'ws:' : url.protocol;
+      // Third argument: Node `ws` options (headers, our frame limit); WHATWG constructors ignore it.
+      const Ctor = this.options.WebSocket as unknown as new (
+        url: string,
+        protocols: undefined,
+        options: { headers: Record<string, string>; maxPayload: number },
+      ) => WebSocket;
+      const socket = new Ctor(url.href, undefined, { headers, maxPayload: limits.maxFrameBytes });
+      this.#socket = socket;
+      const maybeNode = socket as unknown as Partial<NodeLikeSocket>;
+      if (typeof maybeNode.terminate === 'function' && socket.send.length >= 2) {
+        this.#nodeSocket = maybeNode as NodeLikeSocket;
+      }
+      socket.onmessage = this.#onMessage;
+      socket.onclose = this.#onClose;
+      socket.onerror = this.#onError;
+    } catch (error) {
+      this.fail(toTetherError(error, 'Could not create the WebSocket'));
+    }
+  }
+
+  readonly #onMessage = (event: MessageEvent): void => {
+    if (this.ended) return;
+    try {
+      this.#watchdog?.touch();
+      const data: unknown = event.data;
+      if (typeof data !== 'string') {
+        throw new ProtocolError('Binary WebSocket frame (the protocol uses JSON text)', { code: 'invalid_frame' });
+      }
+      if (data.length > limits.maxFrameBytes) {
+        throw new ProtocolError(`Frame over ${limits.maxFrameBytes} bytes`, { code: 'frame_too_large' });
+      }
+      this.#handle(parseJson(data, 'WebSocket frame'));
+    } catch (error) {
+      this.#failWith(error);
+    }
+  };
+
+  readonly #onClose = (event: CloseEvent): void => {
+    if (this.ended) return;
+    const code = event.code;
+    const message = `The WebSocket closed (code ${code}${event.reason ? `: ${event.reason}` : ''})`;
+    let error: TetherError;
+    if (code === closeCodes.invalidData || code === closeCodes.policyViolation || code === closeCodes.tooBig) {
+      error = new ProtocolError(`The server rejected a frame: ${message}`, { code: 'rejected_frame' });
+    } else {
+      error = new ConnectionError(message, {
+        code: code === closeCodes.goingAway ? 'server_going_away' : 'connection_closed',
+      });
+    }
+    this.fail(error, { code });
+  };
+
+  readonly #onError = (event: Event): void => {
+    if (this.ended) return;
+    const cause = (event as { error?: unknown }).error ?? event;
+    const wsCode = (cause as { code?: unknown }).code;
+    const error =
+      wsCode === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
+        ? new ProtocolError(`Frame over ${limits.maxFrameBytes} bytes`, { code: 'frame_too_large', cause })
+        : new ConnectionError(
+            this.opened ? 'The WebSocket failed' : 'The WebSocket could not connect',
+            { cause },
+          );
+    this.fail(error);
+  };
+
+  #failWith(error: unknown): void {
+    this.fail(toTetherError(error, 'Unexpected error while handling a WebSocket frame'));
+  }
+
+  #handle(frame: unknown): void {
+    const type = typeof frame === 'object' && frame !== null ? (frame as { type?: unknown }).type : undefined;
+    if (!this.opened) {
+      if (type !== 'welcome') {
+        throw new ProtocolError(`Expected a welcome frame first, got ${JSON.stringify(type)}`, {
+          code: 'invalid_frame',
+        });
+      }
+      this.#onWelcome(validateFrame(WelcomeFrame, frame, 'welcome frame').heartbeatMs);
+      return;
+    }
+    switch (type) {
+      case 'events':
+        this.#onEvents(frame as Record<string, unknown>);
+        return;
+      case 'reply':
+        this.#onReply(frame as { ok?: unknown });
+        return;
+      case 'pong':
+        validateFrame(PongFrame, frame, 'pong frame');
+        return;
+      case 'reset': {
+        const { type: _type, ...info } = validateFrame(ResetFrame, frame, 'reset frame');
+        if (this.#subscriptions.has(info.sessionId)) this.events.reset(info satisfies ResetInfo);
+        return;
+      }
+      default:
+        // ServerFrame is a closed set in protocol v1; a new frame type comes with a new version.
+        throw new ProtocolError(`Unexpected WebSocket frame type ${JSON.stringify(type)}`, {
+          code: 'invalid_frame',
+        });
+    }
+  }
+
+  /** The hot path: one frame, many events, no zod on the common event types (see validate-event.ts). */
+  #onEvents(frame: Record<string, unknown>): void {
+    const sessionId = frame.sessionId;
+    const list = frame.events;
+    if (typeof sessionId !== 'string' || !Array.isArray(list)) {
+      throw new ProtocolError('Invalid events frame: needs sessionId and events[]', { code: 'invalid_frame' });
+    }
+    const events = list as SessionEvent[];
+    for (let i = 0; i < events.length; i++) events[i] = validateEvent(events[i], sessionId);
+    // Events of a session we no longer follow are in flight from before an unsubscribe (F4).
+    if (events.length > 0 && this.#subscriptions.has(sessionId)) this.events.events(sessionId, events);
+  }
+
+  #onReply(frame: { ok?: unknown }): void {
+    const reply =
+      frame.ok === true
+        ? validateFrame(ReplyOkFrame, frame, 'reply frame')
+        : validateFrame(ReplyErrorFrame, frame, 'reply frame');
+    const pending = this.#pending.get(reply.id);
+    if (!pending) return; // aborted by the caller, or a duplicate: nothing waits for it
+    this.#pending.delete(reply.id);
+    if (pending.onAbort) pending.signal?.removeEventListener('abort', pending.onAbort);
+    if (reply.ok) {
+      let result: unknown = reply.result;
+      try {
+        if (pending.type === 'prompt') result = validateFrame(PromptReply, result, 'prompt reply');
+        else if (pending.type === 'cancel') result = validateFrame(CancelReply, result, 'cancel reply');
+        else if (pending.type === 'subscribe') validateFrame(SubscribeResult, result, 'subscribe reply');
+      } catch (error) {
+        pending.reject?.(error);
+        throw error;
+      }
+      pending.resolve?.(result);
+      return;
+    }
+    const { code, message, status, details } = reply.error;
+    const error = new HttpError(status ?? 500, message, {
+      code,
+      details: pending.kind === 'command' ? details : { sessionId: pending.sessionId, server: details },
+    });
+    if (pending.kind === 'command') pending.reject?.(error);
+    else if (pending.kind === 'subscribe' && this.#subscriptions.has(pending.sessionId)) {
+      // A session this socket cannot stream ends the attempt, as on SSE: the
+      // manager sees which session (`details.sessionId`) and why (`status`).
+      this.fail(error);
+    }
+  }
+
+  #onWelcome(heartbeatMs: number): void {
+    this.opened = true;
+    this.clearOpenTimer();
+    const timeoutMs = this.options.heartbeatTimeoutMs;
+    this.#watchdog = new Watchdog(this.clock, timeoutMs, () => {
+      this.fail(
+        new ConnectionError(`No WebSocket traffic for ${timeoutMs} ms (half-open connection)`, {
+          code: 'heartbeat_timeout',
+        }),
+      );
+    });
+    this.#pingEveryMs = Math.max(1, Math.min(Math.floor(timeoutMs / 3), heartbeatMs));
+    this.#pingTimer = this.clock.setTimeout(this.#ping, this.#pingEveryMs);
+    for (const sessionId of this.#subscriptions.keys()) this.#sendSubscribe(sessionId);
+    const outbox = this.#outbox;
+    this.#outbox = [];
+    for (const { id, text } of outbox) {
+      if (this.ended) return;
+      if (this.#pending.has(id)) this.#send(text); // skip commands aborted while queued
+    }
+    if (this.ended) return;
+    this.events.open();
+  }
+
+  readonly #ping = (): void => {
+    this.#pingTimer = undefined;
+    if (this.ended) return;
+    this.#send(`{"type":"ping","time":${this.clock.now()}}`);
+    if (this.ended) return;
+    this.#pingTimer = this.clock.setTimeout(this.#ping, this.#pingEveryMs);
+  };
+
+  #sendSubscribe(sessionId: string): void {
+    const cursor = this.#subscriptions.get(sessionId);
+    if (!cursor) return;
+    const id = this.#newId();
+    this.#pending.set(id, { kind: 'subscribe', type: 'subscribe', sessionId });
+    const frame: Record<string, unknown> = { type: 'subscribe', id, sessionId, after: cursor.after };
+    if (cursor.epoch !== undefined) frame.epoch = cursor.epoch;
+    this.#send(JSON.stringify(frame));
+  }
+
+  /**
+   * Sends without checking the state first (F9): a failure is learned from
+   * the send callback (Node `ws`) or a throw, and ends the attempt, which
+   * rejects every pending command with `ConnectionError` so the caller can
+   * resend it with its idempotency key.
+   */
+  #send(text: string): void {
+    try {
+      if (this.#nodeSocket) this.#nodeSocket.send(text, this.#onSent);
+      else this.#socket?.send(text);
+    } catch (error) {
+      this.fail(new ConnectionError('Sending on the WebSocket failed', { code: 'send_failed', cause: error }));
+    }
+  }
+
+  readonly #onSent = (error?: Error): void => {
+    if (error && !this.ended) {
+      this.fail(new ConnectionError('Sending on the WebSocket failed', { code: 'send_failed', cause: error }));
+    }
+  };
+
+  #newId(): string {
+    return `r${++this.#nextId}`;
+  }
+
+  /** Timers off, every pending command rejected, outbox dropped. */
+  #release(error: TetherError): void {
+    this.#watchdog?.stop();
+    this.#watchdog = undefined;
+    if (this.#pingTimer !== undefined) {
+      this.clock.clearTimeout(this.#pingTimer);
+      this.#pingTimer = undefined;
+    }
+    this.#outbox = [];
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of pending) {
+      if (p.onAbort) p.signal?.removeEventListener('abort', p.onAbort);
+      if (p.kind === 'command') {
+        // F9: never silently dropped; the caller resends with the same idempotency key.
+        p.reject?.(
+          new ConnectionError(`The WebSocket ended before the reply to ${p.type}: ${error.message}`, {
+            code: 'connection_lost',
+            cause: error,
+          }),
+        );
+      }
+    }
+  }
+
+  protected teardown(error: TetherError | undefined): void {
+    this.#release(error ?? new ConnectionError('The WebSocket transport ended'));
+    const socket = this.#socket;
+    if (!socket) return;
+    socket.onmessage = null;
+    socket.onerror = noop;
+    socket.onclose = null;
+    if (socket.readyState === CLOSED) return;
+    const heartbeat = error instanceof ConnectionError && error.code === 'heartbeat_timeout';
+    if (heartbeat && this.#nodeSocket) {
+      // Half-open: a close handshake cannot complete, so drop the TCP socket.
+      this.#nodeSocket.terminate();
+      return;
+    }
+    const code =
+      error instanceof ProtocolError
+        ? error.code === 'frame_too_large'
+          ? closeCodes.tooBig
+          : error.code === 'invalid_json'
+            ? closeCodes.invalidData
+            : closeCodes.policyViolation
+        : closeCodes.normal;
+    try {
+      socket.close(code);
+    } catch {
+      // Browsers only allow 1000 and 3000–4999 from a client.
+      try {
+        socket.close();
+      } catch {
+        // Already closing.
+      }
+    }
+  }
+
+  /** F7: flush what is buffered (bounded), close with 1000, wait for the close handshake (bounded). */
+  #closeSocket(timeoutMs: number): Promise<void> {
+    const socket = this.#socket;
+    if (!socket || socket.readyState === CLOSED) return Promise.resolve();
+    socket.onmessage = null;
+    socket.onerror = noop;
+    const deadline = this.clock.now() + timeoutMs;
+    return new Promise<void>((resolve) => {
+      let timer: unknown;
+      const finish = (): void => {
+        if (timer !== undefined) this.clock.clearTimeout(timer);
+        timer = undefined;
+        socket.onclose = null;
+        resolve();
+      };
+      const force = (): void => {
+        timer = undefined;
+        this.#nodeSocket?.terminate();
+        finish();
+      };
+      socket.onclose = finish;
+      const sendClose = (): void => {
+        timer = undefined;
+        try {
+          socket.close(closeCodes.normal);
+        } catch {
+          // Already closing: the close event still comes.
+        }
+        if (socket.readyState === CLOSED) return finish();
+        timer = this.clock.setTimeout(force, Math.max(0, deadline - this.clock.now()));
+      };
+      const flush = (): void => {
+        timer = undefined;
+        const left = deadline - this.clock.now();
+        if (socket.readyState !== CONNECTING && socket.bufferedAmount > 0 && left > 0) {
+          timer = this.clock.setTimeout(flush, Math.min(FLUSH_POLL_MS, left));
+          return;
+        }
+        sendClose();
+      };
+      if (socket.readyState === CONNECTING || socket.readyState === 2) sendClose();
+      else flush();
+    });
+  }
+}
