@@ -1,4 +1,40 @@
 /**
  * `agent-tether/server`: the protocol's reference server for Node.
+ *
+ * @example
+ * import { createServer, demoAgent, fileStore } from 'agent-tether/server';
+ * const server = createServer({ agent: demoAgent(), store: fileStore({ dir: './sessions' }) });
+ * const { url } = await server.listen(4317, '127.0.0.1');
+ * await server.close();
  */
-export {};
+export {
+  createServer,
+  type TetherServer,
+  type ServerStats,
+  type ConnectionStats,
+  type CloseOptions,
+} from './server/create-server.js';
+export { DEFAULTS, type ServerOptions } from './server/options.js';
+export { memoryStore, type MemoryStore } from './server/stores/memory-store.js';
+export { fileStore, type FileStore, type FileStoreOptions } from './server/stores/file-store.js';
+export { demoAgent, type DemoAgentOptions } from './server/demo-agent.js';
+export {
+  createCore,
+  TetherCore,
+  EventCursor,
+  SessionLog,
+  ServerError,
+  type CoreOptions,
+  type CreateCoreOptions,
+  type PromptResult,
+  type CursorBatch,
+  type LogEntry,
+  type Agent,
+  type AgentChunk,
+  type AgentInput,
+  type Logger,
+  type SessionRecord,
+  type SessionStore,
+  type StoredSession,
+  type TurnRecord,
+} from './server/core/index.js';

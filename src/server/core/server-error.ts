@@ -1,0 +1,30 @@
+import type { ErrorInfo } from '../../protocol/index.js';
+
+/**
+ * A request the server refuses, with the protocol's error `code` and the
+ * HTTP `status` it maps to. Hosts turn it into `{error:{code,message,status}}`
+ * (HTTP) or a failed WebSocket `reply`.
+ *
+ * @example
+ * throw new ServerError('not_found', 'Unknown session', 404);
+ */
+export class ServerError extends Error {
+  override name = 'ServerError';
+  readonly code: string;
+  readonly status: number;
+  readonly details: unknown;
+
+  constructor(code: string, message: string, status: number, options: { details?: unknown; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.status = status;
+    this.details = options.details;
+  }
+
+  /** The wire shape of this error. */
+  toInfo(): ErrorInfo {
+    return this.details === undefined
+      ? { code: this.code, message: this.message, status: this.status }
+      : { code: this.code, message: this.message, status: this.status, details: this.details };
+  }
+}

@@ -1,0 +1,198 @@
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { TetherCore } from './core/tether-core.js';
+import { within, type Connection, type HostContext } from './http/context.js';
+import { handleRequest, matchRoute } from './http/handle-request.js';
+import { serveWebSocket } from './http/websocket.js';
+import { resolveServerOptions, type ServerOptions } from './options.js';
+
+/** Per-connection numbers from {@link TetherServer.stats}. */
+export interface ConnectionStats {
+  id: number;
+  kind: 'websocket' | 'sse';
+  clientId: string | undefined;
+  /** Bytes handed to the socket but not yet flushed to the kernel. */
+  bufferedBytes: number;
+  /** Highest `bufferedBytes` seen on this connection. */
+  peakBufferedBytes: number;
+  /** Bytes flushed so far. */
+  writtenBytes: number;
+  subscriptions: number;
+}
+
+/** What {@link TetherServer.stats} reports. */
+export interface ServerStats {
+  sessions: number;
+  /** Events held in memory, over all sessions. */
+  events: number;
+  runningTurns: number;
+  queuedTurns: number;
+  /** Long-poll requests waiting for events. */
+  pendingPolls: number;
+  connections: ConnectionStats[];
+}
+
+/** Options of {@link TetherServer.close}. */
+export interface CloseOptions {
+  /** Give up flushing and close handshakes after this long. @default the server's `shutdownTimeoutMs` */
+  timeoutMs?: number;
+}
+
+/** The reference server returned by {@link createServer}. */
+export interface TetherServer {
+  /** Start listening (port 0 picks a free port). Loads the store first. @default port 0, host '127.0.0.1' */
+  listen(port?: number, host?: string): Promise<{ url: string; port: number }>;
+  /** Graceful shutdown (F7). Idempotent. */
+  close(options?: CloseOptions): Promise<void>;
+  /** The base URL once listening (`http://host:port`), else `undefined`. */
+  readonly url: string | undefined;
+  /** The transport-independent core (sessions, logs, turns); for tests and embedding. */
+  readonly core: TetherCore;
+  /** Numbers for tests and benchmarks: sessions, events held, turns, and per-connection buffered bytes. */
+  stats(): ServerStats;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Create the protocol's reference server on `node:http` and `ws`.
+ *
+ * Shutdown (`close()`): new prompts get `503 shutting_down`; every queued or
+ * running turn ends with `turn.error` `shutting_down` (retryable); each
+ * stream flushes what the log holds for it, then SSE streams end and sockets
+ * close with 1001; pending long-polls are answered; all bounded by
+ * `shutdownTimeoutMs`, after which what is left is cut.
+ *
+ * @example
+ * const server = createServer({ agent: demoAgent() });
+ * const { url } = await server.listen(0, '127.0.0.1');
+ * await server.close();
+ */
+export function createServer(options: ServerOptions): TetherServer {
+  const resolved = resolveServerOptions(options);
+  const { clock, logger } = resolved;
+  const core = new TetherCore({
+    agent: resolved.agent,
+    store: resolved.store,
+    clock,
+    logger,
+    maxEventsPerSession: resolved.maxEventsPerSession,
+    cancelGraceMs: resolved.cancelGraceMs,
+    maxSnapshotTurns: resolved.maxSnapshotTurns,
+  });
+  let closing = false;
+  let connectionIds = 0;
+  const ctx: HostContext = {
+    core,
+    options: resolved,
+    connections: new Set<Connection>(),
+    polls: new Set(),
+    isClosing: () => closing,
+    nextConnectionId: () => ++connectionIds,
+    batchBytes: Math.max(1024, Math.floor(resolved.highWaterBytes / 4)),
+  };
+
+  const http: HttpServer = createHttpServer((req, res) => {
+    void handleRequest(ctx, req, res);
+  });
+  http.on('clientError', (error, socket: Socket) => {
+    logger.debug?.('agent-tether: client error', error);
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: resolved.maxFrameBytes, clientTracking: false });
+  wss.on('error', (error) => logger.error?.('agent-tether: websocket server error', error));
+  http.on('upgrade', (req, socket: Socket, head) => {
+    socket.on('error', () => {});
+    let path: string;
+    try {
+      path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    } catch {
+      return refuseUpgrade(socket, 404, 'Not Found');
+    }
+    if (matchRoute(path)?.name !== 'websocket') return refuseUpgrade(socket, 404, 'Not Found');
+    if (closing) return refuseUpgrade(socket, 503, 'Service Unavailable');
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (closing) {
+        ws.close(1001, 'server shutting down');
+        return;
+      }
+      serveWebSocket(ctx, ws, req);
+    });
+  });
+
+  let url: string | undefined;
+  let closePromise: Promise<void> | undefined;
+
+  async function shutdown(timeoutMs: number): Promise<void> {
+    closing = true;
+    const deadline = clock.now() + timeoutMs;
+    const httpClosed = new Promise<void>((resolve) => {
+      if (!http.listening) return resolve();
+      http.close(() => resolve());
+    });
+    // Ends every turn and closes the logs, so every stream has a finite tail.
+    await within(clock, timeoutMs, core.shutdown());
+    await within(clock, deadline - clock.now(), Promise.all([...ctx.polls]));
+    await Promise.all([...ctx.connections].map((connection) => connection.shutdown(deadline)));
+    http.closeAllConnections();
+    await within(clock, Math.max(0, deadline - clock.now()) + 100, httpClosed);
+    wss.close();
+  }
+
+  const server: TetherServer = {
+    async listen(port = 0, host = '127.0.0.1') {
+      if (closing) throw new Error('createServer: the server is closed');
+      await core.start();
+      await new Promise<void>((resolve, reject) => {
+        const onError = (error: Error) => reject(error);
+        http.once('error', onError);
+        http.listen(port, host, () => {
+          http.off('error', onError);
+          resolve();
+        });
+      });
+      // After start-up a server error (e.g. EMFILE) is logged, never an uncaught 'error' event.
+      http.on('error', (error) => logger.error?.('agent-tether: http server error', error));
+      const address = http.address() as AddressInfo;
+      const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      url = `http://${hostPart}:${address.port}`;
+      return { url, port: address.port };
+    },
+    close(closeOptions: CloseOptions = {}) {
+      closePromise ??= shutdown(closeOptions.timeoutMs ?? resolved.shutdownTimeoutMs);
+      return closePromise;
+    },
+    get url() {
+      return url;
+    },
+    core,
+    stats() {
+      return {
+        ...core.stats(),
+        pendingPolls: ctx.polls.size,
+        connections: [...ctx.connections].map((connection) => ({
+          id: connection.id,
+          kind: connection.kind,
+          clientId: connection.clientId,
+          bufferedBytes: connection.outbound.pending,
+          peakBufferedBytes: connection.outbound.peak,
+          writtenBytes: connection.outbound.written,
+          subscriptions: connection.subscriptionCount(),
+        })),
+      };
+    },
+    [Symbol.asyncDispose]() {
+      return server.close();
+    },
+  };
+  return server;
+}
+
+function refuseUpgrade(socket: Socket, status: number, text: string): void {
+  const body = JSON.stringify({ error: { code: status === 404 ? 'not_found' : 'shutting_down', message: text, status } });
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}

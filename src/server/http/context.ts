@@ -1,0 +1,66 @@
+import type { Clock } from '../../internal/clock.js';
+import type { TetherCore } from '../core/tether-core.js';
+import type { ResolvedServerOptions } from '../options.js';
+import type { Outbound } from './outbound.js';
+
+/** A long-lived connection the host tracks (for shutdown and stats). */
+export interface Connection {
+  readonly id: number;
+  readonly kind: 'websocket' | 'sse';
+  readonly clientId: string | undefined;
+  readonly outbound: Outbound;
+  subscriptionCount(): number;
+  /** Flush what is due, then close gracefully; give up at `deadline` (clock time). */
+  shutdown(deadline: number): Promise<void>;
+}
+
+/** What the HTTP and WebSocket handlers share. */
+export interface HostContext {
+  readonly core: TetherCore;
+  readonly options: ResolvedServerOptions;
+  readonly connections: Set<Connection>;
+  /** Pending long-polls, answered before the server closes. */
+  readonly polls: Set<Promise<void>>;
+  isClosing(): boolean;
+  nextConnectionId(): number;
+  /** Bytes per batch: small enough to keep a connection's buffer near its high-water mark. */
+  readonly batchBytes: number;
+}
+
+/** Resolve when `promise` settles or `ms` passes, whichever is first. Never rejects. */
+export function within(clock: Clock, ms: number, promise: Promise<unknown>): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const handle = clock.setTimeout(resolve, ms);
+    promise.then(
+      () => {
+        clock.clearTimeout(handle);
+        resolve();
+      },
+      () => {
+        clock.clearTimeout(handle);
+        resolve();
+      },
+    );
+  });
+}
+
+/** A repeating timer on an injectable clock; `stop()` clears it for good. */
+export function every(clock: Clock, ms: number, fn: () => void): { stop(): void } {
+  let handle: unknown;
+  let stopped = false;
+  const schedule = () => {
+    handle = clock.setTimeout(() => {
+      if (stopped) return;
+      fn();
+      if (!stopped) schedule();
+    }, ms);
+  };
+  schedule();
+  return {
+    stop() {
+      stopped = true;
+      clock.clearTimeout(handle);
+    },
+  };
+}

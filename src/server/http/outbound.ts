@@ -1,0 +1,94 @@
+/**
+ * Byte accounting of one connection's outgoing buffer (F6). Every write adds
+ * its size until the transport reports it flushed to the kernel; producers
+ * stop at `highWater` and wait in {@link Outbound.drained} until half of it
+ * is gone. No frames are held here: what is not written stays in the log.
+ */
+export class Outbound {
+  readonly highWater: number;
+  #pending = 0;
+  #peak = 0;
+  #written = 0;
+  #closed = false;
+  #waiters = new Set<() => void>();
+  #idleWaiters = new Set<() => void>();
+  /** Called whenever some buffered bytes were flushed (progress on a live connection). */
+  onProgress: (() => void) | undefined;
+
+  constructor(highWater: number) {
+    this.highWater = highWater;
+  }
+
+  /** Bytes written but not yet flushed. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /** Highest `pending` seen. */
+  get peak(): number {
+    return this.#peak;
+  }
+
+  /** Bytes flushed so far. */
+  get written(): number {
+    return this.#written;
+  }
+
+  get full(): boolean {
+    return this.#pending >= this.highWater;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Account for a write of `bytes`; call the returned function once it is flushed (or failed). */
+  add(bytes: number): () => void {
+    this.#pending += bytes;
+    if (this.#pending > this.#peak) this.#peak = this.#pending;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#pending -= bytes;
+      this.#written += bytes;
+      this.onProgress?.();
+      if (this.#pending <= this.highWater / 2) this.#flush(this.#waiters);
+      if (this.#pending === 0) this.#flush(this.#idleWaiters);
+    };
+  }
+
+  /** Resolves once `pending` is at most half the high-water mark, or on close/abort. */
+  drained(signal?: AbortSignal): Promise<void> {
+    return this.#wait(this.#waiters, this.#pending <= this.highWater / 2, signal);
+  }
+
+  /** Resolves once everything written is flushed, or on close/abort. */
+  idle(signal?: AbortSignal): Promise<void> {
+    return this.#wait(this.#idleWaiters, this.#pending === 0, signal);
+  }
+
+  /** The connection is gone: wake every waiter. */
+  close(): void {
+    this.#closed = true;
+    this.#flush(this.#waiters);
+    this.#flush(this.#idleWaiters);
+  }
+
+  #wait(set: Set<() => void>, ready: boolean, signal?: AbortSignal): Promise<void> {
+    if (ready || this.#closed || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        set.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      set.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  #flush(set: Set<() => void>): void {
+    for (const waiter of [...set]) waiter();
+  }
+}

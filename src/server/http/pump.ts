@@ -1,0 +1,40 @@
+import type { CursorBatch, EventCursor } from '../core/event-cursor.js';
+import type { Outbound } from './outbound.js';
+
+/** How one subscription moves events from the log to its connection. */
+export interface PumpOptions {
+  cursor: EventCursor;
+  outbound: Outbound;
+  /** Aborted when the subscription or its connection ends. */
+  signal: AbortSignal;
+  maxEvents: number;
+  maxBytes: number;
+  /** Write one batch (a reset and/or events) to the connection; must account its bytes in `outbound`. */
+  send(batch: CursorBatch): void;
+}
+
+/**
+ * Stream a session's log to one connection with backpressure (F6): take from
+ * the cursor only while the connection's buffer is under its high-water mark,
+ * otherwise wait for drain and continue from the log. Nothing queues per
+ * connection, so a stalled reader costs one bounded buffer and never slows the
+ * others. Resolves when aborted, or when the log is closed (shutdown) and
+ * every event was handed to the connection.
+ */
+export async function pump(options: PumpOptions): Promise<void> {
+  const { cursor, outbound, signal } = options;
+  const limits = { maxEvents: options.maxEvents, maxBytes: options.maxBytes };
+  while (!signal.aborted && !outbound.closed) {
+    if (outbound.full) {
+      await outbound.drained(signal);
+      continue;
+    }
+    const batch = cursor.take(limits);
+    if (batch.reset || batch.entries.length > 0) {
+      options.send(batch);
+      continue;
+    }
+    if (cursor.ended) return;
+    await cursor.wait(signal);
+  }
+}

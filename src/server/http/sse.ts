@@ -1,0 +1,94 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CursorBatch } from '../core/event-cursor.js';
+import { ServerError } from '../core/server-error.js';
+import { every, within, type Connection, type HostContext } from './context.js';
+import { Outbound } from './outbound.js';
+import { pump } from './pump.js';
+import { CORS_HEADERS, parseCursor } from './respond.js';
+
+/**
+ * `GET /v1/sessions/:sid/events`: the session's events as Server-Sent Events,
+ * from the cursor (`Last-Event-ID` wins over `after`), then live. Writes
+ * `retry:` first, `: ping` every `heartbeatMs`, `event: reset` when the
+ * cursor cannot be honoured. Backpressure (F6) via `res.write` callbacks.
+ */
+export function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResponse, sessionId: string, url: URL): void {
+  const lastEventId = req.headers['last-event-id'];
+  const after =
+    parseCursor('Last-Event-ID', typeof lastEventId === 'string' ? lastEventId.trim() : undefined) ??
+    parseCursor('after', url.searchParams.get('after')) ??
+    0;
+  const epoch = url.searchParams.get('epoch') || undefined;
+  const cursor = ctx.core.cursor(sessionId, epoch === undefined ? { after } : { after, epoch });
+  if (!cursor) throw new ServerError('not_found', `Unknown session: ${sessionId}`, 404);
+
+  const { clock, heartbeatMs, sseRetryMs, highWaterBytes, maxBatchEvents } = ctx.options;
+  const outbound = new Outbound(highWaterBytes);
+  const controller = new AbortController();
+  req.socket.setTimeout(0);
+  req.socket.setNoDelay(true);
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache, no-transform',
+    Connection: 'keep-alive',
+    'X-Accel-Buffering': 'no',
+    ...(ctx.options.cors ? CORS_HEADERS : {}),
+  });
+
+  const write = (text: string) => {
+    if (res.destroyed || res.writableEnded) return;
+    const done = outbound.add(Buffer.byteLength(text));
+    res.write(text, () => done());
+  };
+  write(`retry: ${sseRetryMs}\n\n`);
+
+  const heartbeat = every(clock, heartbeatMs, () => {
+    // A full buffer already proves nothing new can get through; skip the ping.
+    if (!outbound.full) write(': ping\n\n');
+  });
+
+  const connection: Connection = {
+    id: ctx.nextConnectionId(),
+    kind: 'sse',
+    clientId: typeof req.headers['x-tether-client'] === 'string' ? req.headers['x-tether-client'] : url.searchParams.get('clientId') ?? undefined,
+    outbound,
+    subscriptionCount: () => (controller.signal.aborted ? 0 : 1),
+    shutdown: async (deadline) => {
+      // The log is closed: the pump ends once everything was written; then flush and end.
+      await within(clock, deadline - clock.now(), pumped);
+      await within(clock, deadline - clock.now(), outbound.idle());
+      finish();
+    },
+  };
+
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    controller.abort();
+    heartbeat.stop();
+    outbound.close();
+    ctx.connections.delete(connection);
+    if (!res.writableEnded && !res.destroyed) res.end();
+  };
+  ctx.connections.add(connection);
+  res.on('close', finish);
+
+  const send = (batch: CursorBatch) => {
+    let text = '';
+    if (batch.reset) text += `event: reset\ndata: ${JSON.stringify(batch.reset)}\n\n`;
+    for (const entry of batch.entries) text += `id: ${entry.event.seq}\ndata: ${entry.json}\n\n`;
+    write(text);
+  };
+  const pumped = pump({
+    cursor,
+    outbound,
+    signal: controller.signal,
+    maxEvents: maxBatchEvents,
+    maxBytes: ctx.batchBytes,
+    send,
+  }).catch((error: unknown) => {
+    ctx.options.logger.error?.('agent-tether: SSE stream failed', error);
+    finish();
+  });
+}

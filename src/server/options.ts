@@ -1,0 +1,110 @@
+import { limits } from '../protocol/index.js';
+import { systemClock, type Clock } from '../internal/clock.js';
+import type { Agent, Logger, SessionStore } from './core/types.js';
+import { memoryStore } from './stores/memory-store.js';
+
+/** What `createServer()` takes. Only `agent` is required; every other field defaults on its own. */
+export interface ServerOptions {
+  /** The agent that runs each turn. */
+  agent: Agent;
+  /** Where sessions and events are kept. @default memoryStore() (a new one per server) */
+  store?: SessionStore;
+  /** Heartbeat period: SSE `: ping` comments and WebSocket pings. @default 15000 */
+  heartbeatMs?: number;
+  /** Events held per session for resuming; a cursor older than that gets a reset. @default 10000 */
+  maxEventsPerSession?: number;
+  /** Per-connection outgoing buffer limit; above it the server waits for drain and later continues from the log (F6). @default 262144 */
+  highWaterBytes?: number;
+  /** Time source for heartbeats, timeouts and event times. @default systemClock */
+  clock?: Clock;
+  /** Diagnostics sink. @default only `error` is printed, to `console.error` */
+  logger?: Logger;
+  /** After a cancel, how long the next queued turn waits for the canceled agent to stop. @default 2000 */
+  cancelGraceMs?: number;
+  /** Upper bound of `close()` (flushing tails, close handshakes). @default 5000 */
+  shutdownTimeoutMs?: number;
+  /** Reconnect delay suggested to SSE clients (`retry:`). @default 1000 */
+  sseRetryMs?: number;
+  /** Largest accepted HTTP body or WebSocket frame. @default limits.maxFrameBytes (1 MiB) */
+  maxFrameBytes?: number;
+  /** Largest number of events in one WebSocket batch or poll reply. @default limits.maxBatchEvents (1000) */
+  maxBatchEvents?: number;
+  /** Turns listed in `GET /v1/sessions/:sid`. @default 50 */
+  maxSnapshotTurns?: number;
+  /** Answer CORS preflights and add `Access-Control-Allow-Origin: *` (browser clients). @default true */
+  cors?: boolean;
+}
+
+/** `ServerOptions` after defaults. */
+export type ResolvedServerOptions = Required<ServerOptions>;
+
+const defaultLogger: Logger = {
+  error: (message, details) => console.error(message, details),
+};
+
+/** Defaults of every optional {@link ServerOptions} field but `store` (a fresh `memoryStore()` per server). */
+export const DEFAULTS = {
+  heartbeatMs: 15_000,
+  maxEventsPerSession: 10_000,
+  highWaterBytes: 256 * 1024,
+  clock: systemClock,
+  logger: defaultLogger,
+  cancelGraceMs: 2_000,
+  shutdownTimeoutMs: 5_000,
+  sseRetryMs: 1_000,
+  maxFrameBytes: limits.maxFrameBytes,
+  maxBatchEvents: limits.maxBatchEvents,
+  maxSnapshotTurns: 50,
+  cors: true,
+} as const satisfies Required<Omit<ServerOptions, 'agent' | 'store'>>;
+
+/** Merge options field by field (`{x: undefined}` keeps the default) and validate them. */
+export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
+  if (!options || typeof options !== 'object') throw new TypeError('createServer: options must be an object with an `agent`');
+  if (typeof options.agent !== 'function') {
+    throw new TypeError('createServer: `agent` must be a function returning an AsyncIterable of chunks');
+  }
+  const pick = <K extends keyof typeof DEFAULTS>(key: K): (typeof DEFAULTS)[K] | NonNullable<ServerOptions[K]> =>
+    (options[key] ?? DEFAULTS[key]) as (typeof DEFAULTS)[K] | NonNullable<ServerOptions[K]>;
+  const resolved: ResolvedServerOptions = {
+    agent: options.agent,
+    store: options.store ?? memoryStore(),
+    heartbeatMs: positiveInt('heartbeatMs', pick('heartbeatMs')),
+    maxEventsPerSession: positiveInt('maxEventsPerSession', pick('maxEventsPerSession')),
+    highWaterBytes: positiveInt('highWaterBytes', pick('highWaterBytes')),
+    clock: pick('clock'),
+    logger: pick('logger'),
+    cancelGraceMs: nonNegativeInt('cancelGraceMs', pick('cancelGraceMs')),
+    shutdownTimeoutMs: nonNegativeInt('shutdownTimeoutMs', pick('shutdownTimeoutMs')),
+    sseRetryMs: nonNegativeInt('sseRetryMs', pick('sseRetryMs')),
+    maxFrameBytes: positiveInt('maxFrameBytes', pick('maxFrameBytes')),
+    maxBatchEvents: positiveInt('maxBatchEvents', pick('maxBatchEvents')),
+    maxSnapshotTurns: positiveInt('maxSnapshotTurns', pick('maxSnapshotTurns')),
+    cors: pick('cors'),
+  };
+  const store = resolved.store;
+  if (typeof store !== 'object' || ['load', 'saveSession', 'appendEvents'].some((m) => typeof (store as unknown as Record<string, unknown>)[m] !== 'function')) {
+    throw new TypeError('createServer: `store` must implement SessionStore (load, saveSession, appendEvents)');
+  }
+  const clock = resolved.clock;
+  if (typeof clock !== 'object' || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
+    throw new TypeError('createServer: `clock` must have now(), setTimeout() and clearTimeout()');
+  }
+  if (typeof resolved.logger !== 'object' || resolved.logger === null) throw new TypeError('createServer: `logger` must be an object');
+  if (typeof resolved.cors !== 'boolean') throw new TypeError('createServer: `cors` must be a boolean');
+  return resolved;
+}
+
+function positiveInt(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new TypeError(`createServer: \`${name}\` must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+function nonNegativeInt(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new TypeError(`createServer: \`${name}\` must be a non-negative integer, got ${String(value)}`);
+  }
+  return value;
+}
