@@ -50,8 +50,15 @@ export const closeCodes = {
 
 /** Protocol limits both sides agree on. */
 export const limits = {
-  /** Largest accepted HTTP body or WebSocket frame, in bytes. */
+  /** Largest HTTP body or WebSocket frame a server accepts from a client, in bytes. */
   maxFrameBytes: 1024 * 1024,
+  /**
+   * Largest frame or SSE event a client accepts from a server, in bytes. Larger
+   * than `maxFrameBytes` because `turn.completed.output` repeats a whole turn's
+   * text, which can be many megabytes; still bounded so a broken server cannot
+   * exhaust the client's memory.
+   */
+  maxServerFrameBytes: 64 * 1024 * 1024,
   /** Largest number of events in one long-poll reply or one WebSocket batch. */
   maxBatchEvents: 1000,
   /** Longest long-poll wait the server honours, in milliseconds. */

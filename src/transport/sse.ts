@@ -139,7 +139,7 @@ class SseTransport extends BaseTransport {
         },
         onError: (error) => this.#onParseError(stream, error),
         // Two frames' worth: a bigger pending event is a protocol violation, not a reason to grow.
-        maxBufferSize: 2 * limits.maxFrameBytes,
+        maxBufferSize: 2 * (this.options.maxMessageBytes ?? limits.maxServerFrameBytes),
       });
       stream.parser = parser;
       const reader = response.body.getReader();
@@ -208,7 +208,7 @@ class SseTransport extends BaseTransport {
     if (stream.stopped || error.type !== 'max-buffer-size-exceeded') return;
     this.#failStream(
       stream,
-      new ProtocolError(`SSE event over the size limit (${limits.maxFrameBytes} bytes)`, { code: 'frame_too_large', cause: error }),
+      new ProtocolError(`SSE event over the size limit (${(this.options.maxMessageBytes ?? limits.maxServerFrameBytes)} bytes)`, { code: 'frame_too_large', cause: error }),
     );
   }
 

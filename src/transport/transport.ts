@@ -30,6 +30,8 @@ export interface TransportOptions {
   openTimeoutMs: number;
   /** Long-poll: how long the server may hold a request open. */
   pollWaitMs: number;
+  /** Largest frame or SSE event accepted from the server. @default limits.maxServerFrameBytes */
+  maxMessageBytes?: number | undefined;
 }
 
 /**

@@ -160,7 +160,7 @@ class WebSocketTransport extends BaseTransport {
         protocols: undefined,
         options: { headers: Record<string, string>; maxPayload: number },
       ) => WebSocket;
-      const socket = new Ctor(url.href, undefined, { headers, maxPayload: limits.maxFrameBytes });
+      const socket = new Ctor(url.href, undefined, { headers, maxPayload: (this.options.maxMessageBytes ?? limits.maxServerFrameBytes) });
       this.#socket = socket;
       const maybeNode = socket as unknown as Partial<NodeLikeSocket>;
       if (typeof maybeNode.terminate === 'function' && socket.send.length >= 2) {
@@ -182,8 +182,8 @@ class WebSocketTransport extends BaseTransport {
       if (typeof data !== 'string') {
         throw new ProtocolError('Binary WebSocket frame (the protocol uses JSON text)', { code: 'invalid_frame' });
       }
-      if (data.length > limits.maxFrameBytes) {
-        throw new ProtocolError(`Frame over ${limits.maxFrameBytes} bytes`, { code: 'frame_too_large' });
+      if (data.length > (this.options.maxMessageBytes ?? limits.maxServerFrameBytes)) {
+        throw new ProtocolError(`Frame over ${(this.options.maxMessageBytes ?? limits.maxServerFrameBytes)} bytes`, { code: 'frame_too_large' });
       }
       this.#handle(parseJson(data, 'WebSocket frame'));
     } catch (error) {
@@ -212,7 +212,7 @@ class WebSocketTransport extends BaseTransport {
     const wsCode = (cause as { code?: unknown }).code;
     const error =
       wsCode === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
-        ? new ProtocolError(`Frame over ${limits.maxFrameBytes} bytes`, { code: 'frame_too_large', cause })
+        ? new ProtocolError(`Frame over ${(this.options.maxMessageBytes ?? limits.maxServerFrameBytes)} bytes`, { code: 'frame_too_large', cause })
         : new ConnectionError(
             this.opened ? 'The WebSocket failed' : 'The WebSocket could not connect',
             { cause },

@@ -149,11 +149,27 @@ describe('websocket transport: bad frames become ProtocolError in closed(), neve
   });
 
   it('a frame over the size limit is a ProtocolError', async () => {
-    const { conn } = await opened();
+    const { conn } = await opened({ maxMessageBytes: 1024 * 1024 });
     conn.socket.send(JSON.stringify({ type: 'pong', pad: 'x'.repeat(1024 * 1024 + 10) }));
     await recorder.until((r) => r.closedCalls.length === 1);
     expect(recorder.closedCalls[0]?.error).toBeInstanceOf(ProtocolError);
     expect(recorder.closedCalls[0]?.error?.code).toBe('frame_too_large');
+  });
+
+  it('accepts server frames larger than the client-to-server limit (a long turn.completed output)', async () => {
+    const { transport, conn } = await opened();
+    transport.subscribe('s1', { after: 0 });
+    const output = 'x'.repeat(2 * 1024 * 1024);
+    conn.socket.send(
+      JSON.stringify({
+        type: 'events',
+        sessionId: 's1',
+        events: [{ type: 'turn.completed', sessionId: 's1', seq: 1, epoch: 'e1', time: 0, turnId: 't1', output }],
+      }),
+    );
+    await recorder.until((r) => r.delivered.length === 1);
+    expect(recorder.closedCalls).toHaveLength(0);
+    expect(recorder.delivered[0]).toMatchObject({ type: 'turn.completed', output });
   });
 
   it('a frame before welcome fails the attempt as never opened', async () => {
