@@ -29,3 +29,19 @@ export type {
   TurnInfo,
   TurnStatus,
 } from './protocol/index.js';
+export { createClient } from './client/client.js';
+export type { Client, ClientEvents, CreateSessionOptions } from './client/client.js';
+export type { ClientOptions, ReconnectOptions, Logger } from './client/options.js';
+export { DEFAULTS, RECONNECT_DEFAULTS } from './client/options.js';
+export type { ClientState, ClientStatus } from './client/client-state.js';
+export type { Session, PromptOptions } from './client/session.js';
+export type { Turn, CancelResult } from './client/turn.js';
+export type { Subscription, SubscribeOptions, SubscriptionEvent, SessionResetEvent } from './client/subscription.js';
+export {
+  memoryCursorStore,
+  localStorageCursorStore,
+  type CursorStore,
+  type StoredCursor,
+  type LocalStorageCursorStoreOptions,
+} from './client/cursor-store.js';
+export type { TransportName, WebSocketConstructor } from './transport/transport.js';

@@ -1,0 +1,273 @@
+import { ClosedError, ConnectionError, HttpError, type TetherError } from '../errors/index.js';
+import { systemClock, type Clock } from '../internal/clock.js';
+import { CreateSessionReply, routes } from '../protocol/index.js';
+import { createTransport } from '../transport/index.js';
+import { TransportLadder } from '../transport/ladder.js';
+import type { ClientState } from './client-state.js';
+import { ConnectionManager, type ConnectionHooks, type ManagerEvents } from './connection-manager.js';
+import type { ClientContext, CommandOptions } from './context.js';
+import { waitAtMost } from './deadline.js';
+import type { StoredCursor } from './cursor-store.js';
+import { Emitter } from './emitter.js';
+import { HttpClient } from './http-client.js';
+import { resolveOptions, type ClientOptions } from './options.js';
+import { Outbox } from './outbox.js';
+import { SessionImpl, type Session } from './session.js';
+import type { TurnImpl } from './turn.js';
+
+/** Options of `client.createSession`. */
+export interface CreateSessionOptions {
+  metadata?: Record<string, unknown> | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** The events `client.on` accepts. */
+export interface ClientEvents {
+  /** Every state change, with the state before it. */
+  state: (state: ClientState, prev: ClientState) => void;
+  /** Errors that no call awaits: a bad frame (`ProtocolError`), a dropped connection, a give-up. */
+  error: (error: TetherError) => void;
+}
+
+/**
+ * A connection to an agent-tether server. Create with `createClient`.
+ *
+ * @example
+ * await using client = createClient({ baseUrl: 'http://127.0.0.1:4317' });
+ * client.on('state', (s) => console.log(s.status));
+ */
+export interface Client extends AsyncDisposable {
+  readonly clientId: string;
+  /** The connection state (a tagged union on `status`). */
+  readonly state: ClientState;
+  /** Listen to `'state'` or `'error'`; returns the unsubscribe function. */
+  on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): () => void;
+  createSession(options?: CreateSessionOptions): Promise<Session>;
+  /** A handle on an existing session (no request is made). */
+  session(sessionId: string): Session;
+  /**
+   * Graceful and idempotent (F7): enters `closed` synchronously, flushes commands
+   * in flight (bounded by `closeTimeoutMs`), closes transports with code 1000,
+   * aborts fetches, clears timers and listeners. Pending calls reject
+   * `ClosedError`; unsettled turns resolve with a local `turn.error`
+   * (`client_closed`); iterators end.
+   */
+  close(): Promise<void>;
+}
+
+/** Internal hooks (tests); not part of the public API. */
+export type ClientHooks = Partial<ConnectionHooks> & {
+  /** Delay before a canceled turn without a terminal is fetched over HTTP (F5). @default 2000 */
+  terminalGraceMs?: number;
+};
+
+const HOOK_DEFAULTS = {
+  stableAfterMs: 5000,
+  upgradeAfterMs: 60_000,
+  // Three missed server heartbeats (15 s each) before a connection counts as half-open.
+  heartbeatTimeoutMs: 45_000,
+  openTimeoutMs: 10_000,
+  pollWaitMs: 25_000,
+  terminalGraceMs: 2000,
+} as const;
+
+/**
+ * Create a client. Connects lazily: only while there is something to stream
+ * (a subscription or a live turn).
+ *
+ * @example
+ * const client = createClient({ baseUrl: 'http://127.0.0.1:4317', reconnect: { maxDelayMs: 5000 } });
+ * const session = await client.createSession();
+ */
+export function createClient(options: ClientOptions): Client {
+  return createClientWith(options, {});
+}
+
+/** @internal `createClient` with injectable clock, randomness, transports and ladder. */
+export function createClientWith(options: ClientOptions, hooks: ClientHooks): Client {
+  return new ClientImpl(options, hooks);
+}
+
+class ClientImpl implements Client, ClientContext {
+  readonly options;
+  readonly manager: ConnectionManager;
+  readonly http: HttpClient;
+  readonly clock: Clock;
+  readonly turns = new Map<string, TurnImpl>();
+  readonly terminalGraceMs: number;
+  readonly #emitter = new Emitter<ManagerEvents>();
+  readonly #outbox: Outbox;
+  #closePromise: Promise<void> | undefined;
+  #closed = false;
+  /** Cursor writes: one in flight per session, only the newest pending. */
+  #cursorWrites = new Map<string, { running: Promise<void>; next?: StoredCursor }>();
+
+  constructor(options: ClientOptions, hooks: ClientHooks) {
+    const resolved = resolveOptions(options);
+    this.options = resolved;
+    this.clock = hooks.clock ?? systemClock;
+    this.terminalGraceMs = hooks.terminalGraceMs ?? HOOK_DEFAULTS.terminalGraceMs;
+    this.http = new HttpClient({
+      baseUrl: resolved.baseUrl,
+      clientId: resolved.clientId,
+      getHeaders: resolved.getHeaders,
+      fetch: resolved.fetch,
+      clock: this.clock,
+      requestTimeoutMs: resolved.requestTimeoutMs,
+      logger: resolved.logger,
+    });
+    this.#outbox = new Outbox(this.clock, resolved.requestTimeoutMs);
+    this.manager = new ConnectionManager(
+      resolved,
+      {
+        clock: this.clock,
+        random: hooks.random ?? Math.random,
+        createTransport: hooks.createTransport ?? createTransport,
+        createLadder: hooks.createLadder ?? ((o) => new TransportLadder(o)),
+        stableAfterMs: hooks.stableAfterMs ?? HOOK_DEFAULTS.stableAfterMs,
+        upgradeAfterMs: hooks.upgradeAfterMs ?? HOOK_DEFAULTS.upgradeAfterMs,
+        heartbeatTimeoutMs: hooks.heartbeatTimeoutMs ?? HOOK_DEFAULTS.heartbeatTimeoutMs,
+        openTimeoutMs: hooks.openTimeoutMs ?? HOOK_DEFAULTS.openTimeoutMs,
+        pollWaitMs: hooks.pollWaitMs ?? HOOK_DEFAULTS.pollWaitMs,
+      },
+      this.#emitter,
+    );
+    // When reconnecting keeps failing, live turns stop waiting on the stream alone (F5).
+    this.#emitter.on('state', (state) => {
+      if (state.status === 'reconnecting' && state.attempt >= 2) for (const turn of this.turns.values()) turn.checkNow();
+    });
+  }
+
+  get clientId(): string {
+    return this.options.clientId;
+  }
+
+  get state(): ClientState {
+    return this.manager.state;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): () => void {
+    if (event !== 'state' && event !== 'error') throw new TypeError(`client.on: unknown event ${JSON.stringify(event)}`);
+    if (typeof listener !== 'function') throw new TypeError('client.on: `listener` must be a function');
+    return this.#emitter.on(event, listener as ManagerEvents[K]);
+  }
+
+  command<T>(name: string, { frame, http, parse, signal }: CommandOptions<T>): Promise<T> {
+    return this.#outbox.run(
+      name,
+      async (opSignal) => {
+        const channel = frame && this.manager.commandChannel();
+        let resend = false;
+        if (channel) {
+          try {
+            return parse(await channel(frame, opSignal));
+          } catch (error) {
+            // The socket ended before the reply, or the server is overloaded: resend over HTTP,
+            // which retries with backoff (idempotency keys make the resend safe, F9).
+            const retryable =
+              error instanceof ConnectionError || (error instanceof HttpError && (error.status === 429 || error.status >= 500));
+            if (!retryable || opSignal.aborted) throw error;
+            resend = true;
+          }
+        }
+        return http(opSignal, resend);
+      },
+      signal,
+    );
+  }
+
+  async createSession(options: CreateSessionOptions = {}): Promise<Session> {
+    const reply = await this.command('createSession', {
+      http: (signal) =>
+        this.http.request('POST', routes.sessions(), {
+          body: options.metadata === undefined ? {} : { metadata: options.metadata },
+          signal,
+          parse: (v) => CreateSessionReply.parse(v),
+        }),
+      parse: (v) => CreateSessionReply.parse(v),
+      signal: options.signal,
+    });
+    return new SessionImpl(this, reply.session.id);
+  }
+
+  session(sessionId: string): Session {
+    if (typeof sessionId !== 'string' || sessionId === '') {
+      throw new TypeError('client.session: `sessionId` must be a non-empty string');
+    }
+    return new SessionImpl(this, sessionId);
+  }
+
+  /* Cursor store ---------------------------------------------------- */
+
+  #cursorKey(sessionId: string): string {
+    return `${this.options.baseUrl.href}#${sessionId}`;
+  }
+
+  async loadCursor(sessionId: string): Promise<StoredCursor | undefined> {
+    try {
+      return await this.options.cursorStore.get(this.#cursorKey(sessionId));
+    } catch (error) {
+      this.options.logger.warn?.(`agent-tether: cursorStore.get failed; starting from the beginning`, error);
+      return undefined;
+    }
+  }
+
+  saveCursor(sessionId: string, cursor: StoredCursor): void {
+    const key = this.#cursorKey(sessionId);
+    const entry = this.#cursorWrites.get(key);
+    if (entry) {
+      entry.next = cursor;
+      return;
+    }
+    const write = async (c: StoredCursor): Promise<void> => {
+      try {
+        await this.options.cursorStore.set(key, c);
+      } catch (error) {
+        this.options.logger.warn?.(`agent-tether: cursorStore.set failed`, error);
+      }
+      const self = this.#cursorWrites.get(key)!;
+      const next = self.next;
+      if (next) {
+        self.next = undefined;
+        await write(next);
+      }
+    };
+    const state: { running: Promise<void>; next?: StoredCursor } = { running: Promise.resolve() };
+    this.#cursorWrites.set(key, state);
+    state.running = write(cursor).finally(() => this.#cursorWrites.delete(key));
+  }
+
+  /* Close ----------------------------------------------------------- */
+
+  close(): Promise<void> {
+    if (!this.#closePromise) {
+      // Set first: listeners reacting to the synchronous `closed` state already see a closed client.
+      this.#closed = true;
+      this.#closePromise = this.#close();
+    }
+    return this.#closePromise;
+  }
+
+  async #close(): Promise<void> {
+    const { closeTimeoutMs } = this.options;
+    // Synchronous part: `closed` is emitted before close() returns; turns settle; iterators end.
+    this.#outbox.stopAccepting();
+    this.manager.close();
+    for (const turn of [...this.turns.values()]) turn.closeLocally();
+    // Commands in flight get a bounded chance to be delivered (over the still-open transport), then reject.
+    await this.#outbox.close(closeTimeoutMs);
+    this.http.close(new ClosedError());
+    await this.manager.shutdown(closeTimeoutMs);
+    await waitAtMost(this.clock, Promise.all([...this.#cursorWrites.values()].map((w) => w.running)), closeTimeoutMs);
+    this.#emitter.clear();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+

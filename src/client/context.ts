@@ -1,0 +1,37 @@
+import type { Clock } from '../internal/clock.js';
+import type { CommandFrame } from '../transport/transport.js';
+import type { ConnectionManager } from './connection-manager.js';
+import type { StoredCursor } from './cursor-store.js';
+import type { HttpClient } from './http-client.js';
+import type { ResolvedClientOptions } from './options.js';
+import type { TurnImpl } from './turn.js';
+
+/** A command for the outbox: the WebSocket frame (if it has one) and its HTTP equivalent. */
+export interface CommandOptions<T> {
+  frame?: CommandFrame | undefined;
+  /** The HTTP form; `resend` is true when it follows a WebSocket attempt that got no reply. */
+  http: (signal: AbortSignal, resend: boolean) => Promise<T>;
+  /** Validates a WebSocket reply's `result`. */
+  parse: (result: unknown) => T;
+  signal?: AbortSignal | undefined;
+}
+
+/** What sessions, turns and subscriptions share with their client. Internal. */
+export interface ClientContext {
+  readonly options: ResolvedClientOptions;
+  readonly manager: ConnectionManager;
+  readonly http: HttpClient;
+  readonly clock: Clock;
+  readonly closed: boolean;
+  /** Live turn handles by `sessionId/turnId`: one handle per turn, so the same key gives the same `Turn`. */
+  readonly turns: Map<string, TurnImpl>;
+  /** Turn fallback settle delay after a cancel (F5). */
+  readonly terminalGraceMs: number;
+  /**
+   * Send a command through the outbox (F9): over the open WebSocket when there
+   * is one, else (or when the socket dies before the reply) over HTTP.
+   */
+  command<T>(name: string, options: CommandOptions<T>): Promise<T>;
+  loadCursor(sessionId: string): Promise<StoredCursor | undefined>;
+  saveCursor(sessionId: string, cursor: StoredCursor): void;
+}

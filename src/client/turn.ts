@@ -1,0 +1,276 @@
+import { HttpError, type TetherError } from '../errors/index.js';
+import {
+  CancelReply,
+  isTerminal,
+  routes,
+  TurnReply,
+  type ResetInfo,
+  type SessionEvent,
+  type TerminalEvent,
+  type TurnErrorEvent,
+  type TurnEvent,
+  type TurnInfo,
+} from '../protocol/index.js';
+import type { Consumer } from './connection-manager.js';
+import type { ClientContext } from './context.js';
+import { EventQueue } from './event-queue.js';
+
+/** What `turn.cancel()` resolves with. `not_found`: the server does not know the turn (404). */
+export type CancelResult = { cancelled: true } | { cancelled: false; reason: 'already_finished' | 'not_found' };
+
+/**
+ * One prompt's run. Iterate it for its own events (F4), ending with its
+ * terminal; await `result` for the terminal alone.
+ *
+ * @example
+ * const turn = await session.prompt('Summarize the repo');
+ * for await (const ev of turn) if (ev.type === 'turn.delta') process.stdout.write(ev.text);
+ * const end = await turn.result; // never rejects
+ */
+export interface Turn extends AsyncIterable<TurnEvent> {
+  readonly id: string;
+  readonly sessionId: string;
+  /**
+   * The turn's terminal event. Settles exactly once and never rejects: a
+   * cancel by anyone is a normal `turn.canceled` (F1); a client closed first
+   * gives a local `turn.error` with `error.code === 'client_closed'`.
+   */
+  readonly result: Promise<TerminalEvent>;
+  /** Ask the server to cancel this turn, and only this turn (F3). Resolves with the server's answer; the turn itself settles from its terminal. */
+  cancel(options?: { reason?: string; signal?: AbortSignal }): Promise<CancelResult>;
+}
+
+/** Fallback checks after a cancel: how many times to ask `GET turn` before trusting the stream alone. */
+const MAX_FALLBACK_CHECKS = 5;
+
+/** @internal The `Turn` implementation; also the turn's consumer of session events. */
+export class TurnImpl implements Turn, Consumer {
+  readonly id: string;
+  readonly sessionId: string;
+  readonly result: Promise<TerminalEvent>;
+  seq = 0;
+  epoch: string | undefined = undefined;
+  readonly #ctx: ClientContext;
+  readonly #queue: EventQueue<TurnEvent>;
+  #resolve!: (terminal: TerminalEvent) => void;
+  #settled = false;
+  /** The stream part is over: terminal yielded (or substituted), consumer removed. */
+  #ended = false;
+  #registered = false;
+  #started = false;
+  #checking: Promise<void> | undefined;
+  #graceTimer: unknown;
+  #checks = 0;
+
+  constructor(ctx: ClientContext, sessionId: string, id: string) {
+    this.#ctx = ctx;
+    this.sessionId = sessionId;
+    this.id = id;
+    this.result = new Promise((resolve) => (this.#resolve = resolve));
+    this.#queue = new EventQueue(ctx.options.bufferLimit);
+    ctx.turns.set(this.#key, this);
+  }
+
+  get #key(): string {
+    return `${this.sessionId}/${this.id}`;
+  }
+
+  /** Start streaming from the turn's first event (`queuedSeq - 1`), replayed from the log, then live. */
+  attach(info: TurnInfo): void {
+    if (this.#ended || this.#registered) return;
+    // Known terminal (an idempotent replay of a finished turn): settle now, still replay the events.
+    if (info.terminal) this.#settle(info.terminal);
+    this.seq = info.queuedSeq - 1;
+    this.#registered = true;
+    this.#ctx.manager.addConsumer(this);
+  }
+
+  /** `session.turn(id)`: learn where the turn starts, then attach. */
+  attachById(): void {
+    void this.#ctx.http
+      .request<{ turn: TurnInfo }>('GET', routes.turn(this.sessionId, this.id), { parse: (v) => TurnReply.parse(v) })
+      .then(
+        (reply) => this.attach(reply.turn),
+        (error: unknown) => this.#failLocally(error),
+      );
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<TurnEvent> {
+    return this.#queue;
+  }
+
+  /* Consumer ------------------------------------------------------- */
+
+  onEvent(event: SessionEvent): void {
+    if (this.#ended) return;
+    if (event.turnId !== this.id) {
+      // Turns of a session run one at a time: another turn starting after ours
+      // started means ours ended, yet its terminal did not reach us (F5).
+      if (event.type === 'turn.started' && this.#started) this.#check();
+      return;
+    }
+    const own = event as TurnEvent;
+    if (own.type === 'turn.started') this.#started = true;
+    if (isTerminal(own)) {
+      this.#finish(own);
+      return;
+    }
+    this.#queue.push(own);
+  }
+
+  onReset(_info: ResetInfo): void {
+    // Part of our history may be gone, possibly the terminal: ask the server (F5).
+    this.#check();
+  }
+
+  onEnd(error: TetherError): void {
+    this.#registered = false;
+    if (error.code === 'client_closed') {
+      this.closeLocally();
+      return;
+    }
+    // Reconnecting gave up: the stream cannot deliver the terminal; fetch it instead (F5).
+    void this.#check().then(() => {
+      if (!this.#ended) this.#finish(this.#localError(error.code, error.message));
+    });
+  }
+
+  /* Settling -------------------------------------------------------- */
+
+  #settle(terminal: TerminalEvent): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#resolve(terminal);
+  }
+
+  /** End the stream part with `terminal` (from the stream, or a substitute), and settle. Anything later is dropped (F4). */
+  #finish(terminal: TerminalEvent): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#settle(terminal);
+    this.#queue.push(terminal as TurnEvent);
+    this.#queue.end();
+    if (this.#graceTimer !== undefined) this.#ctx.clock.clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
+    if (this.#registered) {
+      this.#registered = false;
+      this.#ctx.manager.removeConsumer(this);
+    }
+    if (this.#ctx.turns.get(this.#key) === this) this.#ctx.turns.delete(this.#key);
+  }
+
+  #localError(code: string, message: string): TurnErrorEvent {
+    return {
+      type: 'turn.error',
+      sessionId: this.sessionId,
+      turnId: this.id,
+      // A local event has no server seq: it carries the last one this turn saw.
+      seq: this.seq,
+      epoch: this.epoch ?? '',
+      time: this.#ctx.clock.now(),
+      error: { code, message, retryable: code !== 'not_found' },
+    } as TurnErrorEvent;
+  }
+
+  #failLocally(error: unknown): void {
+    const e = error as { code?: unknown; message?: unknown };
+    this.#finish(
+      this.#localError(
+        typeof e?.code === 'string' ? e.code : 'connection_failed',
+        typeof e?.message === 'string' ? e.message : String(error),
+      ),
+    );
+  }
+
+  /** The client closed before the terminal arrived (F7). */
+  closeLocally(): void {
+    this.#finish(this.#localError('client_closed', 'The client was closed before the turn ended'));
+  }
+
+  /** Fetch the turn and settle from its `terminal` when it has one (F5). One request at a time. */
+  #check(): Promise<void> {
+    if (this.#ended || this.#ctx.closed) return Promise.resolve();
+    this.#checking ??= this.#ctx.http
+      .request<{ turn: TurnInfo }>('GET', routes.turn(this.sessionId, this.id), { parse: (v) => TurnReply.parse(v) })
+      .then(
+        (reply) => {
+          if (reply.turn.terminal) this.#finish(reply.turn.terminal);
+        },
+        (error: unknown) => {
+          if (error instanceof HttpError && error.status === 404) this.#failLocally(error);
+          // Otherwise the server is unreachable too; a later trigger checks again.
+        },
+      )
+      .finally(() => (this.#checking = undefined));
+    return this.#checking;
+  }
+
+  /** Called by the client when reconnecting keeps failing: do not wait on the stream alone (F5). */
+  checkNow(): void {
+    void this.#check();
+  }
+
+  /** After a cancel, give the stream a moment to bring the terminal; then ask the server (F5). */
+  #scheduleFallback(): void {
+    if (this.#ended || this.#graceTimer !== undefined || this.#checks >= MAX_FALLBACK_CHECKS) return;
+    const delay = this.#ctx.terminalGraceMs * 2 ** this.#checks;
+    this.#graceTimer = this.#ctx.clock.setTimeout(() => {
+      this.#graceTimer = undefined;
+      this.#checks += 1;
+      void this.#check().then(() => this.#scheduleFallback());
+    }, delay);
+  }
+
+  /* Cancel ---------------------------------------------------------- */
+
+  async cancel(options: { reason?: string; signal?: AbortSignal } = {}): Promise<CancelResult> {
+    const { sessionId, id: turnId } = this;
+    let result: CancelResult;
+    /** Whether the cancel may have reached the server before the attempt that answered. */
+    let resent = false;
+    try {
+      result = await this.#ctx.command<CancelResult>('cancel', {
+        frame: { type: 'cancel', sessionId, turnId, ...(options.reason === undefined ? {} : { reason: options.reason }) },
+        http: (signal, resend) => {
+          resent ||= resend;
+          return this.#ctx.http.request('POST', routes.cancel(sessionId, turnId), {
+            body: { clientId: this.#ctx.options.clientId, ...(options.reason === undefined ? {} : { reason: options.reason }) },
+            signal,
+            parse: (v) => CancelReply.parse(v),
+            onRetry: () => (resent = true),
+          });
+        },
+        parse: (v) => CancelReply.parse(v),
+        signal: options.signal,
+      });
+    } catch (error) {
+      // 404 means the server does not know this turn: an answer, not a failure.
+      if (error instanceof HttpError && error.status === 404) {
+        this.#failLocally(error);
+        return { cancelled: false, reason: 'not_found' };
+      }
+      throw error;
+    }
+    if (!result.cancelled && resent) result = await this.#ownCancel(result);
+    // Local state settles from the terminal, never from the cancel reply (F5); only this turn is touched (F3).
+    this.#scheduleFallback();
+    return result;
+  }
+
+  /**
+   * A resent cancel answered `already_finished`: if the turn ended canceled by
+   * this client, it was our first (unanswered) attempt that canceled it (F9).
+   */
+  async #ownCancel(reply: CancelResult): Promise<CancelResult> {
+    try {
+      const { turn } = await this.#ctx.http.request<{ turn: TurnInfo }>('GET', routes.turn(this.sessionId, this.id), {
+        parse: (v) => TurnReply.parse(v),
+      });
+      const terminal = turn.terminal;
+      if (terminal?.type === 'turn.canceled' && terminal.canceledBy === this.#ctx.options.clientId) return { cancelled: true };
+    } catch {
+      // Could not tell: the server's answer stands.
+    }
+    return reply;
+  }
+}

@@ -1,0 +1,458 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ConnectionError, ProtocolError } from '../../src/errors/index.js';
+import { delta, ev, flush, makeClient, take, useFakeTime } from './helpers.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('connection manager: state machine (F8)', () => {
+  it('stays idle until there is something to stream, then connecting → open', async () => {
+    const { client, transports, states } = makeClient();
+    expect(client.state).toEqual({ status: 'idle' });
+    expect(transports.created).toHaveLength(0);
+    const seen: Array<[string, string]> = [];
+    const off = client.on('state', (s, prev) => seen.push([prev.status, s.status]));
+    const sub = client.session('s1').subscribe({ after: 0 });
+    expect(client.state).toEqual({ status: 'connecting', transport: 'websocket' });
+    expect(transports.last.subscriptions.get('s1')).toEqual({ after: 0 });
+    transports.last.open();
+    expect(client.state).toEqual({ status: 'open', transport: 'websocket' });
+    off();
+    sub.close();
+    // Nothing left to stream: back to idle, transport closed.
+    expect(client.state).toEqual({ status: 'idle' });
+    expect(transports.last.closedByClient).toBe(true);
+    expect(seen).toEqual([
+      ['idle', 'connecting'],
+      ['connecting', 'open'],
+    ]);
+    expect(states).toEqual(['connecting:websocket', 'open:websocket', 'idle']);
+    await client.close();
+    expect(states.at(-1)).toBe('closed');
+  });
+
+  it('reconnects with backoff; the counter grows until a connection proves itself', async () => {
+    useFakeTime();
+    const random = vi.fn(() => 0.5);
+    const { client, transports, states } = makeClient(
+      { transports: ['websocket'] },
+      { random, stableAfterMs: 5000 },
+    );
+    const sub = client.session('s1').subscribe({ after: 0 });
+    transports.last.drop(); // never opened
+    expect(client.state).toEqual({ status: 'reconnecting', transport: 'websocket', attempt: 1 });
+    expect(transports.created).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(249); // 0.5 * 500
+    expect(transports.created).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(transports.created).toHaveLength(2);
+    transports.last.open();
+    transports.last.drop({ opened: true }); // opened but never proved itself: no reset
+    expect(client.state).toMatchObject({ status: 'reconnecting', attempt: 2 });
+    await vi.advanceTimersByTimeAsync(500); // 0.5 * 1000
+    expect(transports.created).toHaveLength(3);
+    transports.last.drop();
+    expect(client.state).toMatchObject({ status: 'reconnecting', attempt: 3 });
+    await vi.advanceTimersByTimeAsync(1000);
+    // This one proves itself by staying open 5 s: the counter starts over.
+    transports.last.open();
+    await vi.advanceTimersByTimeAsync(5000);
+    transports.last.drop({ opened: true });
+    expect(client.state).toMatchObject({ status: 'reconnecting', attempt: 1 });
+    await vi.advanceTimersByTimeAsync(250);
+    // And one that delivers an event proves itself at once.
+    transports.last.open();
+    transports.last.push('s1', [ev(1, 'x.custom', undefined)]);
+    transports.last.drop({ opened: true });
+    expect(client.state).toMatchObject({ status: 'reconnecting', attempt: 1 });
+    expect(states).toEqual([
+      'connecting:websocket',
+      'reconnecting:websocket#1',
+      'open:websocket',
+      'reconnecting:websocket#2',
+      'reconnecting:websocket#3',
+      'open:websocket',
+      'reconnecting:websocket#1',
+      'open:websocket',
+      'reconnecting:websocket#1',
+    ]);
+    sub.close();
+    await client.close();
+  });
+
+  it("respects the server's retry hint when it is longer than the backoff", async () => {
+    useFakeTime();
+    const { client, transports } = makeClient({ transports: ['sse'] }, { random: () => 0 });
+    const sub = client.session('s1').subscribe({ after: 0 });
+    transports.last.drop({ retryAfterMs: 3000 });
+    await vi.advanceTimersByTimeAsync(2999);
+    expect(transports.created).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(transports.created).toHaveLength(2);
+    sub.close();
+    await client.close();
+  });
+
+  it('gives up after maxAttempts: subscriptions end with ConnectionError, state idle', async () => {
+    useFakeTime();
+    const { client, transports, errors } = makeClient({ transports: ['websocket'], reconnect: { maxAttempts: 2 } }, { random: () => 0 });
+    const sub = client.session('s1').subscribe({ after: 0 });
+    const it = sub[Symbol.asyncIterator]();
+    const next = it.next();
+    transports.last.drop();
+    await vi.advanceTimersByTimeAsync(0);
+    transports.last.drop();
+    await vi.advanceTimersByTimeAsync(0);
+    transports.last.drop();
+    await expect(next).rejects.toBeInstanceOf(ConnectionError);
+    expect(client.state).toEqual({ status: 'idle' });
+    expect(errors.at(-1)).toMatchObject({ code: 'reconnect_failed' });
+    expect(transports.created).toHaveLength(3);
+    await client.close();
+  });
+
+  it('a transport error (bad frame) is reported on client.on("error") and followed by a reconnect', async () => {
+    useFakeTime();
+    const { client, transports, errors } = makeClient({}, { random: () => 0 });
+    const sub = client.session('s1').subscribe({ after: 0 });
+    transports.last.open();
+    const bad = new ProtocolError('frame is not JSON');
+    transports.last.drop({ opened: true, error: bad, code: 1007 });
+    expect(errors).toEqual([bad]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(transports.created).toHaveLength(2);
+    sub.close();
+    await client.close();
+  });
+
+  it('ignores late callbacks of a superseded attempt (F4)', async () => {
+    useFakeTime();
+    const { client, transports } = makeClient({}, { random: () => 0 });
+    const sub = client.session('s1').subscribe({ after: 0 });
+    const it = sub[Symbol.asyncIterator]();
+    const old = transports.last;
+    old.open();
+    old.drop({ opened: true });
+    await vi.advanceTimersByTimeAsync(0);
+    const fresh = transports.last;
+    expect(fresh).not.toBe(old);
+    // The old attempt speaks again: open, events, reset, closed — all ignored.
+    old.open();
+    old.push('s1', [delta(1, 'tOld', 'stale')]);
+    old.reset({ sessionId: 's1', epoch: 'zz', after: 5, reason: 'epoch_changed' });
+    old.drop({ opened: true });
+    expect(client.state).toEqual({ status: 'reconnecting', transport: 'websocket', attempt: 1 });
+    fresh.open();
+    fresh.push('s1', [delta(1, 't1', 'fresh')]);
+    const [first] = await take(it, 1);
+    expect(first).toMatchObject({ turnId: 't1', text: 'fresh' });
+    sub.close();
+    await client.close();
+  });
+});
+
+describe('transport ladder via the manager (F8)', () => {
+  it('falls back when a transport never opens, keeps the cursor, and probes back up', async () => {
+    useFakeTime();
+    const { client, transports, states } = makeClient({}, { random: () => 0, upgradeAfterMs: 60_000 });
+    const sub = client.session('s1').subscribe({ after: 0 });
+    const it = sub[Symbol.asyncIterator]();
+    // WebSocket blocked: two attempts never open → SSE.
+    transports.last.drop();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(transports.last.name).toBe('websocket');
+    transports.last.drop();
+    await vi.advanceTimersByTimeAsync(0);
+    const sse = transports.last;
+    expect(sse.name).toBe('sse');
+    sse.open();
+    sse.push('s1', [ev(1, 'turn.queued', 't1', { prompt: 'p' }), ev(2, 'turn.started', 't1')]);
+    expect((await take(it, 2)).map((e) => (e as { seq: number }).seq)).toEqual([1, 2]);
+    // A drop on SSE resumes from the cursor on SSE.
+    sse.drop({ opened: true });
+    await vi.advanceTimersByTimeAsync(0);
+    const sse2 = transports.last;
+    expect(sse2.name).toBe('sse');
+    expect(sse2.subscriptions.get('s1')).toEqual({ after: 2, epoch: 'e1' });
+    sse2.open();
+    // After upgradeAfterMs on the lower rung the top transport is probed alongside.
+    await vi.advanceTimersByTimeAsync(60_000);
+    const probe = transports.last;
+    expect(probe.name).toBe('websocket');
+    expect(probe).not.toBe(sse2);
+    sse2.push('s1', [delta(3, 't1', 'a'), delta(4, 't1', 'b')]);
+    expect(probe.subscriptions.get('s1')?.epoch).toBe('e1');
+    probe.open();
+    // Switched: the old transport is closed, the app sees one ordered stream.
+    expect(sse2.closedByClient).toBe(true);
+    expect(client.state).toEqual({ status: 'open', transport: 'websocket' });
+    probe.push('s1', [delta(3, 't1', 'a'), delta(4, 't1', 'b'), delta(5, 't1', 'c')]);
+    sse2.push('s1', [delta(6, 't1', 'stale')]); // old transport: ignored
+    const got = await take(it, 3);
+    expect(got.map((e) => [(e as { seq: number }).seq, (e as { text?: string }).text])).toEqual([
+      [3, 'a'],
+      [4, 'b'],
+      [5, 'c'],
+    ]);
+    expect(states).toContain('open:sse');
+    expect(states.at(-1)).toBe('open:websocket');
+    sub.close();
+    await client.close();
+  });
+
+  it('a probe that never opens leaves the current transport alone', async () => {
+    useFakeTime();
+    const { client, transports } = makeClient({ transports: ['websocket', 'poll'] }, { random: () => 0, upgradeAfterMs: 1000 });
+    const sub = client.session('s1').subscribe({ after: 0 });
+    transports.last.drop();
+    await vi.advanceTimersByTimeAsync(0);
+    transports.last.drop();
+    await vi.advanceTimersByTimeAsync(0);
+    const poll = transports.last;
+    expect(poll.name).toBe('poll');
+    poll.open();
+    await vi.advanceTimersByTimeAsync(1000);
+    const probe = transports.last;
+    expect(probe.name).toBe('websocket');
+    probe.drop();
+    expect(client.state).toEqual({ status: 'open', transport: 'poll' });
+    expect(poll.closedByClient).toBe(false);
+    // It tries again one period later.
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(transports.last).not.toBe(probe);
+    expect(transports.last.name).toBe('websocket');
+    sub.close();
+    await client.close();
+  });
+});
+
+describe('exact resume', () => {
+  it('dedupes by seq and resumes from the cursor after a gap', async () => {
+    useFakeTime();
+    const { client, transports, errors } = makeClient({}, { random: () => 0 });
+    const sub = client.session('s1').subscribe({ after: 0 });
+    const it = sub[Symbol.asyncIterator]();
+    const t = transports.last;
+    t.open();
+    t.push('s1', [delta(1, 't', 'a'), delta(2, 't', 'b'), delta(2, 't', 'b'), delta(1, 't', 'a')]);
+    t.push('s1', [delta(5, 't', 'gap!')]);
+    expect(errors.at(-1)).toMatchObject({ code: 'sequence_gap' });
+    expect(t.closedByClient).toBe(true);
+    await vi.advanceTimersByTimeAsync(0);
+    const t2 = transports.last;
+    expect(t2.subscriptions.get('s1')).toEqual({ after: 2, epoch: 'e1' });
+    t2.open();
+    t2.push('s1', [delta(3, 't', 'c'), delta(4, 't', 'd'), delta(5, 't', 'e')]);
+    const got = await take(it, 5);
+    expect(got.map((e) => (e as { text: string }).text).join('')).toBe('abcde');
+    expect(got.map((e) => (e as { seq: number }).seq)).toEqual([1, 2, 3, 4, 5]);
+    sub.close();
+    await client.close();
+  });
+
+  it('yields a client-side session.reset when history is gone, then continues', async () => {
+    const { client, transports } = makeClient();
+    const sub = client.session('s1').subscribe({ after: 3 });
+    const it = sub[Symbol.asyncIterator]();
+    const t = transports.last;
+    t.open();
+    t.reset({ sessionId: 's1', epoch: 'e2', after: 10, reason: 'history_gone' });
+    t.push('s1', [ev(11, 'turn.queued', 't', { prompt: 'x' }, 'e2')]);
+    const got = await take(it, 2);
+    expect(got[0]).toEqual({ type: 'session.reset', sessionId: 's1', epoch: 'e2', after: 10, reason: 'history_gone' });
+    expect(got[1]).toMatchObject({ seq: 11, epoch: 'e2' });
+    sub.close();
+    await client.close();
+  });
+
+  it('an epoch change without a reset is treated as a broken stream', async () => {
+    const { client, transports, errors } = makeClient();
+    const sub = client.session('s1').subscribe({ after: 0 });
+    const t = transports.last;
+    t.open();
+    t.push('s1', [ev(1, 'x', undefined, {}, 'e1'), ev(2, 'x', undefined, {}, 'e9')]);
+    expect(errors.at(-1)).toBeInstanceOf(ProtocolError);
+    expect(client.state.status).toBe('reconnecting');
+    sub.close();
+    await client.close();
+  });
+
+  it('serves several consumers of one session from one stream, rewinding for a late one', async () => {
+    const { client, transports } = makeClient();
+    const s = client.session('s1');
+    const a = s.subscribe({ after: 0 });
+    const t = transports.last;
+    t.open();
+    t.push('s1', [ev(1, 'x', undefined), ev(2, 'x', undefined)]);
+    // A second consumer from 0: served from recent events, no rewind needed.
+    const b = s.subscribe({ after: 0 });
+    const bi = b[Symbol.asyncIterator]();
+    expect((await take(bi, 2)).map((e) => (e as { seq: number }).seq)).toEqual([1, 2]);
+    t.push('s1', [ev(3, 'x', undefined)]);
+    expect((await take(bi, 1)).map((e) => (e as { seq: number }).seq)).toEqual([3]);
+    expect((await take(a[Symbol.asyncIterator](), 3)).map((e) => (e as { seq: number }).seq)).toEqual([1, 2, 3]);
+    expect(t.subscribeCalls).toHaveLength(1);
+    a.close();
+    b.close();
+    await client.close();
+  });
+
+  it('uses and updates the cursor store', async () => {
+    const saved = new Map<string, { epoch: string; seq: number }>();
+    const cursorStore = {
+      get: async (key: string) => saved.get(key),
+      set: async (key: string, cursor: { epoch: string; seq: number }) => void saved.set(key, cursor),
+    };
+    saved.set('http://tether.test/#s1', { epoch: 'e1', seq: 41 });
+    const { client, transports } = makeClient({ cursorStore });
+    const sub = client.session('s1').subscribe();
+    await flush();
+    const t = transports.last;
+    expect(t.subscriptions.get('s1')).toEqual({ after: 41, epoch: 'e1' });
+    t.open();
+    t.push('s1', [ev(42, 'x', undefined), ev(43, 'x', undefined)]);
+    const it = sub[Symbol.asyncIterator]();
+    await take(it, 1);
+    await flush();
+    expect(saved.get('http://tether.test/#s1')).toEqual({ epoch: 'e1', seq: 42 });
+    await take(it, 1);
+    await flush();
+    expect(saved.get('http://tether.test/#s1')).toEqual({ epoch: 'e1', seq: 43 });
+    sub.close();
+    await client.close();
+  });
+});
+
+describe('backpressure (F6)', () => {
+  it('coalesces deltas of one turn beyond the buffer limit; text exact, lifecycle and terminal kept', async () => {
+    const { client, transports } = makeClient({ bufferLimit: 3 });
+    const sub = client.session('s1').subscribe({ after: 0 });
+    const t = transports.last;
+    t.open();
+    const events = [ev(1, 'turn.queued', 't', { prompt: 'p' }), ev(2, 'turn.started', 't')];
+    let text = '';
+    for (let seq = 3; seq < 2003; seq++) {
+      const piece = `<${seq}>`;
+      text += piece;
+      events.push(delta(seq, 't', piece));
+    }
+    events.push(ev(2003, 'turn.item', 't', { item: { kind: 'edit' } }));
+    events.push(delta(2004, 't', '!'));
+    events.push(delta(2005, 't', '?'));
+    events.push(ev(2006, 'turn.completed', 't', { output: `${text}!?` }));
+    t.push('s1', events);
+    // The reader was slow: nothing was read while 2006 events arrived.
+    const got: Array<{ type: string; seq: number; text?: string }> = [];
+    for await (const e of sub) {
+      got.push(e as never);
+      if (e.type === 'turn.completed') break;
+    }
+    expect(got.length).toBe(6); // 2006 events, 6 buffered
+    expect(got.map((e) => e.type)).toEqual([
+      'turn.queued',
+      'turn.started',
+      'turn.delta',
+      'turn.item',
+      'turn.delta',
+      'turn.completed',
+    ]);
+    const deltas = got.filter((e) => e.type === 'turn.delta').map((e) => e.text).join('');
+    expect(deltas).toBe(`${text}!?`);
+    // A coalesced delta carries the newest seq, so cursors stay right.
+    expect(got.map((e) => e.seq)).toEqual([1, 2, 2002, 2003, 2005, 2006]);
+    await client.close();
+  });
+});
+
+describe('consumers', () => {
+  it('a late consumer behind the recent window rewinds the stream; in-flight events are not a gap', async () => {
+    const { client, transports, errors } = makeClient();
+    const s = client.session('s1');
+    const a = s.subscribe({ after: 0 });
+    const t = transports.last;
+    t.open();
+    const many = Array.from({ length: 300 }, (_, i) => ev(i + 1, 'x', undefined));
+    t.push('s1', many);
+    const b = s.subscribe({ after: 5 }); // older than the 256 recent events: rewind
+    expect(t.subscriptions.get('s1')).toEqual({ after: 5, epoch: 'e1' });
+    t.push('s1', [ev(301, 'x', undefined)]); // sent before the server saw the rewind
+    t.push('s1', Array.from({ length: 296 }, (_, i) => ev(i + 6, 'x', undefined))); // the replay: 6..301
+    t.push('s1', [ev(302, 'x', undefined)]);
+    expect(errors).toEqual([]);
+    const got = await take(b[Symbol.asyncIterator](), 297);
+    expect(got.map((e) => (e as { seq: number }).seq)).toEqual(Array.from({ length: 297 }, (_, i) => i + 6));
+    const gotA = await take(a[Symbol.asyncIterator](), 302);
+    expect(gotA.map((e) => (e as { seq: number }).seq)).toEqual(Array.from({ length: 302 }, (_, i) => i + 1));
+    a.close();
+    b.close();
+    await client.close();
+  });
+
+  it('break ends a subscription (and unsubscribes); an abort signal ends it with signal.reason', async () => {
+    const { client, transports } = makeClient();
+    const controller = new AbortController();
+    const s = client.session('s1');
+    const a = s.subscribe({ after: 0 });
+    const b = client.session('s2').subscribe({ after: 0, signal: controller.signal });
+    const t = transports.last;
+    t.open();
+    t.push('s1', [ev(1, 'x', undefined)]);
+    for await (const e of a) {
+      expect(e).toMatchObject({ seq: 1 });
+      break;
+    }
+    expect(t.subscriptions.has('s1')).toBe(false);
+    const reason = new Error('stop');
+    const next = b[Symbol.asyncIterator]().next();
+    controller.abort(reason);
+    await expect(next).rejects.toBe(reason);
+    expect(t.subscriptions.has('s2')).toBe(false);
+    expect(client.state.status).toBe('idle');
+    await client.close();
+  });
+});
+
+describe('robustness', () => {
+  it('a transport that cannot even be constructed is a failed attempt, not a throw', async () => {
+    useFakeTime();
+    const { client, errors, transports, states } = makeClient({ transports: ['websocket', 'sse'] }, {
+      random: () => 0,
+      createTransport: (name, options, events) => {
+        if (name === 'websocket') throw new SyntaxError('bad URL');
+        return transports.createTransport(name, options, events);
+      },
+    });
+    const sub = client.session('s1').subscribe({ after: 0 });
+    for (let i = 0; i < 5; i++) await vi.advanceTimersByTimeAsync(1);
+    expect(states).toEqual(['connecting:websocket', 'reconnecting:websocket#1', 'reconnecting:sse#2']);
+    expect(errors.map((e) => (e as { code?: string }).code)).toEqual(['connection_failed', 'connection_failed']);
+    // Two failures to open: the ladder moved to SSE.
+    expect(transports.last.name).toBe('sse');
+    transports.last.open();
+    expect(client.state).toEqual({ status: 'open', transport: 'sse' });
+    sub.close();
+    await client.close();
+  });
+
+  it('a transport that reports closed synchronously while being created is handled', async () => {
+    useFakeTime();
+    let n = 0;
+    const { client, transports } = makeClient({}, {
+      random: () => 0,
+      createTransport: (name, options, events) => {
+        const t = transports.createTransport(name, options, events);
+        if (++n === 1) events.closed({ opened: false });
+        return t;
+      },
+    });
+    const sub = client.session('s1').subscribe({ after: 0 });
+    expect(client.state).toMatchObject({ status: 'reconnecting', attempt: 1 });
+    await vi.advanceTimersByTimeAsync(0);
+    transports.last.open();
+    expect(client.state.status).toBe('open');
+    expect(transports.last.subscriptions.get('s1')).toEqual({ after: 0 });
+    sub.close();
+    await client.close();
+  });
+});
