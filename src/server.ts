@@ -38,3 +38,8 @@ export {
   type StoredSession,
   type TurnRecord,
 } from './server/core/index.js';
+
+// Node-only helper for the client: persists resume cursors across process
+// restarts with atomic writes (F10). Lives here because `agent-tether` itself
+// must stay free of `node:` imports for browsers.
+export { fileCursorStore, type FileCursorStoreOptions } from './node/file-cursor-store.js';
