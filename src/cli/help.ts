@@ -1,0 +1,19 @@
+/** The text of `agent-tether --help`. */
+export const HELP = `agent-tether — keep apps attached to AI agent sessions
+
+Usage:
+  agent-tether serve [--port 4317] [--host 127.0.0.1] [--store <dir>]
+      Run the reference server with the demo agent. Sessions live in memory,
+      or in <dir> with --store. Ctrl-C (SIGINT) or SIGTERM closes it gracefully.
+
+  agent-tether demo [--timeout <ms>]
+      Start an embedded server behind a fault-injecting proxy and walk through
+      a streamed turn, a cancel from another client, a cut connection that
+      resumes, a fallback from WebSocket to SSE and a clean close.
+      Exits 0 only when every step behaved.
+
+  agent-tether --help
+      Show this text.
+
+Exit codes: 0 ok, 1 failure, 2 bad command line.
+`;
