@@ -22,6 +22,8 @@ export interface HttpClientOptions {
 
 export interface RequestOptions<T> {
   body?: unknown;
+  /** Query parameters; `undefined` values are left out. */
+  query?: Record<string, string | number | undefined> | undefined;
   idempotencyKey?: string | undefined;
   signal?: AbortSignal | undefined;
   /** Validates the 2xx JSON reply; throwing rejects with `ProtocolError`. */
@@ -49,8 +51,8 @@ export class HttpClient {
     this.#o = options;
   }
 
-  url(path: string): URL {
-    return endpoint(this.#o.baseUrl, path, {});
+  url(path: string, query: Record<string, string | number | undefined> = {}): URL {
+    return endpoint(this.#o.baseUrl, path, query);
   }
 
   async request<T>(method: string, path: string, options: RequestOptions<T>): Promise<T> {
@@ -124,7 +126,7 @@ export class HttpClient {
     if (options.idempotencyKey !== undefined) headers[headerNames.idempotencyKey] = options.idempotencyKey;
     let response: Response;
     try {
-      response = await this.#o.fetch(this.url(path), {
+      response = await this.#o.fetch(this.url(path, options.query), {
         method,
         headers,
         body: options.body === undefined ? null : JSON.stringify(options.body),

@@ -1,7 +1,8 @@
-import { HttpError, type TetherError } from '../errors/index.js';
+import { ConnectionError, HttpError, TetherError, TimeoutError } from '../errors/index.js';
 import {
   CancelReply,
   isTerminal,
+  PollReply,
   routes,
   TurnReply,
   type ResetInfo,
@@ -42,6 +43,8 @@ export interface Turn extends AsyncIterable<TurnEvent> {
 
 /** Fallback checks after a cancel: how many times to ask `GET turn` before trusting the stream alone. */
 const MAX_FALLBACK_CHECKS = 5;
+/** Pages of the log read over HTTP to bring a turn's iterator up to its fetched terminal. */
+const MAX_CATCH_UP_PAGES = 100;
 
 /** @internal The `Turn` implementation; also the turn's consumer of session events. */
 export class TurnImpl implements Turn, Consumer {
@@ -57,6 +60,8 @@ export class TurnImpl implements Turn, Consumer {
   /** The stream part is over: terminal yielded (or substituted), consumer removed. */
   #ended = false;
   #registered = false;
+  /** A reset skipped part of this turn's events: the stream may never bring its terminal. */
+  #historyLost = false;
   #started = false;
   #checking: Promise<void> | undefined;
   #graceTimer: unknown;
@@ -119,7 +124,8 @@ export class TurnImpl implements Turn, Consumer {
   }
 
   onReset(_info: ResetInfo): void {
-    // Part of our history may be gone, possibly the terminal: ask the server (F5).
+    // Part of our history is gone, possibly the terminal: ask the server (F5).
+    this.#historyLost = true;
     this.#check();
   }
 
@@ -194,7 +200,14 @@ export class TurnImpl implements Turn, Consumer {
       .request<{ turn: TurnInfo }>('GET', routes.turn(this.sessionId, this.id), { parse: (v) => TurnReply.parse(v) })
       .then(
         (reply) => {
-          if (reply.turn.terminal) this.#finish(reply.turn.terminal);
+          const terminal = reply.turn.terminal;
+          if (!terminal) return;
+          // `result` settles now (F5). The iterator ends here only when the stream
+          // cannot bring the rest: it gave up, history was reset away, or it is
+          // already past the terminal. Otherwise the stream is still on its way
+          // and ending now would skip the events between here and the terminal.
+          this.#settle(terminal);
+          return this.#catchUp(terminal);
         },
         (error: unknown) => {
           if (error instanceof HttpError && error.status === 404) this.#failLocally(error);
@@ -203,6 +216,46 @@ export class TurnImpl implements Turn, Consumer {
       )
       .finally(() => (this.#checking = undefined));
     return this.#checking;
+  }
+
+  /**
+   * `result` has settled from a fetched terminal; bring the iterator up to it
+   * by reading the turn's missing events from the log over HTTP (the long-poll
+   * endpoint, `wait=0`), so a stream that cannot deliver — a blocked transport,
+   * a restart — costs latency, never events. Events the stream delivers
+   * meanwhile are deduped by `seq` (F4). The iterator ends with the fetched
+   * terminal only when the log cannot give the rest (history reset away,
+   * server unreachable while the stream gave up).
+   */
+  async #catchUp(terminal: TerminalEvent): Promise<void> {
+    let unreadable = false;
+    for (let page = 0; !this.#ended && page < MAX_CATCH_UP_PAGES; page++) {
+      let reply: PollReply;
+      try {
+        reply = await this.#ctx.http.request<PollReply>('GET', routes.poll(this.sessionId), {
+          query: { after: this.seq, epoch: this.epoch, wait: 0 },
+          parse: (v) => PollReply.parse(v),
+        });
+      } catch (error) {
+        // The server answered but will not serve its log over HTTP: nothing to wait for.
+        // A network failure, though, leaves it to the stream and the next check.
+        unreadable = error instanceof TetherError && !(error instanceof ConnectionError) && !(error instanceof TimeoutError);
+        break;
+      }
+      if (this.#ended) return;
+      if (reply.reset) this.#historyLost = true;
+      for (const event of reply.events) {
+        if (this.#ended) return;
+        if (event.seq <= this.seq) continue;
+        this.seq = event.seq;
+        this.epoch = event.epoch;
+        if (event.turnId === this.id) this.onEvent(event);
+      }
+      if (reply.reset || reply.events.length === 0 || this.seq >= terminal.seq) break;
+    }
+    if (this.#ended) return;
+    // The log could not bring the terminal: end with the fetched one unless the stream still can.
+    if (!this.#registered || this.#historyLost || unreadable || terminal.seq <= this.seq) this.#finish(terminal);
   }
 
   /** Called by the client when reconnecting keeps failing: do not wait on the stream alone (F5). */
