@@ -6,6 +6,7 @@ import { within, type Connection, type HostContext } from './http/context.js';
 import { handleRequest, matchRoute } from './http/handle-request.js';
 import { serveWebSocket } from './http/websocket.js';
 import { resolveServerOptions, type ServerOptions } from './options.js';
+import { requestUrl } from './http/request-url.js';
 
 /** Per-connection numbers from {@link TetherServer.stats}. */
 export interface ConnectionStats {
@@ -107,7 +108,7 @@ export function createServer(options: ServerOptions): TetherServer {
     socket.on('error', () => {});
     let path: string;
     try {
-      path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      path = requestUrl(req.url).pathname;
     } catch {
       return refuseUpgrade(socket, 404, 'Not Found');
     }

@@ -11,6 +11,7 @@ import { readJsonBody } from './body.js';
 import type { HostContext } from './context.js';
 import { clientIdOf, parseCursor, sendError, sendJson } from './respond.js';
 import { serveSse } from './sse.js';
+import { requestUrl } from './request-url.js';
 
 type Route =
   | { name: 'sessions' }
@@ -65,7 +66,7 @@ export function matchRoute(pathname: string): Route | undefined {
 export async function handleRequest(ctx: HostContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const cors = ctx.options.cors;
   try {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = requestUrl(req.url);
     const method = req.method ?? 'GET';
     if (cors && method === 'OPTIONS') {
       res.writeHead(204, {

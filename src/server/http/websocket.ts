@@ -6,6 +6,7 @@ import { ServerError } from '../core/server-error.js';
 import { every, within, type Connection, type HostContext } from './context.js';
 import { Outbound } from './outbound.js';
 import { pump } from './pump.js';
+import { requestUrl } from './request-url.js';
 
 interface Subscription {
   controller: AbortController;
@@ -20,7 +21,7 @@ interface Subscription {
  * big (ws `maxPayload`). Shutdown flushes, then closes with 1001 (F7).
  */
 export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMessage): void {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = requestUrl(req.url);
   const header = req.headers['x-tether-client'];
   const clientId = url.searchParams.get('clientId') || (typeof header === 'string' && header) || globalThis.crypto.randomUUID();
   const { clock, heartbeatMs, highWaterBytes, maxBatchEvents, logger } = ctx.options;
