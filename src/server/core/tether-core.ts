@@ -40,6 +40,8 @@ interface TurnState {
   queuedSeq: number;
   idempotencyKey: string | undefined;
   terminal: TerminalEvent | undefined;
+  /** `seq` of the turn's `turn.started`, once appended. */
+  startedSeq: number | undefined;
   output: string[];
   abort: AbortController | undefined;
   /** The agent's iteration has ended (returned, threw, or was never started). */
@@ -175,7 +177,10 @@ export class TetherCore {
       });
     }
     if (!turn || turn.terminal) return;
-    if (event.type === 'turn.started') turn.status = 'running';
+    if (event.type === 'turn.started') {
+      turn.status = 'running';
+      turn.startedSeq = event.seq;
+    }
     if (isTerminalEvent(event)) {
       turn.terminal = event;
       turn.status = statusOf(event);
@@ -208,14 +213,15 @@ export class TetherCore {
   snapshot(sessionId: string): SessionSnapshot | undefined {
     const session = this.#sessions.get(sessionId);
     if (!session) return undefined;
-    const turns = [...session.turns.values()].slice(-this.#options.maxSnapshotTurns).map((turn) => turnInfo(turn));
+    const turns = [...session.turns.values()].slice(-this.#options.maxSnapshotTurns).map((turn) => turnInfo(turn, session.log.seq));
     return { session: this.#sessionInfo(session), turns };
   }
 
   /** A turn's info, or `undefined` when the session or turn is unknown. */
   getTurn(sessionId: string, turnId: string): TurnInfo | undefined {
-    const turn = this.#sessions.get(sessionId)?.turns.get(turnId);
-    return turn && turnInfo(turn);
+    const session = this.#sessions.get(sessionId);
+    const turn = session?.turns.get(turnId);
+    return turn && turnInfo(turn, session!.log.seq);
   }
 
   /**
@@ -228,7 +234,7 @@ export class TetherCore {
     const session = this.#requireSession(sessionId);
     if (request.idempotencyKey !== undefined) {
       const existing = session.idempotency.get(request.idempotencyKey);
-      if (existing) return { turn: turnInfo(existing), created: false };
+      if (existing) return { turn: turnInfo(existing, session.log.seq), created: false };
     }
     if (this.#closing) throw new ServerError('shutting_down', 'The server is shutting down', 503);
     const turn = this.#newTurnState(session, {
@@ -249,7 +255,8 @@ export class TetherCore {
     session.queue.push(turn);
     this.#save(session);
     this.#startNext(session);
-    return { turn: turnInfo(turn), created: true };
+    // Hosts reply only once turn.queued is durable and visible, so the current state is right here.
+    return { turn: turnInfo(turn, Number.POSITIVE_INFINITY), created: true };
   }
 
   /**
@@ -385,7 +392,7 @@ export class TetherCore {
     session.active = turn;
     turn.status = 'running';
     turn.abort = new AbortController();
-    this.#append(session, { type: 'turn.started', turnId: turn.id });
+    turn.startedSeq = this.#append(session, { type: 'turn.started', turnId: turn.id }).seq;
     this.#save(session);
     void this.#run(session, turn, turn.abort.signal);
   }
@@ -584,6 +591,7 @@ export class TetherCore {
       queuedSeq: record.queuedSeq,
       idempotencyKey: record.idempotencyKey,
       terminal: undefined,
+      startedSeq: undefined,
       output: [],
       abort: undefined,
       agentSettled: false,
@@ -632,17 +640,29 @@ export class TetherCore {
   }
 }
 
-function turnInfo(turn: TurnState): TurnInfo {
+/**
+ * A turn as readers of the log up to `visible` know it. HTTP never runs ahead
+ * of the streams: a client that learns a turn finished (F5 fallback, a
+ * snapshot) can always fetch the events that led there, since events become
+ * visible only once the store has them.
+ */
+function turnInfo(turn: TurnState, visible: number): TurnInfo {
+  const terminal = turn.terminal && turn.terminal.seq <= visible ? turn.terminal : undefined;
+  const status: TurnStatus = terminal
+    ? turn.status
+    : turn.startedSeq !== undefined && turn.startedSeq <= visible
+      ? 'running'
+      : 'queued';
   const info: TurnInfo = {
     id: turn.id,
     sessionId: turn.sessionId,
-    status: turn.status,
+    status,
     prompt: turn.prompt,
     createdAt: turn.createdAt,
     queuedSeq: turn.queuedSeq,
   };
   if (turn.clientId !== undefined) info.clientId = turn.clientId;
-  if (turn.terminal) info.terminal = turn.terminal;
+  if (terminal) info.terminal = terminal;
   return info;
 }
 
