@@ -242,6 +242,13 @@ export class ProxyConnection {
 /** Sends a RST where possible; a socket that never connected or is gone is just destroyed. */
 function resetSocket(socket: Socket): void {
   if (socket.destroyed) return;
+  // An RST on a socket whose FIN (end()) is still pending fails in libuv with
+  // EINVAL; Node then never emits 'close' and the handle leaks. It is ending
+  // anyway: just destroy it.
+  if (socket.writableEnded) {
+    socket.destroy();
+    return;
+  }
   try {
     socket.resetAndDestroy();
   } catch {
