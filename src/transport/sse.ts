@@ -143,7 +143,7 @@ class SseTransport extends BaseTransport {
       });
       stream.parser = parser;
       const reader = response.body.getReader();
-      const decoder = new TextDecoder();
+      const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
       for (;;) {
         const { done, value } = await reader.read();
         if (stream.stopped) return;
