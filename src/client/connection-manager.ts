@@ -344,8 +344,13 @@ export class ConnectionManager {
         if (stream.recent.length > RECENT_EVENTS) stream.recent.shift();
       }
       this.#prove(attempt);
-      for (const consumer of [...stream.consumers]) {
-        if (stream.consumers.has(consumer)) this.#deliver(consumer, event);
+      // A consumer may remove itself (or others) while handling an event: iterate a copy, unless there is just one.
+      if (stream.consumers.size === 1) {
+        for (const consumer of stream.consumers) this.#deliver(consumer, event);
+      } else {
+        for (const consumer of [...stream.consumers]) {
+          if (stream.consumers.has(consumer)) this.#deliver(consumer, event);
+        }
       }
     }
   }

@@ -33,5 +33,6 @@ export interface ClientContext {
    */
   command<T>(name: string, options: CommandOptions<T>): Promise<T>;
   loadCursor(sessionId: string): Promise<StoredCursor | undefined>;
-  saveCursor(sessionId: string, cursor: StoredCursor): void;
+  /** Remember that the app received everything up to `seq` of `epoch` (written throttled). */
+  saveCursor(sessionId: string, epoch: string, seq: number): void;
 }

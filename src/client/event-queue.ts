@@ -25,10 +25,17 @@ export class EventQueue<T extends Coalescible> implements AsyncIterator<T> {
   #error: unknown = undefined;
   #hasError = false;
   readonly #onReturn: (() => void) | undefined;
+  readonly #onTake: ((item: T) => void) | undefined;
 
-  constructor(limit: number, onReturn?: () => void) {
+  /**
+   * @param onReturn called when the consumer stops iterating early.
+   * @param onTake called with each item as it is handed to the consumer (no
+   *   extra promise per item, unlike wrapping `next()`).
+   */
+  constructor(limit: number, onReturn?: () => void, onTake?: (item: T) => void) {
     this.#limit = limit;
     this.#onReturn = onReturn;
+    this.#onTake = onTake;
   }
 
   /** Events buffered and not read yet. */
@@ -44,6 +51,7 @@ export class EventQueue<T extends Coalescible> implements AsyncIterator<T> {
     if (this.#done) return;
     const waiter = this.#waiters.shift();
     if (waiter) {
+      this.#onTake?.(item);
       waiter.resolve({ value: item, done: false });
       return;
     }
@@ -82,7 +90,10 @@ export class EventQueue<T extends Coalescible> implements AsyncIterator<T> {
 
   next(): Promise<IteratorResult<T>> {
     const item = this.#items.shift();
-    if (item !== undefined) return Promise.resolve({ value: item, done: false });
+    if (item !== undefined) {
+      this.#onTake?.(item);
+      return Promise.resolve({ value: item, done: false });
+    }
     if (this.#done) {
       if (this.#hasError) {
         this.#hasError = false;

@@ -65,7 +65,12 @@ export class SubscriptionImpl implements Subscription, Consumer {
   constructor(ctx: ClientContext, sessionId: string, options: SubscribeOptions) {
     this.#ctx = ctx;
     this.sessionId = sessionId;
-    this.#queue = new EventQueue(ctx.options.bufferLimit, () => this.close());
+    this.#queue = new EventQueue(
+      ctx.options.bufferLimit,
+      () => this.close(),
+      // Persist what the app has actually received, so a restart resumes right after it.
+      (ev) => ctx.saveCursor(this.sessionId, ev.epoch, ev.type === 'session.reset' ? ev.after : ev.seq),
+    );
     this.#signal = options.signal;
     const after = options.after;
     if (after !== undefined && (!Number.isInteger(after) || after < 0)) {
@@ -125,19 +130,6 @@ export class SubscriptionImpl implements Subscription, Consumer {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<SubscriptionEvent> {
-    const queue = this.#queue;
-    return {
-      next: async () => {
-        const result = await queue.next();
-        if (!result.done) {
-          // Persist what the app has actually received, so a restart resumes right after it.
-          const ev = result.value;
-          if (ev.type === 'session.reset') this.#ctx.saveCursor(this.sessionId, { epoch: ev.epoch, seq: ev.after });
-          else this.#ctx.saveCursor(this.sessionId, { epoch: ev.epoch, seq: ev.seq });
-        }
-        return result;
-      },
-      return: () => queue.return(),
-    };
+    return this.#queue;
   }
 }

@@ -298,11 +298,16 @@ describe('exact resume', () => {
     await client.close();
   });
 
-  it('uses and updates the cursor store', async () => {
+  it('uses the cursor store, writes the newest cursor at most every 100 ms, and flushes on close', async () => {
+    useFakeTime();
     const saved = new Map<string, { epoch: string; seq: number }>();
+    const writes: number[] = [];
     const cursorStore = {
       get: async (key: string) => saved.get(key),
-      set: async (key: string, cursor: { epoch: string; seq: number }) => void saved.set(key, cursor),
+      set: async (key: string, cursor: { epoch: string; seq: number }) => {
+        writes.push(cursor.seq);
+        saved.set(key, cursor);
+      },
     };
     saved.set('http://tether.test/#s1', { epoch: 'e1', seq: 41 });
     const { client, transports } = makeClient({ cursorStore });
@@ -311,16 +316,21 @@ describe('exact resume', () => {
     const t = transports.last;
     expect(t.subscriptions.get('s1')).toEqual({ after: 41, epoch: 'e1' });
     t.open();
-    t.push('s1', [ev(42, 'x', undefined), ev(43, 'x', undefined)]);
+    t.push('s1', [ev(42, 'x', undefined), ev(43, 'x', undefined), ev(44, 'x', undefined)]);
     const it = sub[Symbol.asyncIterator]();
-    await take(it, 1);
+    await take(it, 2);
     await flush();
-    expect(saved.get('http://tether.test/#s1')).toEqual({ epoch: 'e1', seq: 42 });
-    await take(it, 1);
-    await flush();
+    // Throttled: nothing written within the interval…
+    expect(writes).toEqual([]);
+    await vi.advanceTimersByTimeAsync(100);
+    // …then one write of the newest cursor the app received (not 44: not read yet).
+    expect(writes).toEqual([43]);
     expect(saved.get('http://tether.test/#s1')).toEqual({ epoch: 'e1', seq: 43 });
+    await take(it, 1);
     sub.close();
     await client.close();
+    // close() flushes the last one without waiting for the interval.
+    expect(writes).toEqual([43, 44]);
   });
 });
 
