@@ -317,6 +317,40 @@ export class ConnectionManager {
     if (attempt?.id !== id || !attempt.opened) return; // stale or not yet open (F4)
     const stream = this.#streams.get(sessionId);
     if (!stream) return;
+    // Fast path for the steady state of a live stream: one consumer, known epoch, no rewind.
+    // Per event: seq checks, `recent`, one delivery; re-check the world only after a delivery
+    // (a consumer may end itself or the attempt when it handles an event, e.g. a terminal).
+    if (stream.consumers.size === 1 && stream.epoch !== undefined && !stream.rewinding) {
+      const [consumer] = stream.consumers as Iterable<Consumer> as [Consumer];
+      const epoch = stream.epoch;
+      if (!attempt.proven) this.#prove(attempt);
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i]!;
+        const seq = event.seq;
+        if (seq <= stream.seq) continue;
+        if (seq > stream.seq + 1 || event.epoch !== epoch) {
+          this.#onEventsSlow(attempt, stream, sessionId, events.slice(i));
+          return;
+        }
+        stream.seq = seq;
+        const recent = stream.recent;
+        // After a rewind, re-delivered events are already in `recent`: keep it contiguous.
+        if (recent.length === 0 || seq > recent[recent.length - 1]!.seq) {
+          recent.push(event);
+          if (recent.length > RECENT_EVENTS) recent.shift();
+        }
+        this.#deliver(consumer, event);
+        if (this.#active !== attempt || stream.consumers.size !== 1 || !stream.consumers.has(consumer)) {
+          this.#onEventsSlow(attempt, stream, sessionId, events.slice(i + 1));
+          return;
+        }
+      }
+      return;
+    }
+    this.#onEventsSlow(attempt, stream, sessionId, events);
+  }
+
+  #onEventsSlow(attempt: Attempt, stream: SessionStream, sessionId: string, events: SessionEvent[]): void {
     for (const event of events) {
       if (this.#active !== attempt || this.#streams.get(sessionId) !== stream) return;
       if (event.sessionId !== sessionId) {

@@ -20,6 +20,13 @@ interface Coalescible {
 export class EventQueue<T extends Coalescible> implements AsyncIterator<T> {
   readonly #limit: number;
   #items: T[] = [];
+  /** Index of the first unread item in `#items` (no `Array#shift` per read). */
+  #head = 0;
+  /**
+   * Texts merged into the last item beyond the limit, joined in slices and when the item is
+   * read: `a + b` per delta would build a V8 cons-string rope (~32 bytes per piece).
+   */
+  #parts: string[] | undefined = undefined;
   #waiters: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void }[] = [];
   #done = false;
   #error: unknown = undefined;
@@ -40,7 +47,7 @@ export class EventQueue<T extends Coalescible> implements AsyncIterator<T> {
 
   /** Events buffered and not read yet. */
   get size(): number {
-    return this.#items.length;
+    return this.#items.length - this.#head;
   }
 
   get ended(): boolean {
@@ -49,23 +56,34 @@ export class EventQueue<T extends Coalescible> implements AsyncIterator<T> {
 
   push(item: T): void {
     if (this.#done) return;
-    const waiter = this.#waiters.shift();
-    if (waiter) {
+    if (this.#waiters.length !== 0) {
       this.#onTake?.(item);
-      waiter.resolve({ value: item, done: false });
+      this.#waiters.shift()!.resolve({ value: item, done: false });
       return;
     }
-    const last = this.#items.at(-1);
-    if (
-      this.#items.length >= this.#limit &&
-      item.type === 'turn.delta' &&
-      last?.type === 'turn.delta' &&
-      last.turnId === item.turnId
-    ) {
-      this.#items[this.#items.length - 1] = { ...item, text: String(last.text) + String(item.text) };
-      return;
+    const items = this.#items;
+    const n = items.length;
+    if (n - this.#head >= this.#limit && item.type === 'turn.delta') {
+      const last = items[n - 1]!;
+      if (last.type === 'turn.delta' && last.turnId === item.turnId) {
+        const parts = (this.#parts ??= [String(last.text)]);
+        parts.push(String(item.text));
+        if (parts.length >= 1024) this.#parts = [parts.join('')];
+        items[n - 1] = { ...item, text: '' };
+        return;
+      }
     }
-    this.#items.push(item);
+    this.#sealParts();
+    items.push(item);
+  }
+
+  /** Put the pending merged texts into the last item. */
+  #sealParts(): void {
+    const parts = this.#parts;
+    if (parts === undefined) return;
+    this.#parts = undefined;
+    const n = this.#items.length;
+    this.#items[n - 1] = { ...this.#items[n - 1]!, text: parts.join('') };
   }
 
   /** No more events: readers get what is buffered, then `done` (or `error`, thrown after the buffer). */
@@ -76,7 +94,7 @@ export class EventQueue<T extends Coalescible> implements AsyncIterator<T> {
       this.#error = error;
       this.#hasError = true;
     }
-    if (this.#items.length === 0) this.#flushWaiters();
+    if (this.size === 0) this.#flushWaiters();
   }
 
   #flushWaiters(): void {
@@ -89,8 +107,18 @@ export class EventQueue<T extends Coalescible> implements AsyncIterator<T> {
   }
 
   next(): Promise<IteratorResult<T>> {
-    const item = this.#items.shift();
-    if (item !== undefined) {
+    const items = this.#items;
+    if (this.#head < items.length) {
+      if (this.#head === items.length - 1) this.#sealParts();
+      const item = items[this.#head]!;
+      items[this.#head++] = undefined as unknown as T;
+      if (this.#head === items.length) {
+        items.length = 0;
+        this.#head = 0;
+      } else if (this.#head >= 1024 && this.#head * 2 >= items.length) {
+        items.splice(0, this.#head);
+        this.#head = 0;
+      }
       this.#onTake?.(item);
       return Promise.resolve({ value: item, done: false });
     }
@@ -107,6 +135,8 @@ export class EventQueue<T extends Coalescible> implements AsyncIterator<T> {
   /** The reader stopped early (`break` out of `for await`): drop the buffer. */
   return(): Promise<IteratorResult<T>> {
     this.#items = [];
+    this.#head = 0;
+    this.#parts = undefined;
     this.#hasError = false;
     this.end();
     this.#flushWaiters();
