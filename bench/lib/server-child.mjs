@@ -1,0 +1,47 @@
+// The reference server under benchmark, in its own process. Started by
+// startServerChild() in common.mjs; reports its URL over IPC and closes on
+// {cmd:'close'}. The agent streams what the prompt asks for: see benchPrompt().
+import * as server from '../../dist/server.js';
+import { deltaText, sleep } from './common.mjs';
+
+const opts = JSON.parse(process.argv[2] || '{}');
+
+async function* benchAgent({ prompt, signal }) {
+  const m = /^deltas:(\d+):(\d+):(\d+)(:hold)?$/.exec(prompt);
+  if (!m) {
+    yield { type: 'delta', text: `echo: ${prompt}` };
+    return;
+  }
+  const [count, size, paceMs] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  for (let i = 0; i < count; i++) {
+    if (signal?.aborted) return;
+    if (paceMs > 0) await sleep(paceMs);
+    yield { type: 'delta', text: deltaText(i, size) };
+  }
+  // `hold`: keep the turn open until it is canceled, so that it ends with a
+  // small turn.canceled instead of a turn.completed whose `output` repeats
+  // every delta (20 MB for 200k deltas).
+  if (m[4] && signal && !signal.aborted) await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+}
+
+const { memoryStore: storeOpts, ...rest } = opts;
+const srv = server.createServer({
+  agent: benchAgent,
+  ...(storeOpts ? { store: server.memoryStore(storeOpts) } : {}),
+  ...rest,
+});
+const { url } = await srv.listen(0, '127.0.0.1');
+process.send({ url });
+process.on('message', async (m) => {
+  if (m?.cmd === 'close') {
+    await srv.close();
+    process.exit(0);
+  } else if (m?.cmd === 'memory') {
+    process.send({ reply: 'memory', value: process.memoryUsage() });
+  } else if (m?.cmd === 'stats') {
+    process.send({ reply: 'stats', value: srv.stats() });
+  } else if (m?.cmd === 'cpu') {
+    process.send({ reply: 'cpu', value: process.cpuUsage() });
+  }
+});
+process.on('disconnect', () => process.exit(0));
