@@ -248,6 +248,10 @@ class ClientImpl implements Client, ClientContext {
     }
   }
 
+  reportError(error: TetherError): void {
+    this.#emitter.emit('error', error);
+  }
+
   /** Write a session's newest cursor now; writes of one key never overlap, so an older cursor never lands last (F10). */
   #flushCursor(sessionId: string): Promise<void> {
     const write = this.#cursorWrites.get(sessionId);

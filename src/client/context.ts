@@ -1,3 +1,4 @@
+import type { TetherError } from '../errors/index.js';
 import type { Clock } from '../internal/clock.js';
 import type { CommandFrame } from '../transport/transport.js';
 import type { ConnectionManager } from './connection-manager.js';
@@ -35,4 +36,6 @@ export interface ClientContext {
   loadCursor(sessionId: string): Promise<StoredCursor | undefined>;
   /** Remember that the app received everything up to `seq` of `epoch` (written throttled). */
   saveCursor(sessionId: string, epoch: string, seq: number): void;
+  /** Report an error on `client.on('error')`. */
+  reportError(error: TetherError): void;
 }

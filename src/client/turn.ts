@@ -62,6 +62,12 @@ export class TurnImpl implements Turn, Consumer {
   #registered = false;
   /** A reset skipped part of this turn's events: the stream may never bring its terminal. */
   #historyLost = false;
+  /** `seq` of the turn's `turn.queued`, once known. */
+  #queuedSeq: number | undefined;
+  /** Length of the delta text yielded so far. */
+  #textLength = 0;
+  /** Text yielded before a reset skipped part of the turn: later deltas are held back (see #recover). */
+  #gapAt: number | undefined;
   #started = false;
   #checking: Promise<void> | undefined;
   #graceTimer: unknown;
@@ -85,6 +91,7 @@ export class TurnImpl implements Turn, Consumer {
     if (this.#ended || this.#registered) return;
     // Known terminal (an idempotent replay of a finished turn): settle now, still replay the events.
     if (info.terminal) this.#settle(info.terminal);
+    this.#queuedSeq = info.queuedSeq;
     this.seq = info.queuedSeq - 1;
     this.#registered = true;
     this.#ctx.manager.addConsumer(this);
@@ -120,12 +127,25 @@ export class TurnImpl implements Turn, Consumer {
       this.#finish(own);
       return;
     }
+    if (own.type === 'turn.delta') {
+      // After a gap, deltas no longer continue the text yielded so far: hold them back.
+      if (this.#gapAt !== undefined) return;
+      this.#textLength += own.text.length;
+    }
     this.#queue.push(own);
   }
 
-  onReset(_info: ResetInfo): void {
+  onReset(info: ResetInfo): void {
     // Part of our history is gone, possibly the terminal: ask the server (F5).
     this.#historyLost = true;
+    // The skipped events end at `info.after`: a turn queued after that lost nothing.
+    const affected = this.#queuedSeq === undefined || this.#queuedSeq <= info.after;
+    if (affected && this.#gapAt === undefined) {
+      this.#gapAt = this.#textLength;
+      this.#ctx.reportError(
+        new TetherError('history_gone', `Turn ${this.id}: the server no longer holds part of its events (${info.reason}); the text is recovered from turn.completed.output, if the turn completes`),
+      );
+    }
     this.#check();
   }
 
@@ -141,6 +161,31 @@ export class TurnImpl implements Turn, Consumer {
     });
   }
 
+  /**
+   * A reset skipped part of this turn (the reader fell further behind than the
+   * server's history). `turn.completed.output` holds the whole text, so one
+   * recovered delta — the output after what was already yielded — keeps the
+   * yielded deltas adding up to the output exactly. Canceled and failed turns
+   * carry no output: their text stays cut, as `client.on('error')` reported.
+   */
+  #recover(terminal: TerminalEvent): void {
+    const gapAt = this.#gapAt;
+    if (gapAt === undefined || terminal.type !== 'turn.completed' || terminal.output.length <= gapAt) return;
+    this.#gapAt = undefined;
+    const text = terminal.output.slice(gapAt);
+    this.#textLength += text.length;
+    this.#queue.push({
+      type: 'turn.delta',
+      sessionId: this.sessionId,
+      turnId: this.id,
+      // A local event has no seq of its own: it carries the terminal's.
+      seq: terminal.seq,
+      epoch: terminal.epoch,
+      time: terminal.time,
+      text,
+    } as TurnEvent);
+  }
+
   /* Settling -------------------------------------------------------- */
 
   #settle(terminal: TerminalEvent): void {
@@ -154,6 +199,7 @@ export class TurnImpl implements Turn, Consumer {
     if (this.#ended) return;
     this.#ended = true;
     this.#settle(terminal);
+    this.#recover(terminal);
     this.#queue.push(terminal as TurnEvent);
     this.#queue.end();
     if (this.#graceTimer !== undefined) this.#ctx.clock.clearTimeout(this.#graceTimer);

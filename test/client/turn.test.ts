@@ -229,6 +229,47 @@ describe('session.prompt and turns', () => {
   });
 });
 
+describe('a reset that skips part of a turn (F6: the reader fell behind the server history)', () => {
+  it('recovers the skipped text from turn.completed.output, so the deltas add up to it, and reports history_gone', async () => {
+    const { client, transports } = makeClient({}, {}, { 'POST /v1/sessions/s1/turns': promptRoute() });
+    const errors: string[] = [];
+    client.on('error', (e) => errors.push(e.code));
+    const turn = await client.session('s1').prompt('x');
+    const t = transports.last;
+    t.open();
+    t.push('s1', [queued(1, 't1'), started(2, 't1'), delta(3, 't1', 'ab')]);
+    // seq 4..10 (deltas "cd", "ef", …) are gone from the server's log.
+    t.reset({ sessionId: 's1', epoch: 'e1', after: 10, reason: 'history_gone' });
+    t.push('s1', [delta(11, 't1', 'zz'), completed(12, 't1', 'abcdefzz')]);
+    let text = '';
+    const types: string[] = [];
+    for await (const e of turn) {
+      types.push(e.type);
+      if (e.type === 'turn.delta') text += e.text;
+    }
+    expect(text).toBe('abcdefzz');
+    expect(types).toEqual(['turn.queued', 'turn.started', 'turn.delta', 'turn.delta', 'turn.completed']);
+    expect(errors).toEqual(['history_gone']);
+    await client.close();
+  });
+
+  it('a turn queued after the skipped events is untouched and gets no error', async () => {
+    const { client, transports } = makeClient({}, {}, { 'POST /v1/sessions/s1/turns': promptRoute('t2', 12) });
+    const errors: string[] = [];
+    client.on('error', (e) => errors.push(e.code));
+    const turn = await client.session('s1').prompt('x');
+    const t = transports.last;
+    t.open();
+    t.reset({ sessionId: 's1', epoch: 'e1', after: 11, reason: 'history_gone' });
+    t.push('s1', [queued(12, 't2'), started(13, 't2'), delta(14, 't2', 'a'), delta(15, 't2', 'b'), completed(16, 't2', 'ab')]);
+    const deltas: string[] = [];
+    for await (const e of turn) if (e.type === 'turn.delta') deltas.push(e.text);
+    expect(deltas).toEqual(['a', 'b']);
+    expect(errors).toEqual([]);
+    await client.close();
+  });
+});
+
 describe('outbox (F9)', () => {
   it('sends over the open WebSocket; when the socket dies before the reply, resends over HTTP with the same key', async () => {
     const { client, transports, http } = makeClient({}, {}, { 'POST /v1/sessions/s1/turns': promptRoute() });
