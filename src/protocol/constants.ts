@@ -59,8 +59,16 @@ export const limits = {
    * exhaust the client's memory.
    */
   maxServerFrameBytes: 64 * 1024 * 1024,
-  /** Largest number of events in one long-poll reply or one WebSocket batch. */
+  /** Largest number of events in one WebSocket batch (or SSE write). */
   maxBatchEvents: 1000,
+  /**
+   * Largest number of events in one long-poll reply. Larger than a stream
+   * batch because every reply costs a round trip; also capped by
+   * `maxPollBytes`.
+   */
+  maxPollEvents: 10_000,
+  /** Event JSON bytes after which a long-poll reply is cut (a single event is never split). */
+  maxPollBytes: 1024 * 1024,
   /** Longest long-poll wait the server honours, in milliseconds. */
   maxPollWaitMs: 30_000,
 } as const;

@@ -27,8 +27,10 @@ export interface ServerOptions {
   sseRetryMs?: number;
   /** Largest accepted HTTP body or WebSocket frame. @default limits.maxFrameBytes (1 MiB) */
   maxFrameBytes?: number;
-  /** Largest number of events in one WebSocket batch or poll reply. @default limits.maxBatchEvents (1000) */
+  /** Largest number of events in one WebSocket batch or SSE write. @default limits.maxBatchEvents (1000) */
   maxBatchEvents?: number;
+  /** Largest number of events in one long-poll reply (also cut at `limits.maxPollBytes`). @default limits.maxPollEvents (10 000) */
+  maxPollEvents?: number;
   /** Turns listed in `GET /v1/sessions/:sid`. @default 50 */
   maxSnapshotTurns?: number;
   /** Answer CORS preflights and add `Access-Control-Allow-Origin: *` (browser clients). @default true */
@@ -54,6 +56,7 @@ export const DEFAULTS = {
   sseRetryMs: 1_000,
   maxFrameBytes: limits.maxFrameBytes,
   maxBatchEvents: limits.maxBatchEvents,
+  maxPollEvents: limits.maxPollEvents,
   maxSnapshotTurns: 50,
   cors: true,
 } as const satisfies Required<Omit<ServerOptions, 'agent' | 'store'>>;
@@ -79,6 +82,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     sseRetryMs: nonNegativeInt('sseRetryMs', pick('sseRetryMs')),
     maxFrameBytes: positiveInt('maxFrameBytes', pick('maxFrameBytes')),
     maxBatchEvents: positiveInt('maxBatchEvents', pick('maxBatchEvents')),
+    maxPollEvents: positiveInt('maxPollEvents', pick('maxPollEvents')),
     maxSnapshotTurns: positiveInt('maxSnapshotTurns', pick('maxSnapshotTurns')),
     cors: pick('cors'),
   };

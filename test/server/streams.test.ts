@@ -122,9 +122,9 @@ describe('long-poll', () => {
     expect(otherEpoch.body.next).toBe(5);
   });
 
-  it('caps a batch at maxBatchEvents; the client pages with next', async () => {
+  it('caps a reply at maxPollEvents; the client pages with next', async () => {
     const script = scriptedAgent();
-    const { url } = await startServer({ agent: script.agent, maxBatchEvents: 2 });
+    const { url } = await startServer({ agent: script.agent, maxPollEvents: 2 });
     const sid = await createSession(url);
     await runTurn(url, sid, script, ['a', 'b', 'c']); // 6 events
     const seqs: number[] = [];

@@ -13,7 +13,7 @@ import type { Clock } from '../../internal/clock.js';
 import { EventCursor } from './event-cursor.js';
 import { nextLoopTurn, scheduleSoon } from './schedule.js';
 import { ServerError } from './server-error.js';
-import { SessionLog, type NewEvent } from './session-log.js';
+import { SessionLog, type LogEntry, type NewEvent } from './session-log.js';
 import type { Agent, AgentChunk, Logger, SessionRecord, SessionStore, TurnRecord } from './types.js';
 
 /** Resolved options of a {@link TetherCore}; every field is required. */
@@ -28,6 +28,15 @@ export interface CoreOptions {
   cancelGraceMs: number;
   /** Turns listed in a session snapshot. */
   maxSnapshotTurns: number;
+}
+
+/** A long-poll request: the cursor, how long to wait, and how much to answer with. */
+export interface PollQuery {
+  after?: number;
+  epoch?: string;
+  waitMs?: number;
+  maxEvents?: number;
+  signal?: AbortSignal;
 }
 
 interface TurnState {
@@ -308,14 +317,25 @@ export class TetherCore {
    *
    * @throws {ServerError} `not_found` (404)
    */
-  async poll(
+  async poll(sessionId: string, query: PollQuery): Promise<PollReply> {
+    const { entries, ...rest } = await this.pollEntries(sessionId, query);
+    return { ...rest, events: entries.map((entry) => entry.event) };
+  }
+
+  /**
+   * `poll()` with the log's entries, whose `json` is each event already
+   * serialized: a host can write the reply without serializing the events again.
+   *
+   * @throws {ServerError} `not_found` (404)
+   */
+  async pollEntries(
     sessionId: string,
-    query: { after?: number; epoch?: string; waitMs?: number; maxEvents?: number; signal?: AbortSignal },
-  ): Promise<PollReply> {
+    query: PollQuery,
+  ): Promise<Omit<PollReply, 'events'> & { entries: readonly LogEntry[] }> {
     const session = this.#requireSession(sessionId);
     const cursor = new EventCursor(session.log, query.after ?? 0, query.epoch);
-    const maxEvents = query.maxEvents ?? limits.maxBatchEvents;
-    let batch = cursor.take({ maxEvents });
+    const take = { maxEvents: query.maxEvents ?? limits.maxPollEvents, maxBytes: limits.maxPollBytes };
+    let batch = cursor.take(take);
     const waitMs = Math.min(Math.max(query.waitMs ?? 0, 0), limits.maxPollWaitMs);
     if (!batch.reset && batch.entries.length === 0 && waitMs > 0 && !session.log.closed) {
       const controller = new AbortController();
@@ -328,11 +348,14 @@ export class TetherCore {
         this.#clearTimer(timer);
         query.signal?.removeEventListener('abort', onAbort);
       }
-      batch = cursor.take({ maxEvents });
+      batch = cursor.take(take);
     }
-    const reply: PollReply = { epoch: session.log.epoch, events: batch.entries.map((entry) => entry.event), next: cursor.after };
-    if (batch.reset) reply.reset = batch.reset;
-    return reply;
+    return {
+      epoch: session.log.epoch,
+      entries: batch.entries,
+      next: cursor.after,
+      ...(batch.reset ? { reset: batch.reset } : {}),
+    };
   }
 
   /** Numbers for tests and benchmarks. */

@@ -9,7 +9,7 @@ import {
 import { ServerError } from '../core/server-error.js';
 import { readJsonBody } from './body.js';
 import type { HostContext } from './context.js';
-import { clientIdOf, parseCursor, sendError, sendJson } from './respond.js';
+import { clientIdOf, parseCursor, sendError, sendJson, sendJsonText } from './respond.js';
 import { serveSse } from './sse.js';
 import { requestUrl } from './request-url.js';
 
@@ -157,10 +157,10 @@ async function dispatch(ctx: HostContext, route: Route, req: IncomingMessage, re
       const epoch = url.searchParams.get('epoch') || undefined;
       const controller = new AbortController();
       res.on('close', () => controller.abort());
-      const polled = core.poll(route.sessionId, {
+      const polled = core.pollEntries(route.sessionId, {
         after,
         waitMs,
-        maxEvents: options.maxBatchEvents,
+        maxEvents: options.maxPollEvents,
         signal: controller.signal,
         ...(epoch === undefined ? {} : { epoch }),
       });
@@ -170,7 +170,11 @@ async function dispatch(ctx: HostContext, route: Route, req: IncomingMessage, re
       );
       ctx.polls.add(tracked);
       try {
-        sendJson(res, 200, await polled, {}, options.cors);
+        const reply = await polled;
+        // Events go out as the log stored them: no second JSON.stringify per event.
+        const events = reply.entries.map((entry) => entry.json).join(',');
+        const reset = reply.reset ? `,"reset":${JSON.stringify(reply.reset)}` : '';
+        sendJsonText(res, 200, `{"epoch":${JSON.stringify(reply.epoch)},"events":[${events}]${reset},"next":${reply.next}}`, {}, options.cors);
       } finally {
         ctx.polls.delete(tracked);
       }

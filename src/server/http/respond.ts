@@ -16,8 +16,18 @@ export function sendJson(
   extraHeaders: Record<string, string> = {},
   cors = true,
 ): void {
+  sendJsonText(res, status, JSON.stringify(body), extraHeaders, cors);
+}
+
+/** Send a reply whose body is already JSON text. */
+export function sendJsonText(
+  res: ServerResponse,
+  status: number,
+  json: string,
+  extraHeaders: Record<string, string> = {},
+  cors = true,
+): void {
   if (res.headersSent || res.destroyed) return;
-  const json = JSON.stringify(body);
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(json),
