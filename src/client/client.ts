@@ -64,9 +64,6 @@ export type ClientHooks = Partial<ConnectionHooks> & {
 const HOOK_DEFAULTS = {
   stableAfterMs: 5000,
   upgradeAfterMs: 60_000,
-  // Three missed server heartbeats (15 s each) before a connection counts as half-open.
-  heartbeatTimeoutMs: 45_000,
-  openTimeoutMs: 10_000,
   pollWaitMs: 25_000,
   terminalGraceMs: 2000,
 } as const;
@@ -140,8 +137,8 @@ class ClientImpl implements Client, ClientContext {
         createLadder: hooks.createLadder ?? ((o) => new TransportLadder(o)),
         stableAfterMs: hooks.stableAfterMs ?? HOOK_DEFAULTS.stableAfterMs,
         upgradeAfterMs: hooks.upgradeAfterMs ?? HOOK_DEFAULTS.upgradeAfterMs,
-        heartbeatTimeoutMs: hooks.heartbeatTimeoutMs ?? HOOK_DEFAULTS.heartbeatTimeoutMs,
-        openTimeoutMs: hooks.openTimeoutMs ?? HOOK_DEFAULTS.openTimeoutMs,
+        heartbeatTimeoutMs: hooks.heartbeatTimeoutMs ?? resolved.heartbeatTimeoutMs,
+        openTimeoutMs: hooks.openTimeoutMs ?? resolved.openTimeoutMs,
         pollWaitMs: hooks.pollWaitMs ?? HOOK_DEFAULTS.pollWaitMs,
       },
       this.#emitter,

@@ -59,6 +59,17 @@ export interface ClientOptions {
   bufferLimit?: number | undefined;
   /** Longest wait in `close()` for queued commands to finish before they are rejected (F7). @default 2000 */
   closeTimeoutMs?: number | undefined;
+  /**
+   * No bytes at all for this long means the connection is half-open: drop it and
+   * reconnect. Keep it above the server's heartbeat (15 s on the reference server).
+   * @default 45_000
+   */
+  heartbeatTimeoutMs?: number | undefined;
+  /**
+   * Deadline for a connection attempt to open; an attempt that never opens
+   * counts towards moving down the transport ladder (F8). @default 10_000
+   */
+  openTimeoutMs?: number | undefined;
   /** Where to log. @default silent */
   logger?: Logger | undefined;
 }
@@ -81,9 +92,15 @@ export const DEFAULTS = {
   requestTimeoutMs: 30_000,
   bufferLimit: 1000,
   closeTimeoutMs: 2000,
+  // Three missed server heartbeats (15 s each) before a connection counts as half-open.
+  heartbeatTimeoutMs: 45_000,
+  openTimeoutMs: 10_000,
   reconnect: RECONNECT_DEFAULTS,
 } as const satisfies Required<
-  Pick<ClientOptions, 'transports' | 'requestTimeoutMs' | 'bufferLimit' | 'closeTimeoutMs'> & {
+  Pick<
+    ClientOptions,
+    'transports' | 'requestTimeoutMs' | 'bufferLimit' | 'closeTimeoutMs' | 'heartbeatTimeoutMs' | 'openTimeoutMs'
+  > & {
     reconnect: ResolvedReconnectOptions;
   }
 >;
@@ -101,6 +118,8 @@ export interface ResolvedClientOptions {
   requestTimeoutMs: number;
   bufferLimit: number;
   closeTimeoutMs: number;
+  heartbeatTimeoutMs: number;
+  openTimeoutMs: number;
   logger: Logger;
 }
 
@@ -223,6 +242,8 @@ export function resolveOptions(options: ClientOptions): ResolvedClientOptions {
     requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, DEFAULTS.requestTimeoutMs),
     bufferLimit: positive('bufferLimit', options.bufferLimit, DEFAULTS.bufferLimit),
     closeTimeoutMs: positive('closeTimeoutMs', options.closeTimeoutMs, DEFAULTS.closeTimeoutMs, { allowZero: true }),
+    heartbeatTimeoutMs: positive('heartbeatTimeoutMs', options.heartbeatTimeoutMs, DEFAULTS.heartbeatTimeoutMs),
+    openTimeoutMs: positive('openTimeoutMs', options.openTimeoutMs, DEFAULTS.openTimeoutMs),
     logger,
   };
 }

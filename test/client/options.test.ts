@@ -15,6 +15,14 @@ describe('options', () => {
     expect(o.requestTimeoutMs).toBe(DEFAULTS.requestTimeoutMs);
     expect(o.transports).toEqual(['websocket', 'sse', 'poll']);
     expect(o.bufferLimit).toBe(1000);
+    expect(o.heartbeatTimeoutMs).toBe(45_000);
+    expect(o.openTimeoutMs).toBe(10_000);
+    expect(resolveOptions({ baseUrl: 'http://h', heartbeatTimeoutMs: 400, openTimeoutMs: 300 })).toMatchObject({
+      heartbeatTimeoutMs: 400,
+      openTimeoutMs: 300,
+    });
+    expect(() => resolveOptions({ baseUrl: 'http://h', heartbeatTimeoutMs: 0 })).toThrow(/heartbeatTimeoutMs/);
+    expect(() => resolveOptions({ baseUrl: 'http://h', openTimeoutMs: -1 })).toThrow(/openTimeoutMs/);
     expect(o.baseUrl.href).toBe('http://h:1/prefix/');
     expect(o.clientId).toMatch(/^[0-9a-f-]{36}$/);
     expect(RECONNECT_DEFAULTS).toEqual({ initialDelayMs: 500, maxDelayMs: 30_000, factor: 2, jitter: 'full', maxAttempts: Infinity });

@@ -65,7 +65,7 @@ describe('transport fallback', () => {
     proxy.refuseWebSocket(true);
     proxy.bufferSse(true);
     // The SSE attempt only fails by its open deadline (10 s by default, twice before the ladder moves): shortened here.
-    recorded = recordingClient({ baseUrl: proxy.url }, { openTimeoutMs: 400 });
+    recorded = recordingClient({ baseUrl: proxy.url, openTimeoutMs: 400 });
     const { client } = recorded;
     const transports: string[] = [];
     client.on('state', (s) => void ((s.status === 'connecting' || s.status === 'reconnecting') && transports.push(s.transport)));
@@ -92,7 +92,7 @@ describe('half-open connections (stall)', () => {
     proxy = await createFaultProxy({ target: server.url }).listen();
     // The client's heartbeat deadline is not a public option (45 s fixed): set through the internal hook.
     // Long-poll: a request's deadline is its wait plus the heartbeat timeout, so the wait is shortened too.
-    recorded = recordingClient({ baseUrl: proxy.url, transports: [transport] }, { heartbeatTimeoutMs: 400, pollWaitMs: 300 });
+    recorded = recordingClient({ baseUrl: proxy.url, transports: [transport], heartbeatTimeoutMs: 400 }, { pollWaitMs: 300 });
     const { client, errors } = recorded;
     const session = await client.createSession();
     const turn = await session.prompt('x');
