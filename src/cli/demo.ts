@@ -1,5 +1,6 @@
 import { createClient } from '../index.js';
 import type { SessionEvent, SubscriptionEvent, TerminalEvent } from '../index.js';
+import { isTerminal } from '../protocol.js';
 import { createServer } from '../server.js';
 // Straight from its module, not the `testing` entry: the CLI must not pull in msw (a devDependency).
 import { createFaultProxy } from '../testing/fault-proxy.js';
@@ -231,7 +232,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
           `${who} saw ${JSON.stringify(end)}`,
         );
       }
-      const terminals = (events: SessionEvent[]) => events.filter((e) => isTerminalType(e.type)).length;
+      const terminals = (events: SessionEvent[]) => events.filter((e) => isTerminal(e)).length;
       out.check(
         terminals(aliceEvents) === 1 && terminals(bobEvents) === 1,
         'each of them saw exactly one terminal event',
@@ -428,9 +429,6 @@ function outputOf(end: TerminalEvent): string | undefined {
   return end.type === 'turn.completed' ? end.output : undefined;
 }
 
-function isTerminalType(type: string): boolean {
-  return type === 'turn.completed' || type === 'turn.canceled' || type === 'turn.error';
-}
 
 /** Resolves once `client.state` satisfies `predicate`. */
 function until(

@@ -1,4 +1,4 @@
-import { limits } from '../../protocol/index.js';
+import { isTerminal, limits } from '../../protocol/index.js';
 import type {
   CancelReply,
   PollReply,
@@ -190,7 +190,7 @@ export class TetherCore {
       turn.status = 'running';
       turn.startedSeq = event.seq;
     }
-    if (isTerminalEvent(event)) {
+    if (isTerminal(event)) {
       turn.terminal = event;
       turn.status = statusOf(event);
     }
@@ -703,9 +703,6 @@ function turnRecord(turn: TurnState): TurnRecord {
   return record;
 }
 
-function isTerminalEvent(event: { type: string }): event is TerminalEvent {
-  return event.type === 'turn.completed' || event.type === 'turn.canceled' || event.type === 'turn.error';
-}
 
 function statusOf(event: TerminalEvent): TurnStatus {
   return event.type === 'turn.completed' ? 'completed' : event.type === 'turn.canceled' ? 'canceled' : 'error';
