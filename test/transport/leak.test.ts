@@ -1,14 +1,36 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { systemClock } from '../../src/internal/clock.js';
+import { systemClock, type Clock } from '../../src/internal/clock.js';
 import { createTransport, type Transport } from '../../src/transport/index.js';
 import { httpFixture, type HttpFixture, Recorder, startSse, transportOptions, wsFixture, type WsFixture } from './helpers.js';
 
-/** Handles a live transport would hold: timers and client sockets. */
-function handles(): { timers: number; sockets: number } {
-  const info = process.getActiveResourcesInfo();
+/** Sockets open in this process (client and fixture sides). */
+function sockets(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+}
+
+/**
+ * The real clock, counting the timers it has pending. Transports create every
+ * timer through their clock, so this sees exactly theirs — unlike
+ * `getActiveResourcesInfo()`, which also counts timers the test runner and
+ * the fixtures hold, and so cannot tell a leak from a neighbour's timer.
+ */
+function trackingClock(): Clock & { pending: Set<unknown> } {
+  const pending = new Set<unknown>();
   return {
-    timers: info.filter((r) => r === 'Timeout').length,
-    sockets: info.filter((r) => r === 'TCPSocketWrap').length,
+    pending,
+    now: () => systemClock.now(),
+    setTimeout(fn, ms) {
+      const handle = systemClock.setTimeout(() => {
+        pending.delete(handle);
+        fn();
+      }, ms);
+      pending.add(handle);
+      return handle;
+    },
+    clearTimeout(handle) {
+      pending.delete(handle);
+      systemClock.clearTimeout(handle);
+    },
   };
 }
 
@@ -27,10 +49,11 @@ describe('no handle outlives close() (F7), with the real clock', () => {
       if (req.url?.includes('/events')) startSse(res);
       // poll requests are held open until the client aborts them
     });
-    const before = handles();
+    const before = sockets();
+    const clock = trackingClock();
     const recorder = new Recorder();
-    const wsOptions = transportOptions(ws.url, systemClock, { heartbeatTimeoutMs: 30_000 });
-    const httpOptions = transportOptions(http.url, systemClock, { heartbeatTimeoutMs: 30_000 });
+    const wsOptions = transportOptions(ws.url, clock, { heartbeatTimeoutMs: 30_000 });
+    const httpOptions = transportOptions(http.url, clock, { heartbeatTimeoutMs: 30_000 });
     const transports: Transport[] = [
       createTransport('websocket', wsOptions, recorder),
       createTransport('sse', httpOptions, recorder),
@@ -42,20 +65,21 @@ describe('no handle outlives close() (F7), with the real clock', () => {
     await vi.waitFor(() => expect(http?.requests.length).toBe(2));
     await recorder.until((r) => r.calls.filter((c) => c.kind === 'open').length >= 2);
     const pending = transports[0]?.command?.({ type: 'prompt', sessionId: 's1', prompt: 'x' }).catch((e: unknown) => e);
-    expect(handles().timers).toBeGreaterThan(before.timers);
+    expect(clock.pending.size).toBeGreaterThan(0);
 
     await Promise.all(transports.map((t) => t.close(1_000)));
     expect(await conn.closed).toBe(1000);
     await Promise.all(http.aborted);
     await pending;
-    // Measured outside vi.waitFor, whose own timers would count.
-    let after = handles();
-    for (let i = 0; i < 100 && (after.timers > before.timers || after.sockets > before.sockets); i++) {
+    // Every timer the transports set is gone once close() resolved.
+    expect(clock.pending.size).toBe(0);
+    // Sockets close asynchronously after the handshake / abort: wait for them (bounded).
+    let after = sockets();
+    for (let i = 0; i < 100 && after > before; i++) {
       await new Promise((resolve) => setTimeout(resolve, 20));
-      after = handles();
+      after = sockets();
     }
-    expect(after.timers).toBeLessThanOrEqual(before.timers);
-    expect(after.sockets).toBeLessThanOrEqual(before.sockets);
+    expect(after).toBeLessThanOrEqual(before);
     expect(recorder.closedCalls).toEqual([]);
   });
 });
