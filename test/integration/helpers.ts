@@ -8,6 +8,7 @@ import { createClient, HttpError, type Client, type ClientOptions, type TetherEr
 // Internal knobs (heartbeat deadline, open timeout, poll wait) the public options do not expose
 // yet; the stall, SSE-blocked and chaos tests use them to run in seconds instead of 45 s / 20 s.
 import { createClientWith, type ClientHooks } from '../../src/client/client.js';
+import { clientSockets } from '../support/client-sockets.js';
 
 /** A gate a scripted turn waits on (`{ until: gate.promise }`); `open()` lets it continue. */
 export interface Gate {
@@ -105,9 +106,14 @@ export function stateReached(client: Client, predicate: (s: Client['state']) => 
  * Active resources by type (`process.getActiveResourcesInfo()`), for leak
  * checks. Vitest's own worker keeps a few handles, so tests compare before/after.
  */
-export function resources(): Map<string, number> {
+export function resources(remotePort?: number): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const name of process.getActiveResourcesInfo()) counts.set(name, (counts.get(name) ?? 0) + 1);
+  for (const name of process.getActiveResourcesInfo()) {
+    // Sockets are counted on the client side only (see clientSockets).
+    if (name !== 'TCPSocketWrap') counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  const sockets = clientSockets(remotePort);
+  if (sockets > 0) counts.set('client TCP socket', sockets);
   return counts;
 }
 
@@ -119,10 +125,14 @@ export function grown(before: Map<string, number>, after: Map<string, number>): 
 }
 
 /** Waits until no resource type grew since `before` (sockets close asynchronously), bounded. */
-export async function settledResources(before: Map<string, number>, timeoutMs = 3000): Promise<Record<string, number>> {
+export async function settledResources(
+  before: Map<string, number>,
+  timeoutMs = 3000,
+  remotePort?: number,
+): Promise<Record<string, number>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const diff = grown(before, resources());
+    const diff = grown(before, resources(remotePort));
     if (Object.keys(diff).length === 0 || Date.now() > deadline) return diff;
     await new Promise((r) => setImmediate(r));
     await new Promise((r) => setTimeout(r, 10));

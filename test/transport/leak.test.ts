@@ -1,22 +1,9 @@
-import { Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { systemClock, type Clock } from '../../src/internal/clock.js';
 import { createTransport, type Transport } from '../../src/transport/index.js';
+import { clientSockets as sockets } from '../support/client-sockets.js';
 import { httpFixture, type HttpFixture, Recorder, startSse, transportOptions, wsFixture, type WsFixture } from './helpers.js';
 
-/**
- * Client-side TCP sockets still holding a handle: the ones the transports open.
- * Fixture (server-side) sockets are left out: on Node 22 an accepted socket
- * that was already destroyed can keep its handle listed for a while, which
- * says nothing about the client. (`_getActiveHandles` is the only API that
- * tells the two apart; `getActiveResourcesInfo` gives just a type name.)
- */
-function sockets(): number {
-  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
-  return handles.filter(
-    (h) => h instanceof Socket && !(h as Socket & { server?: unknown }).server && h.remotePort !== undefined,
-  ).length;
-}
 
 /**
  * The real clock, counting the timers it has pending. Transports create every
