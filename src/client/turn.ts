@@ -136,11 +136,12 @@ export class TurnImpl implements Turn, Consumer {
   }
 
   onReset(info: ResetInfo): void {
+    // In the same history the skipped events end at `info.after`: a turn queued
+    // after that lost nothing. A new epoch renumbers everything: no comparison.
+    if (info.reason === 'history_gone' && this.#queuedSeq !== undefined && this.#queuedSeq > info.after) return;
     // Part of our history is gone, possibly the terminal: ask the server (F5).
     this.#historyLost = true;
-    // The skipped events end at `info.after`: a turn queued after that lost nothing.
-    const affected = this.#queuedSeq === undefined || this.#queuedSeq <= info.after;
-    if (affected && this.#gapAt === undefined) {
+    if (this.#gapAt === undefined) {
       this.#gapAt = this.#textLength;
       this.#ctx.reportError(
         new TetherError('history_gone', `Turn ${this.id}: the server no longer holds part of its events (${info.reason}); the text is recovered from turn.completed.output, if the turn completes`),

@@ -270,6 +270,24 @@ describe('a reset that skips part of a turn (F6: the reader fell behind the serv
   });
 });
 
+describe('a reset to a new epoch (the server lost its history)', () => {
+  it('a live turn asks the server for its state even when its old seq is beyond the new cursor (F5)', async () => {
+    const { client, transports, http } = makeClient({}, {}, {
+      'POST /v1/sessions/s1/turns': promptRoute('t1', 5),
+      'GET /v1/sessions/s1/turns/t1': () => json(404, { error: { code: 'not_found', message: 'no such turn', status: 404 } }),
+    });
+    const turn = await client.session('s1').prompt('x');
+    const t = transports.last;
+    t.open();
+    t.push('s1', [queued(5, 't1'), started(6, 't1')]);
+    t.reset({ sessionId: 's1', epoch: 'e2', after: 0, reason: 'epoch_changed' });
+    const end = await turn.result;
+    expect(end).toMatchObject({ type: 'turn.error', error: { code: 'not_found' } });
+    expect(http.calls.some((c) => c.method === 'GET' && c.path === '/v1/sessions/s1/turns/t1')).toBe(true);
+    await client.close();
+  });
+});
+
 describe('outbox (F9)', () => {
   it('sends over the open WebSocket; when the socket dies before the reply, resends over HTTP with the same key', async () => {
     const { client, transports, http } = makeClient({}, {}, { 'POST /v1/sessions/s1/turns': promptRoute() });
