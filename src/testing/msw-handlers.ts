@@ -20,6 +20,7 @@ import {
 } from '../protocol/index.js';
 import { ServerError, type Agent, type Logger, type TetherCore } from '../server.js';
 import { createCore } from '../server/core/create-core.js';
+import { parseBody, parseCursor } from '../server/core/request-input.js';
 import { scriptedAgent, type Script } from './scripted-agent.js';
 
 /** Options of {@link createMswHandlers}. */
@@ -268,7 +269,7 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
 
   const handlers: Array<RequestHandler | WebSocketHandler> = [
     http.post(`${prefix}/sessions`, command(async (request) => {
-      const body = parse(CreateSessionRequest, await readJson(request));
+      const body = parseBody(CreateSessionRequest, await readJson(request));
       return HttpResponse.json({ session: core.createSession(body.metadata === undefined ? {} : { metadata: body.metadata }) }, { status: 201 });
     })),
     http.get(`${prefix}/sessions/:sid`, command((_request, { sid }) => {
@@ -277,7 +278,7 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
       return HttpResponse.json(snapshot);
     })),
     http.post(`${prefix}/sessions/:sid/turns`, command(async (request, { sid }, url) => {
-      const body = parse(PromptRequest, await readJson(request));
+      const body = parseBody(PromptRequest, await readJson(request));
       const idempotencyKey = request.headers.get('idempotency-key') ?? undefined;
       const clientId = body.clientId ?? request.headers.get('x-tether-client') ?? url.searchParams.get('clientId') ?? undefined;
       const result = core.prompt(sid!, {
@@ -293,7 +294,7 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
       return HttpResponse.json({ turn });
     })),
     http.post(`${prefix}/sessions/:sid/turns/:tid/cancel`, command(async (request, { sid, tid }, url) => {
-      const body = parse(CancelRequest, await readJson(request));
+      const body = parseBody(CancelRequest, await readJson(request));
       const clientId = body.clientId ?? request.headers.get('x-tether-client') ?? url.searchParams.get('clientId') ?? undefined;
       const result = core.cancel(sid!, tid!, {
         ...(clientId === undefined ? {} : { clientId }),
@@ -303,8 +304,8 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
       return HttpResponse.json(result);
     })),
     http.get(`${prefix}/sessions/:sid/poll`, command(async (request, { sid }, url) => {
-      const after = cursorParam('after', url.searchParams.get('after')) ?? 0;
-      const waitMs = cursorParam('wait', url.searchParams.get('wait')) ?? 0;
+      const after = parseCursor('after', url.searchParams.get('after')) ?? 0;
+      const waitMs = parseCursor('wait', url.searchParams.get('wait')) ?? 0;
       const epoch = url.searchParams.get('epoch') || undefined;
       if (config.slowMs > 0) await sleep(config.slowMs, request.signal);
       const reply = await core.poll(sid!, { after, waitMs, signal: request.signal, ...(epoch === undefined ? {} : { epoch }) });
@@ -316,7 +317,7 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
         const sid = params.sid as string;
         const lastEventId = request.headers.get('last-event-id')?.trim();
         const url = new URL(request.url);
-        const after = cursorParam('Last-Event-ID', lastEventId) ?? cursorParam('after', url.searchParams.get('after')) ?? 0;
+        const after = parseCursor('Last-Event-ID', lastEventId) ?? parseCursor('after', url.searchParams.get('after')) ?? 0;
         const epoch = url.searchParams.get('epoch') || undefined;
         const cursor = core.cursor(sid, epoch === undefined ? { after } : { after, epoch });
         if (!cursor) throw new ServerError('not_found', `Unknown session: ${sid}`, 404);
@@ -495,19 +496,4 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
 function errorResponse(error: ServerError): Response {
   const headers: Record<string, string> = error.code === 'shutting_down' ? { 'Retry-After': '1' } : {};
   return HttpResponse.json({ error: error.toInfo() }, { status: error.status, headers });
-}
-
-function parse<T>(
-  schema: { safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: unknown } } },
-  value: unknown,
-): T {
-  const result = schema.safeParse(value ?? {});
-  if (!result.success) throw new ServerError('invalid_body', 'The body does not match the schema', 400, { details: result.error.issues });
-  return result.data;
-}
-
-function cursorParam(name: string, value: string | null | undefined): number | undefined {
-  if (value === null || value === undefined || value === '') return undefined;
-  if (!/^\d{1,15}$/.test(value)) throw new ServerError('invalid_query', `\`${name}\` must be a non-negative integer`, 400);
-  return Number(value);
 }

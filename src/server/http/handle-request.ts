@@ -9,7 +9,8 @@ import {
 import { ServerError } from '../core/server-error.js';
 import { readJsonBody } from './body.js';
 import type { HostContext } from './context.js';
-import { clientIdOf, parseCursor, sendError, sendJson, sendJsonText } from './respond.js';
+import { parseBody, parseCursor } from '../core/request-input.js';
+import { clientIdOf, sendError, sendJson, sendJsonText } from './respond.js';
 import { serveSse } from './sse.js';
 import { requestUrl } from './request-url.js';
 
@@ -102,7 +103,7 @@ async function dispatch(ctx: HostContext, route: Route, req: IncomingMessage, re
   const { core, options } = ctx;
   switch (route.name) {
     case 'sessions': {
-      const body = parse(CreateSessionRequest, await readJsonBody(req, options.maxFrameBytes));
+      const body = parseBody(CreateSessionRequest, await readJsonBody(req, options.maxFrameBytes));
       const session = core.createSession(body.metadata === undefined ? {} : { metadata: body.metadata });
       sendJson(res, 201, { session }, {}, options.cors);
       return;
@@ -114,7 +115,7 @@ async function dispatch(ctx: HostContext, route: Route, req: IncomingMessage, re
       return;
     }
     case 'turns': {
-      const body = parse(PromptRequest, (await readJsonBody(req, options.maxFrameBytes)) ?? {});
+      const body = parseBody(PromptRequest, (await readJsonBody(req, options.maxFrameBytes)) ?? {});
       const keyHeader = req.headers['idempotency-key'];
       const idempotencyKey = typeof keyHeader === 'string' ? keyHeader : undefined;
       if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 256)) {
@@ -138,7 +139,7 @@ async function dispatch(ctx: HostContext, route: Route, req: IncomingMessage, re
       return;
     }
     case 'cancel': {
-      const body = parse(CancelRequest, await readJsonBody(req, options.maxFrameBytes));
+      const body = parseBody(CancelRequest, await readJsonBody(req, options.maxFrameBytes));
       const clientId = clientIdOf(req, url, body.clientId);
       const result = core.cancel(route.sessionId, route.turnId, {
         ...(clientId === undefined ? {} : { clientId }),
@@ -185,10 +186,3 @@ async function dispatch(ctx: HostContext, route: Route, req: IncomingMessage, re
   }
 }
 
-function parse<T>(schema: { safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: unknown } } }, value: unknown): T {
-  const result = schema.safeParse(value ?? {});
-  if (!result.success) {
-    throw new ServerError('invalid_body', 'The body does not match the schema', 400, { details: result.error.issues });
-  }
-  return result.data;
-}

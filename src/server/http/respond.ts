@@ -53,8 +53,3 @@ export function clientIdOf(req: IncomingMessage, url: URL, bodyClientId?: string
 }
 
 /** Parse a cursor number (`after`, `Last-Event-ID`): a non-negative safe integer. */
-export function parseCursor(name: string, value: string | null | undefined): number | undefined {
-  if (value === null || value === undefined || value === '') return undefined;
-  if (!/^\d{1,15}$/.test(value)) throw new ServerError('invalid_query', `\`${name}\` must be a non-negative integer`, 400);
-  return Number(value);
-}

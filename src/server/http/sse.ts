@@ -4,7 +4,8 @@ import { ServerError } from '../core/server-error.js';
 import { every, within, type Connection, type HostContext } from './context.js';
 import { Outbound } from './outbound.js';
 import { pump } from './pump.js';
-import { CORS_HEADERS, parseCursor } from './respond.js';
+import { parseCursor } from '../core/request-input.js';
+import { CORS_HEADERS } from './respond.js';
 
 /**
  * `GET /v1/sessions/:sid/events`: the session's events as Server-Sent Events,

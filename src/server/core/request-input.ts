@@ -1,0 +1,33 @@
+import { ServerError } from './server-error.js';
+
+/** Anything with zod's `safeParse`. */
+interface Schema<T> {
+  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: unknown } };
+}
+
+/**
+ * A request body checked against its schema; an absent body counts as `{}`.
+ * Every host (the Node server, the msw handlers) answers a mismatch the same
+ * way: 400 `invalid_body` with zod's issues in `details`.
+ *
+ * @throws {ServerError} `invalid_body` (400)
+ */
+export function parseBody<T>(schema: Schema<T>, value: unknown): T {
+  const result = schema.safeParse(value ?? {});
+  if (!result.success) {
+    throw new ServerError('invalid_body', 'The body does not match the schema', 400, { details: result.error.issues });
+  }
+  return result.data;
+}
+
+/**
+ * A cursor-like query value (`after`, `wait`, `Last-Event-ID`): absent or
+ * empty is `undefined`; anything but a non-negative integer is a 400.
+ *
+ * @throws {ServerError} `invalid_query` (400)
+ */
+export function parseCursor(name: string, value: string | null | undefined): number | undefined {
+  if (value === null || value === undefined || value === '') return undefined;
+  if (!/^\d{1,15}$/.test(value)) throw new ServerError('invalid_query', `\`${name}\` must be a non-negative integer`, 400);
+  return Number(value);
+}
