@@ -9,7 +9,6 @@ import { http, HttpResponse, ws, type RequestHandler, type WebSocketHandler } fr
 import {
   API_PREFIX,
   CancelRequest,
-  ClientFrame,
   closeCodes,
   CreateSessionRequest,
   limits,
@@ -20,7 +19,7 @@ import {
 } from '../protocol/index.js';
 import { ServerError, type Agent, type Logger, type TetherCore } from '../server.js';
 import { createCore } from '../server/core/create-core.js';
-import { parseBody, parseCursor } from '../server/core/request-input.js';
+import { decodeClientFrame, parseBody, parseCursor } from '../server/core/request-input.js';
 import { scriptedAgent, type Script } from './scripted-agent.js';
 
 /** Options of {@link createMswHandlers}. */
@@ -417,16 +416,9 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
         void (async () => {
           await started;
           if (!open) return;
-          if (typeof event.data !== 'string') return shut(closeCodes.invalidData, 'frames must be JSON text');
-          let json: unknown;
-          try {
-            json = JSON.parse(event.data);
-          } catch {
-            return shut(closeCodes.invalidData, 'frame is not valid JSON');
-          }
-          const parsed = ClientFrame.safeParse(json);
-          if (!parsed.success) return shut(closeCodes.policyViolation, 'not a valid client frame');
-          const frame = parsed.data;
+          const decoded = decodeClientFrame(typeof event.data === 'string' ? event.data : undefined);
+          if ('close' in decoded) return shut(decoded.close, decoded.reason);
+          const frame = decoded.frame;
           if (frame.type === 'ping') return send(frame.time === undefined ? { type: 'pong' } : { type: 'pong', time: frame.time });
           try {
             const injected = takeFailure();
@@ -494,6 +486,5 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
 }
 
 function errorResponse(error: ServerError): Response {
-  const headers: Record<string, string> = error.code === 'shutting_down' ? { 'Retry-After': '1' } : {};
-  return HttpResponse.json({ error: error.toInfo() }, { status: error.status, headers });
+  return HttpResponse.json({ error: error.toInfo() }, { status: error.status, headers: error.headers() });
 }

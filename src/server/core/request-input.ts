@@ -1,3 +1,4 @@
+import { ClientFrame, closeCodes } from '../../protocol/index.js';
 import { ServerError } from './server-error.js';
 
 /** Anything with zod's `safeParse`. */
@@ -30,4 +31,22 @@ export function parseCursor(name: string, value: string | null | undefined): num
   if (value === null || value === undefined || value === '') return undefined;
   if (!/^\d{1,15}$/.test(value)) throw new ServerError('invalid_query', `\`${name}\` must be a non-negative integer`, 400);
   return Number(value);
+}
+
+/**
+ * A WebSocket message decoded into a client frame, or the close every host
+ * answers it with: 1007 for binary or non-JSON data, 1008 for JSON that is
+ * not a client frame. `text` is `undefined` for a binary message.
+ */
+export function decodeClientFrame(text: string | undefined): { frame: ClientFrame } | { close: number; reason: string } {
+  if (text === undefined) return { close: closeCodes.invalidData, reason: 'frames must be JSON text' };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { close: closeCodes.invalidData, reason: 'frame is not valid JSON' };
+  }
+  const parsed = ClientFrame.safeParse(json);
+  if (!parsed.success) return { close: closeCodes.policyViolation, reason: 'not a valid client frame' };
+  return { frame: parsed.data };
 }

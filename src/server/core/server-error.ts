@@ -1,4 +1,4 @@
-import type { ErrorInfo } from '../../protocol/index.js';
+import { headers, type ErrorInfo } from '../../protocol/index.js';
 
 /**
  * A request the server refuses, with the protocol's error `code` and the
@@ -19,6 +19,11 @@ export class ServerError extends Error {
     this.code = code;
     this.status = status;
     this.details = options.details;
+  }
+
+  /** HTTP headers that go with this error: a retry hint while the server shuts down. */
+  headers(): Record<string, string> {
+    return this.code === 'shutting_down' ? { [headers.retryAfter]: '1' } : {};
   }
 
   /** The wire shape of this error. */

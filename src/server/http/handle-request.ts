@@ -4,7 +4,6 @@ import {
   CancelRequest,
   CreateSessionRequest,
   PromptRequest,
-  headers as protocolHeaders,
 } from '../../protocol/index.js';
 import { ServerError } from '../core/server-error.js';
 import { readJsonBody } from './body.js';
@@ -87,8 +86,7 @@ export async function handleRequest(ctx: HostContext, req: IncomingMessage, res:
     await dispatch(ctx, route, req, res, url);
   } catch (error) {
     if (error instanceof ServerError) {
-      const extra: Record<string, string> =
-        error.code === 'shutting_down' ? { [protocolHeaders.retryAfter]: '1' } : {};
+      const extra = error.headers();
       // The body was not read to its end: do not reuse the connection.
       if (error.status === 413) extra.Connection = 'close';
       sendError(res, error, cors, extra);

@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
-import { ClientFrame, closeCodes, type ClientFrame as ClientFrameType, type ErrorInfo } from '../../protocol/index.js';
+import { closeCodes, type ClientFrame as ClientFrameType, type ErrorInfo } from '../../protocol/index.js';
 import type { CursorBatch } from '../core/event-cursor.js';
 import { ServerError } from '../core/server-error.js';
+import { decodeClientFrame } from '../core/request-input.js';
 import { every, within, type Connection, type HostContext } from './context.js';
 import { Outbound } from './outbound.js';
 import { pump } from './pump.js';
@@ -108,26 +109,16 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
   ws.on('message', (data: RawData, isBinary: boolean) => {
     alive = true;
     if (closed) return;
-    if (isBinary) {
-      ws.close(closeCodes.invalidData, 'frames must be JSON text');
+    const decoded = decodeClientFrame(isBinary ? undefined : rawToString(data));
+    if ('close' in decoded) {
+      ws.close(decoded.close, decoded.reason);
       return;
     }
-    let json: unknown;
+    const frame = decoded.frame;
     try {
-      json = JSON.parse(rawToString(data));
-    } catch {
-      ws.close(closeCodes.invalidData, 'frame is not valid JSON');
-      return;
-    }
-    const parsed = ClientFrame.safeParse(json);
-    if (!parsed.success) {
-      ws.close(closeCodes.policyViolation, 'not a valid client frame');
-      return;
-    }
-    try {
-      handle(parsed.data);
+      handle(frame);
     } catch (error) {
-      const id = 'id' in parsed.data ? parsed.data.id : undefined;
+      const id = 'id' in frame ? frame.id : undefined;
       const info =
         error instanceof ServerError
           ? error.toInfo()
