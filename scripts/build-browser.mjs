@@ -41,6 +41,27 @@ export async function buildBrowserBundle(options = {}) {
   return js.text;
 }
 
+/**
+ * The browser-bundle measure of issue 5: `esbuild --bundle --minify
+ * --format=esm --platform=browser` of `entry`, in memory, with a metafile
+ * (what each input contributes). Used by bench/figures/bundle.mjs and
+ * test/package/browser-bundle.test.ts.
+ * @param {string} entry a path relative to the package root
+ */
+export function measureBundle(entry) {
+  return build({
+    absWorkingDir: root,
+    entryPoints: [entry],
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+  });
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const code = await buildBrowserBundle();
   console.log(`examples/browser/agent-tether.js: ${(code.length / 1024).toFixed(1)} KiB`);

@@ -4,24 +4,12 @@
 // minified output per package, from esbuild's metafile).
 //
 //   node bench/figures/bundle.mjs
-import { build } from 'esbuild';
+import { measureBundle } from '../../scripts/build-browser.mjs';
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { DIST, ROOT, emit, fmt } from '../lib/common.mjs';
 
-/** The measure: esbuild --bundle --minify --format=esm --platform=browser, in memory. */
-const bundle = (entry) =>
-  build({
-    entryPoints: [entry],
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'browser',
-    write: false,
-    metafile: true,
-    logLevel: 'silent',
-    absWorkingDir: ROOT,
-  });
+const bundle = measureBundle;
 
 const result = await bundle(path.join(DIST, 'index.js'));
 const out = result.outputFiles[0].contents;

@@ -1,6 +1,7 @@
 import { ClosedError, ConnectionError, HttpError, type TetherError } from '../errors/index.js';
 import { systemClock, type Clock } from '../internal/clock.js';
-import { CreateSessionReply, routes } from '../protocol/index.js';
+import { createSessionReply } from '../protocol/checks.js';
+import { routes } from '../protocol/constants.js';
 import { createTransport } from '../transport/index.js';
 import { TransportLadder } from '../transport/ladder.js';
 import type { ClientState } from './client-state.js';
@@ -126,6 +127,7 @@ class ClientImpl implements Client, ClientContext {
       clock: this.clock,
       requestTimeoutMs: resolved.requestTimeoutMs,
       logger: resolved.logger,
+      random: hooks.random ?? Math.random,
     });
     this.#outbox = new Outbox(this.clock, resolved.requestTimeoutMs);
     this.manager = new ConnectionManager(
@@ -167,7 +169,7 @@ class ClientImpl implements Client, ClientContext {
     return this.#emitter.on(event, listener as ManagerEvents[K]);
   }
 
-  command<T>(name: string, { frame, http, parse, signal }: CommandOptions<T>): Promise<T> {
+  command<T>(name: string, { frame, http, signal }: CommandOptions<T>): Promise<T> {
     return this.#outbox.run(
       name,
       async (opSignal) => {
@@ -175,7 +177,8 @@ class ClientImpl implements Client, ClientContext {
         let resend = false;
         if (channel) {
           try {
-            return parse(await channel(frame, opSignal));
+            // The transport checked the reply's `result` for the frame's type.
+            return (await channel(frame, opSignal)) as T;
           } catch (error) {
             // The socket ended before the reply, or the server is overloaded: resend over HTTP,
             // which retries with backoff (idempotency keys make the resend safe, F9).
@@ -197,9 +200,8 @@ class ClientImpl implements Client, ClientContext {
         this.http.request('POST', routes.sessions(), {
           body: options.metadata === undefined ? {} : { metadata: options.metadata },
           signal,
-          parse: (v) => CreateSessionReply.parse(v),
+          check: createSessionReply,
         }),
-      parse: (v) => CreateSessionReply.parse(v),
       signal: options.signal,
     });
     return new SessionImpl(this, reply.session.id);

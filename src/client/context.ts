@@ -12,8 +12,6 @@ export interface CommandOptions<T> {
   frame?: CommandFrame | undefined;
   /** The HTTP form; `resend` is true when it follows a WebSocket attempt that got no reply. */
   http: (signal: AbortSignal, resend: boolean) => Promise<T>;
-  /** Validates a WebSocket reply's `result`. */
-  parse: (result: unknown) => T;
   signal?: AbortSignal | undefined;
 }
 

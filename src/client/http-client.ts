@@ -1,8 +1,10 @@
-import pRetry, { AbortError } from 'p-retry';
 import { ConnectionError, HttpError, ProtocolError, TetherError, TimeoutError } from '../errors/index.js';
 import type { Clock } from '../internal/clock.js';
-import { headers as headerNames } from '../protocol/index.js';
+import type { Check } from '../protocol/checks.js';
+import { headers as headerNames } from '../protocol/constants.js';
 import { endpoint, httpErrorFrom, parseRetryAfter, requestHeaders } from '../transport/http.js';
+import { parseJson, validateFrame } from '../transport/validate-event.js';
+import { backoffDelay } from './backoff.js';
 import type { Logger } from './options.js';
 
 /** Statuses worth retrying (besides network errors): overload and transient gateway failures. */
@@ -16,9 +18,14 @@ export interface HttpClientOptions {
   clock: Clock;
   requestTimeoutMs: number;
   logger: Logger;
+  /** Chance for the retry delays' jitter (injected by tests). */
+  random: () => number;
   /** Retries after the first attempt. @default 4 */
   retries?: number;
 }
+
+/** Delays between HTTP retries: 200 ms doubling up to 5 s, full jitter (the reconnect formula). */
+const RETRY_BACKOFF = { initialDelayMs: 200, maxDelayMs: 5000, factor: 2, jitter: 'full' } as const;
 
 export interface RequestOptions<T> {
   body?: unknown;
@@ -26,8 +33,8 @@ export interface RequestOptions<T> {
   query?: Record<string, string | number | undefined> | undefined;
   idempotencyKey?: string | undefined;
   signal?: AbortSignal | undefined;
-  /** Validates the 2xx JSON reply; throwing rejects with `ProtocolError`. */
-  parse(value: unknown): T;
+  /** What the 2xx JSON reply must be; anything else rejects with `ProtocolError`. */
+  check: Check<T>;
   /** Called before each retry (the previous attempt may have reached the server). */
   onRetry?: (() => void) | undefined;
 }
@@ -39,7 +46,7 @@ function abortReason(signal: AbortSignal): unknown {
 /**
  * The HTTP side of commands. Every call has one deadline (`requestTimeoutMs`,
  * retries included) and can be aborted; network errors, 408/429/5xx are retried
- * with p-retry (Retry-After honoured), other 4xx are not. Callers make retries
+ * with backoff on the injected clock (Retry-After honoured), other 4xx are not. Callers make retries
  * safe (prompts always carry an idempotency key).
  */
 export class HttpClient {
@@ -68,33 +75,21 @@ export class HttpClient {
     options.signal?.addEventListener('abort', userAbort!, { once: true });
     this.#closing.signal.addEventListener('abort', closeAbort, { once: true });
     const signal = controller.signal;
+    const retries = this.#o.retries ?? 4;
     try {
-      return await pRetry(
-        async () => {
-          try {
-            return await this.#once<T>(method, path, options, signal);
-          } catch (error) {
-            if (signal.aborted) throw new AbortError(signal.reason as Error);
-            if (error instanceof HttpError && !RETRYABLE_STATUS.has(error.status)) throw new AbortError(error);
-            if (error instanceof ProtocolError) throw new AbortError(error);
-            throw error;
-          }
-        },
-        {
-          retries: this.#o.retries ?? 4,
-          minTimeout: 200,
-          maxTimeout: 5000,
-          randomize: true,
-          signal,
-          onFailedAttempt: async ({ error, retryDelay, retriesLeft }) => {
-            if (retriesLeft > 0) options.onRetry?.();
-            this.#o.logger.debug?.(`agent-tether: ${method} ${path} failed (${error.message}); retrying`);
-            const hint = (error as { retryAfterMs?: number }).retryAfterMs;
-            // Honour the server's Retry-After beyond p-retry's own delay.
-            if (hint !== undefined && hint > retryDelay) await this.#sleep(hint - retryDelay, signal);
-          },
-        },
-      );
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.#once<T>(method, path, options, signal);
+        } catch (error) {
+          if (signal.aborted) throw signal.reason;
+          const retryable = error instanceof HttpError ? RETRYABLE_STATUS.has(error.status) : !(error instanceof ProtocolError);
+          if (!retryable || attempt > retries) throw error;
+          this.#o.logger.debug?.(`agent-tether: ${method} ${path} failed (${(error as Error).message}); retrying`);
+          options.onRetry?.();
+          const hint = (error as { retryAfterMs?: number }).retryAfterMs ?? 0;
+          await this.#sleep(Math.max(hint, backoffDelay(attempt, RETRY_BACKOFF, this.#o.random)), signal);
+        }
+      }
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       if (error instanceof TetherError) throw error;
@@ -142,18 +137,9 @@ export class HttpClient {
       if (retryAfterMs !== undefined) Object.assign(error, { retryAfterMs });
       throw error;
     }
+    const what = `reply to ${method} ${path}`;
     const text = await response.text();
-    let json: unknown;
-    try {
-      json = text === '' ? undefined : JSON.parse(text);
-    } catch (error) {
-      throw new ProtocolError(`${method} ${path}: reply is not JSON`, { cause: error });
-    }
-    try {
-      return options.parse(json);
-    } catch (error) {
-      throw new ProtocolError(`${method} ${path}: unexpected reply`, { cause: error });
-    }
+    return validateFrame(options.check, text === '' ? undefined : parseJson(text, what), what);
   }
 
   /** Abort every in-flight request (F7): they reject with `reason`. */

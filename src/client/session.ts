@@ -1,4 +1,6 @@
-import { PromptReply, routes, SessionSnapshot, type PromptReply as PromptReplyType } from '../protocol/index.js';
+import { sessionSnapshot, turnReply } from '../protocol/checks.js';
+import { routes } from '../protocol/constants.js';
+import type { PromptReply as PromptReplyType, SessionSnapshot } from '../protocol/index.js';
 import type { ClientContext } from './context.js';
 import { SubscriptionImpl, type SubscribeOptions, type Subscription } from './subscription.js';
 import { TurnImpl, type Turn } from './turn.js';
@@ -54,9 +56,8 @@ export class SessionImpl implements Session {
           body: { prompt: text, clientId: this.#ctx.options.clientId },
           idempotencyKey,
           signal,
-          parse: (v) => PromptReply.parse(v),
+          check: turnReply,
         }),
-      parse: (v) => PromptReply.parse(v),
       signal: options.signal,
     });
     return this.#turnFor(reply.turn.id, (turn) => turn.attach(reply.turn));
@@ -84,8 +85,7 @@ export class SessionImpl implements Session {
   snapshot(options: { signal?: AbortSignal } = {}): Promise<SessionSnapshot> {
     return this.#ctx.command('snapshot', {
       http: (signal) =>
-        this.#ctx.http.request('GET', routes.session(this.id), { signal, parse: (v) => SessionSnapshot.parse(v) }),
-      parse: (v) => SessionSnapshot.parse(v),
+        this.#ctx.http.request('GET', routes.session(this.id), { signal, check: sessionSnapshot }),
       signal: options.signal,
     });
   }

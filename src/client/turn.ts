@@ -1,16 +1,14 @@
 import { ConnectionError, HttpError, TetherError, TimeoutError } from '../errors/index.js';
-import {
-  CancelReply,
-  isTerminal,
+import { cancelReply, pollReply, turnReply } from '../protocol/checks.js';
+import { isTerminal, routes } from '../protocol/constants.js';
+import type {
   PollReply,
-  routes,
-  TurnReply,
-  type ResetInfo,
-  type SessionEvent,
-  type TerminalEvent,
-  type TurnErrorEvent,
-  type TurnEvent,
-  type TurnInfo,
+  ResetInfo,
+  SessionEvent,
+  TerminalEvent,
+  TurnErrorEvent,
+  TurnEvent,
+  TurnInfo,
 } from '../protocol/index.js';
 import type { Consumer } from './connection-manager.js';
 import type { ClientContext } from './context.js';
@@ -100,7 +98,7 @@ export class TurnImpl implements Turn, Consumer {
   /** `session.turn(id)`: learn where the turn starts, then attach. */
   attachById(): void {
     void this.#ctx.http
-      .request<{ turn: TurnInfo }>('GET', routes.turn(this.sessionId, this.id), { parse: (v) => TurnReply.parse(v) })
+      .request<{ turn: TurnInfo }>('GET', routes.turn(this.sessionId, this.id), { check: turnReply })
       .then(
         (reply) => this.attach(reply.turn),
         (error: unknown) => this.#failLocally(error),
@@ -244,7 +242,7 @@ export class TurnImpl implements Turn, Consumer {
   #check(): Promise<void> {
     if (this.#ended || this.#ctx.closed) return Promise.resolve();
     this.#checking ??= this.#ctx.http
-      .request<{ turn: TurnInfo }>('GET', routes.turn(this.sessionId, this.id), { parse: (v) => TurnReply.parse(v) })
+      .request<{ turn: TurnInfo }>('GET', routes.turn(this.sessionId, this.id), { check: turnReply })
       .then(
         (reply) => {
           const terminal = reply.turn.terminal;
@@ -281,7 +279,7 @@ export class TurnImpl implements Turn, Consumer {
       try {
         reply = await this.#ctx.http.request<PollReply>('GET', routes.poll(this.sessionId), {
           query: { after: this.seq, epoch: this.epoch, wait: 0 },
-          parse: (v) => PollReply.parse(v),
+          check: pollReply,
         });
       } catch (error) {
         // The server answered but will not serve its log over HTTP: nothing to wait for.
@@ -336,11 +334,10 @@ export class TurnImpl implements Turn, Consumer {
           return this.#ctx.http.request('POST', routes.cancel(sessionId, turnId), {
             body: { clientId: this.#ctx.options.clientId, ...(options.reason === undefined ? {} : { reason: options.reason }) },
             signal,
-            parse: (v) => CancelReply.parse(v),
+            check: cancelReply,
             onRetry: () => (resent = true),
           });
         },
-        parse: (v) => CancelReply.parse(v),
         signal: options.signal,
       });
     } catch (error) {
@@ -364,7 +361,7 @@ export class TurnImpl implements Turn, Consumer {
   async #ownCancel(reply: CancelResult): Promise<CancelResult> {
     try {
       const { turn } = await this.#ctx.http.request<{ turn: TurnInfo }>('GET', routes.turn(this.sessionId, this.id), {
-        parse: (v) => TurnReply.parse(v),
+        check: turnReply,
       });
       const terminal = turn.terminal;
       if (terminal?.type === 'turn.canceled' && terminal.canceledBy === this.#ctx.options.clientId) return { cancelled: true };

@@ -1,3 +1,5 @@
+import type { TerminalEvent } from './events.js';
+
 /**
  * Wire constants shared by the client and the reference server.
  * Every path, header and close code the protocol fixes lives here, so both
@@ -75,3 +77,10 @@ export const limits = {
 
 /** Terminal event types: each turn ends with exactly one of these. */
 export const TERMINAL_TYPES = ['turn.completed', 'turn.canceled', 'turn.error'] as const;
+
+const TERMINALS: ReadonlySet<string> = new Set(TERMINAL_TYPES);
+
+/** Whether an event ends its turn. */
+export function isTerminal(event: { type: string }): event is TerminalEvent {
+  return TERMINALS.has(event.type);
+}

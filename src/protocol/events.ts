@@ -1,5 +1,4 @@
 import * as z from 'zod/mini';
-import { TERMINAL_TYPES } from './constants.js';
 
 /**
  * Fields every session event carries. `seq` is per session, starts at 1 and
@@ -128,11 +127,3 @@ export type SessionEvent = KnownSessionEvent | UnknownSessionEvent;
 export type TurnEvent = KnownSessionEvent & { turnId: string };
 /** The type names of the terminal events. */
 export type TerminalType = TerminalEvent['type'];
-
-const TERMINALS: ReadonlySet<string> = new Set(TERMINAL_TYPES);
-
-/** Whether an event ends its turn. */
-export function isTerminal(event: { type: string }): event is TerminalEvent {
-  return TERMINALS.has(event.type);
-}
-

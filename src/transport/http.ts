@@ -1,5 +1,7 @@
 import { HttpError } from '../errors/index.js';
-import { ErrorBody, headers as protocolHeaders } from '../protocol/index.js';
+import { errorBody, problem } from '../protocol/checks.js';
+import { headers as protocolHeaders } from '../protocol/constants.js';
+import type { ErrorBody } from '../protocol/index.js';
 
 /**
  * The URL of `path` under `baseUrl`. A path prefix on `baseUrl`
@@ -37,11 +39,12 @@ export async function httpErrorFrom(response: Response, what: string, details?: 
   let message = `${what}: HTTP ${response.status}`;
   let bodyDetails: unknown;
   try {
-    const parsed = ErrorBody.safeParse(await response.json());
-    if (parsed.success) {
-      code = parsed.data.error.code;
-      message = `${what}: ${parsed.data.error.message} (HTTP ${response.status})`;
-      bodyDetails = parsed.data.error.details;
+    const body: unknown = await response.json();
+    if (problem(errorBody, body) === undefined) {
+      const { error } = body as ErrorBody;
+      code = error.code;
+      message = `${what}: ${error.message} (HTTP ${response.status})`;
+      bodyDetails = error.details;
     }
   } catch {
     // Not JSON (a proxy's HTML page, an aborted body): the status says enough.

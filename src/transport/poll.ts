@@ -1,5 +1,7 @@
 import { ConnectionError, ProtocolError, TimeoutError } from '../errors/index.js';
-import { headers as protocolHeaders, PollReply, routes, type SessionEvent } from '../protocol/index.js';
+import { pollReply } from '../protocol/checks.js';
+import { headers as protocolHeaders, routes } from '../protocol/constants.js';
+import type { SessionEvent } from '../protocol/index.js';
 import { BaseTransport, toTetherError } from './base-transport.js';
 import { endpoint, httpErrorFrom, parseRetryAfter, requestHeaders } from './http.js';
 import type { Cursor, Transport, TransportEvents, TransportOptions } from './transport.js';
@@ -132,7 +134,7 @@ class PollTransport extends BaseTransport {
         // as on the other transports, instead of being walked by zod and then again.
         const list = (body as { events?: unknown } | null)?.events;
         if (!Array.isArray(list)) throw new ProtocolError('Invalid poll reply: needs events[]', { code: 'invalid_frame' });
-        const reply = validateFrame(PollReply, { ...(body as object), events: [] }, 'poll reply');
+        const reply = validateFrame(pollReply, { ...(body as object), events: [] }, 'poll reply');
         if (reply.reset !== undefined && reply.reset.sessionId !== sessionId) {
           throw new ProtocolError(`Reset of ${reply.reset.sessionId} in the poll of ${sessionId}`, {
             code: 'invalid_event',

@@ -1,6 +1,8 @@
 import { createParser, type EventSourceMessage, type EventSourceParser, type ParseError } from 'eventsource-parser';
 import { ConnectionError, ProtocolError, type TetherError } from '../errors/index.js';
-import { headers as protocolHeaders, limits, ResetInfo, routes, type SessionEvent } from '../protocol/index.js';
+import { resetInfo } from '../protocol/checks.js';
+import { headers as protocolHeaders, limits, routes } from '../protocol/constants.js';
+import type { SessionEvent } from '../protocol/index.js';
 import { BaseTransport, toTetherError } from './base-transport.js';
 import { endpoint, httpErrorFrom, parseRetryAfter, requestHeaders } from './http.js';
 import type { Cursor, Transport, TransportEvents, TransportOptions } from './transport.js';
@@ -183,7 +185,7 @@ class SseTransport extends BaseTransport {
         return;
       }
       if (kind === 'reset') {
-        const info = validateFrame(ResetInfo, parseJson(message.data, 'SSE reset data'), 'reset');
+        const info = validateFrame(resetInfo, parseJson(message.data, 'SSE reset data'), 'reset');
         if (info.sessionId !== stream.sessionId) {
           throw new ProtocolError(`Reset of ${info.sessionId} on the stream of ${stream.sessionId}`, {
             code: 'invalid_event',

@@ -1,19 +1,15 @@
 import { ConnectionError, HttpError, ProtocolError, type TetherError } from '../errors/index.js';
 import {
-  CancelReply,
-  closeCodes,
-  limits,
-  PongFrame,
-  PromptReply,
-  ReplyErrorFrame,
-  ReplyOkFrame,
-  ResetFrame,
-  routes,
-  SubscribeResult,
-  WelcomeFrame,
-  type ResetInfo,
-  type SessionEvent,
-} from '../protocol/index.js';
+  cancelReply,
+  pongFrame,
+  replyFrame,
+  resetFrame,
+  subscribeResult,
+  turnReply,
+  welcomeFrame,
+} from '../protocol/checks.js';
+import { closeCodes, limits, routes } from '../protocol/constants.js';
+import type { ResetInfo, SessionEvent } from '../protocol/index.js';
 import { BaseTransport, DEFAULT_CLOSE_TIMEOUT_MS, toTetherError } from './base-transport.js';
 import { endpoint } from './http.js';
 import type { CommandFrame, Cursor, Transport, TransportEvents, TransportOptions } from './transport.js';
@@ -232,7 +228,7 @@ class WebSocketTransport extends BaseTransport {
           code: 'invalid_frame',
         });
       }
-      this.#onWelcome(validateFrame(WelcomeFrame, frame, 'welcome frame').heartbeatMs);
+      this.#onWelcome(validateFrame(welcomeFrame, frame, 'welcome frame').heartbeatMs);
       return;
     }
     switch (type) {
@@ -243,10 +239,10 @@ class WebSocketTransport extends BaseTransport {
         this.#onReply(frame as { ok?: unknown });
         return;
       case 'pong':
-        validateFrame(PongFrame, frame, 'pong frame');
+        validateFrame(pongFrame, frame, 'pong frame');
         return;
       case 'reset': {
-        const { type: _type, ...info } = validateFrame(ResetFrame, frame, 'reset frame');
+        const { type: _type, ...info } = validateFrame(resetFrame, frame, 'reset frame');
         if (this.#subscriptions.has(info.sessionId)) this.events.reset(info satisfies ResetInfo);
         return;
       }
@@ -272,10 +268,7 @@ class WebSocketTransport extends BaseTransport {
   }
 
   #onReply(frame: { ok?: unknown }): void {
-    const reply =
-      frame.ok === true
-        ? validateFrame(ReplyOkFrame, frame, 'reply frame')
-        : validateFrame(ReplyErrorFrame, frame, 'reply frame');
+    const reply = validateFrame(replyFrame, frame, 'reply frame');
     const pending = this.#pending.get(reply.id);
     if (!pending) return; // aborted by the caller, or a duplicate: nothing waits for it
     this.#pending.delete(reply.id);
@@ -283,9 +276,9 @@ class WebSocketTransport extends BaseTransport {
     if (reply.ok) {
       let result: unknown = reply.result;
       try {
-        if (pending.type === 'prompt') result = validateFrame(PromptReply, result, 'prompt reply');
-        else if (pending.type === 'cancel') result = validateFrame(CancelReply, result, 'cancel reply');
-        else if (pending.type === 'subscribe') validateFrame(SubscribeResult, result, 'subscribe reply');
+        if (pending.type === 'prompt') result = validateFrame(turnReply, result, 'prompt reply');
+        else if (pending.type === 'cancel') result = validateFrame(cancelReply, result, 'cancel reply');
+        else if (pending.type === 'subscribe') validateFrame(subscribeResult, result, 'subscribe reply');
       } catch (error) {
         pending.reject?.(error);
         throw error;
