@@ -24,9 +24,9 @@ const FLUSH_POLL_MS = 10;
 // A no-op listener: Node `ws` throws on an 'error' event that has no listener.
 const noop = (): void => {};
 
+/** A request waiting for its reply. Commands (prompt, cancel) have `resolve`/`reject`; subscribe and unsubscribe do not. */
 interface Pending {
-  kind: 'command' | 'subscribe' | 'unsubscribe';
-  /** The frame type, to validate a command's `result`. */
+  /** The frame type, to check a command's `result`. */
   type: string;
   sessionId: string;
   resolve?: (value: unknown) => void;
@@ -80,6 +80,7 @@ class WebSocketTransport extends BaseTransport {
   #pingTimer: unknown;
   #pingEveryMs = 0;
   #closing: Promise<void> | undefined;
+  readonly #maxBytes = this.options.maxMessageBytes ?? limits.maxServerFrameBytes;
 
   constructor(options: TransportOptions, events: TransportEvents) {
     super(options, events);
@@ -94,11 +95,8 @@ class WebSocketTransport extends BaseTransport {
   }
 
   unsubscribe(sessionId: string): void {
-    if (this.ended || !this.#subscriptions.delete(sessionId)) return;
-    if (!this.opened) return;
-    const id = this.#newId();
-    this.#pending.set(id, { kind: 'unsubscribe', type: 'unsubscribe', sessionId });
-    this.#send(JSON.stringify({ type: 'unsubscribe', id, sessionId }));
+    if (this.ended || !this.#subscriptions.delete(sessionId) || !this.opened) return;
+    this.#send(this.#track({ type: 'unsubscribe', sessionId }).text);
   }
 
   command(frame: CommandFrame, signal?: AbortSignal): Promise<unknown> {
@@ -108,23 +106,21 @@ class WebSocketTransport extends BaseTransport {
       );
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const id = this.#newId();
     return new Promise((resolve, reject) => {
-      const pending: Pending = { kind: 'command', type: frame.type, sessionId: frame.sessionId, resolve, reject, signal };
+      const pending: Pending = { type: frame.type, sessionId: frame.sessionId, resolve, reject, signal };
+      const request = this.#track(frame, pending);
       if (signal) {
         // The frame may already be on the wire: the server may still act on
         // it, which the command's idempotency key makes safe to retry.
         pending.onAbort = () => {
-          if (this.#pending.get(id) !== pending) return;
-          this.#pending.delete(id);
+          if (this.#pending.get(request.id) !== pending) return;
+          this.#pending.delete(request.id);
           reject(signal.reason);
         };
         signal.addEventListener('abort', pending.onAbort, { once: true });
       }
-      this.#pending.set(id, pending);
-      const text = JSON.stringify({ ...frame, id });
-      if (this.opened) this.#send(text);
-      else this.#outbox.push({ id, text });
+      if (this.opened) this.#send(request.text);
+      else this.#outbox.push(request);
     });
   }
 
@@ -156,7 +152,7 @@ class WebSocketTransport extends BaseTransport {
         protocols: undefined,
         options: { headers: Record<string, string>; maxPayload: number },
       ) => WebSocket;
-      const socket = new Ctor(url.href, undefined, { headers, maxPayload: (this.options.maxMessageBytes ?? limits.maxServerFrameBytes) });
+      const socket = new Ctor(url.href, undefined, { headers, maxPayload: this.#maxBytes });
       this.#socket = socket;
       const maybeNode = socket as unknown as Partial<NodeLikeSocket>;
       if (typeof maybeNode.terminate === 'function' && socket.send.length >= 2) {
@@ -178,9 +174,7 @@ class WebSocketTransport extends BaseTransport {
       if (typeof data !== 'string') {
         throw new ProtocolError('Binary WebSocket frame (the protocol uses JSON text)', { code: 'invalid_frame' });
       }
-      if (data.length > (this.options.maxMessageBytes ?? limits.maxServerFrameBytes)) {
-        throw new ProtocolError(`Frame over ${(this.options.maxMessageBytes ?? limits.maxServerFrameBytes)} bytes`, { code: 'frame_too_large' });
-      }
+      if (data.length > this.#maxBytes) throw this.#tooBig();
       this.#handle(parseJson(data, 'WebSocket frame'));
     } catch (error) {
       this.#failWith(error);
@@ -206,15 +200,16 @@ class WebSocketTransport extends BaseTransport {
     if (this.ended) return;
     const cause = (event as { error?: unknown }).error ?? event;
     const wsCode = (cause as { code?: unknown }).code;
-    const error =
+    this.fail(
       wsCode === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
-        ? new ProtocolError(`Frame over ${(this.options.maxMessageBytes ?? limits.maxServerFrameBytes)} bytes`, { code: 'frame_too_large', cause })
-        : new ConnectionError(
-            this.opened ? 'The WebSocket failed' : 'The WebSocket could not connect',
-            { cause },
-          );
-    this.fail(error);
+        ? this.#tooBig(cause)
+        : new ConnectionError(this.opened ? 'The WebSocket failed' : 'The WebSocket could not connect', { cause }),
+    );
   };
+
+  #tooBig(cause?: unknown): ProtocolError {
+    return new ProtocolError(`Frame over ${this.#maxBytes} bytes`, { code: 'frame_too_large', cause });
+  }
 
   #failWith(error: unknown): void {
     this.fail(toTetherError(error, 'Unexpected error while handling a WebSocket frame'));
@@ -289,10 +284,10 @@ class WebSocketTransport extends BaseTransport {
     const { code, message, status, details } = reply.error;
     const error = new HttpError(status ?? 500, message, {
       code,
-      details: pending.kind === 'command' ? details : { sessionId: pending.sessionId, server: details },
+      details: pending.reject ? details : { sessionId: pending.sessionId, server: details },
     });
-    if (pending.kind === 'command') pending.reject?.(error);
-    else if (pending.kind === 'subscribe' && this.#subscriptions.has(pending.sessionId)) {
+    if (pending.reject) pending.reject(error);
+    else if (pending.type === 'subscribe' && this.#subscriptions.has(pending.sessionId)) {
       // A session this socket cannot stream ends the attempt, as on SSE: the
       // manager sees which session (`details.sessionId`) and why (`status`).
       this.fail(error);
@@ -333,12 +328,18 @@ class WebSocketTransport extends BaseTransport {
 
   #sendSubscribe(sessionId: string): void {
     const cursor = this.#subscriptions.get(sessionId);
-    if (!cursor) return;
-    const id = this.#newId();
-    this.#pending.set(id, { kind: 'subscribe', type: 'subscribe', sessionId });
-    const frame: Record<string, unknown> = { type: 'subscribe', id, sessionId, after: cursor.after };
-    if (cursor.epoch !== undefined) frame.epoch = cursor.epoch;
-    this.#send(JSON.stringify(frame));
+    // JSON leaves out an undefined `epoch`.
+    if (cursor) this.#send(this.#track({ type: 'subscribe', sessionId, ...cursor }).text);
+  }
+
+  /** Registers a request awaiting its reply under a fresh `id`; returns the id and the frame's text. */
+  #track(
+    frame: { type: string; sessionId: string },
+    pending: Pending = { type: frame.type, sessionId: frame.sessionId },
+  ): { id: string; text: string } {
+    const id = `r${++this.#nextId}`;
+    this.#pending.set(id, pending);
+    return { id, text: JSON.stringify({ ...frame, id }) };
   }
 
   /**
@@ -362,10 +363,6 @@ class WebSocketTransport extends BaseTransport {
     }
   };
 
-  #newId(): string {
-    return `r${++this.#nextId}`;
-  }
-
   /** Timers off, every pending command rejected, outbox dropped. */
   #release(error: TetherError): void {
     this.#watchdog?.stop();
@@ -379,9 +376,9 @@ class WebSocketTransport extends BaseTransport {
     this.#pending.clear();
     for (const p of pending) {
       if (p.onAbort) p.signal?.removeEventListener('abort', p.onAbort);
-      if (p.kind === 'command') {
+      if (p.reject) {
         // F9: never silently dropped; the caller resends with the same idempotency key.
-        p.reject?.(
+        p.reject(
           new ConnectionError(`The WebSocket ended before the reply to ${p.type}: ${error.message}`, {
             code: 'connection_lost',
             cause: error,
