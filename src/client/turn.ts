@@ -97,12 +97,15 @@ export class TurnImpl implements Turn, Consumer {
 
   /** `session.turn(id)`: learn where the turn starts, then attach. */
   attachById(): void {
-    void this.#ctx.http
-      .request<{ turn: TurnInfo }>('GET', routes.turn(this.sessionId, this.id), { check: turnReply })
-      .then(
+    void this.#fetch().then(
         (reply) => this.attach(reply.turn),
         (error: unknown) => this.#failLocally(error),
       );
+  }
+
+  /** `GET` the turn: where it starts, and its terminal once it has one. */
+  #fetch(): Promise<{ turn: TurnInfo }> {
+    return this.#ctx.http.request('GET', routes.turn(this.sessionId, this.id), { check: turnReply });
   }
 
   [Symbol.asyncIterator](): AsyncIterator<TurnEvent> {
@@ -241,8 +244,7 @@ export class TurnImpl implements Turn, Consumer {
   /** Fetch the turn and settle from its `terminal` when it has one (F5). One request at a time. */
   #check(): Promise<void> {
     if (this.#ended || this.#ctx.closed) return Promise.resolve();
-    this.#checking ??= this.#ctx.http
-      .request<{ turn: TurnInfo }>('GET', routes.turn(this.sessionId, this.id), { check: turnReply })
+    this.#checking ??= this.#fetch()
       .then(
         (reply) => {
           const terminal = reply.turn.terminal;
@@ -323,16 +325,17 @@ export class TurnImpl implements Turn, Consumer {
 
   async cancel(options: { reason?: string; signal?: AbortSignal } = {}): Promise<CancelResult> {
     const { sessionId, id: turnId } = this;
+    const reason = options.reason === undefined ? {} : { reason: options.reason };
     let result: CancelResult;
     /** Whether the cancel may have reached the server before the attempt that answered. */
     let resent = false;
     try {
       result = await this.#ctx.command<CancelResult>('cancel', {
-        frame: { type: 'cancel', sessionId, turnId, ...(options.reason === undefined ? {} : { reason: options.reason }) },
+        frame: { type: 'cancel', sessionId, turnId, ...reason },
         http: (signal, resend) => {
           resent ||= resend;
           return this.#ctx.http.request('POST', routes.cancel(sessionId, turnId), {
-            body: { clientId: this.#ctx.options.clientId, ...(options.reason === undefined ? {} : { reason: options.reason }) },
+            body: { clientId: this.#ctx.options.clientId, ...reason },
             signal,
             check: cancelReply,
             onRetry: () => (resent = true),
@@ -360,10 +363,7 @@ export class TurnImpl implements Turn, Consumer {
    */
   async #ownCancel(reply: CancelResult): Promise<CancelResult> {
     try {
-      const { turn } = await this.#ctx.http.request<{ turn: TurnInfo }>('GET', routes.turn(this.sessionId, this.id), {
-        check: turnReply,
-      });
-      const terminal = turn.terminal;
+      const terminal = (await this.#fetch()).turn.terminal;
       if (terminal?.type === 'turn.canceled' && terminal.canceledBy === this.#ctx.options.clientId) return { cancelled: true };
     } catch {
       // Could not tell: the server's answer stands.
