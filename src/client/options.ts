@@ -123,127 +123,127 @@ export interface ResolvedClientOptions {
   logger: Logger;
 }
 
-const TRANSPORT_NAMES: ReadonlySet<string> = new Set(['websocket', 'sse', 'poll']);
+const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null;
 
+/** The one TypeError of a bad option: which option, what it must be, and what it got. */
 function fail(field: string, expected: string, value: unknown): never {
-  throw new TypeError(`createClient: \`${field}\` must be ${expected}, got ${describe(value)}`);
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return 'a function';
+  let got: string;
   try {
-    return String(JSON.stringify(value) ?? value);
+    // JSON shows strings quoted and objects whole; numbers as themselves (JSON turns Infinity and NaN into null).
+    got = typeof value === 'function' ? 'a function' : typeof value === 'number' ? String(value) : String(JSON.stringify(value) ?? value);
   } catch {
-    return typeof value;
+    got = typeof value; // circular objects, bigints
   }
+  throw new TypeError(`createClient: \`${field}\` must be ${expected}, got ${got}`);
 }
 
-function positive(field: string, value: unknown, fallback: number, { allowZero = false, allowInfinity = false } = {}): number {
-  if (value === undefined) return fallback;
-  const ok =
-    typeof value === 'number' &&
-    !Number.isNaN(value) &&
-    (allowZero ? value >= 0 : value > 0) &&
-    (allowInfinity || Number.isFinite(value));
-  if (!ok) fail(field, `a ${allowZero ? 'non-negative' : 'positive'}${allowInfinity ? '' : ' finite'} number`, value);
-  return value;
+/** A numeric option's check: what it must be, and the test. */
+type NumberRule = readonly [expected: string, ok: (value: number) => boolean];
+
+const AT_LEAST_0: NumberRule = ['a finite number >= 0', (v) => Number.isFinite(v) && v >= 0];
+const ABOVE_0: NumberRule = ['a finite number > 0', (v) => Number.isFinite(v) && v > 0];
+
+/** Numeric options (top level and `reconnect.*`), checked by one loop. Absent (`undefined`) means the default; `null` is invalid. */
+const RECONNECT_RULES: Record<Exclude<keyof ResolvedReconnectOptions, 'jitter'>, NumberRule> = {
+  initialDelayMs: AT_LEAST_0,
+  maxDelayMs: AT_LEAST_0,
+  factor: ['a finite number >= 1', (v) => Number.isFinite(v) && v >= 1],
+  maxAttempts: ['an integer >= 1 or Infinity', (v) => v === Infinity || (Number.isInteger(v) && v >= 1)],
+};
+const RULES: Record<'requestTimeoutMs' | 'bufferLimit' | 'closeTimeoutMs' | 'heartbeatTimeoutMs' | 'openTimeoutMs', NumberRule> = {
+  requestTimeoutMs: ABOVE_0,
+  bufferLimit: ABOVE_0,
+  closeTimeoutMs: AT_LEAST_0,
+  heartbeatTimeoutMs: ABOVE_0,
+  openTimeoutMs: ABOVE_0,
+};
+
+/** `defaults` with every number `from` gives in their place, each checked against its rule. */
+function numbers<T extends object>(from: object, rules: Record<string, NumberRule>, defaults: T, prefix = ''): T {
+  const out: Record<string, unknown> = { ...(defaults as object) };
+  for (const key in rules) {
+    const value = (from as Record<string, unknown>)[key];
+    if (value === undefined) continue;
+    const [expected, ok] = rules[key]!;
+    if (!ok(value as number)) fail(prefix + key, expected, value);
+    out[key] = value;
+  }
+  return out as T;
 }
 
 /** Validate `options` and fill in defaults field by field (a `{x: undefined}` never wipes a default). */
 export function resolveOptions(options: ClientOptions): ResolvedClientOptions {
-  if (options === null || typeof options !== 'object') fail('options', 'an object', options);
+  if (!isObject(options)) fail('options', 'an object', options);
 
-  let baseUrl: URL;
+  const url = options.baseUrl;
+  let baseUrl: URL | undefined;
   try {
-    if (typeof options.baseUrl !== 'string' && !(options.baseUrl instanceof URL)) throw new Error('not a string');
-    baseUrl = new URL(String(options.baseUrl));
+    if (typeof url === 'string' || url instanceof URL) baseUrl = new URL(url);
   } catch {
-    fail('baseUrl', 'an absolute http(s) URL', options.baseUrl);
+    // Not a URL: reported below.
   }
-  if (baseUrl.protocol !== 'http:' && baseUrl.protocol !== 'https:') fail('baseUrl', 'an http(s) URL', options.baseUrl);
+  if (baseUrl?.protocol !== 'http:' && baseUrl?.protocol !== 'https:') fail('baseUrl', 'an http(s) URL', url);
   // Routes are joined to the base path, so a base with a path prefix keeps it.
   if (!baseUrl.pathname.endsWith('/')) baseUrl.pathname += '/';
 
   const clientId = options.clientId ?? globalThis.crypto.randomUUID();
-  if (typeof clientId !== 'string' || clientId.length === 0) fail('clientId', 'a non-empty string', clientId);
+  if (typeof clientId !== 'string' || clientId === '') fail('clientId', 'a non-empty string', clientId);
 
   const transports = options.transports ?? DEFAULTS.transports;
   if (
     !Array.isArray(transports) ||
     transports.length === 0 ||
-    transports.some((name) => !TRANSPORT_NAMES.has(name)) ||
+    transports.some((name) => !DEFAULTS.transports.includes(name)) ||
     new Set(transports).size !== transports.length
   ) {
-    fail('transports', "a non-empty list of distinct 'websocket' | 'sse' | 'poll'", transports);
+    fail('transports', "a non-empty list of distinct 'websocket', 'sse', 'poll'", transports);
   }
 
   const r = options.reconnect ?? {};
-  if (typeof r !== 'object' || r === null) fail('reconnect', 'an object', r);
-  const d = RECONNECT_DEFAULTS;
-  const reconnect: ResolvedReconnectOptions = {
-    initialDelayMs: positive('reconnect.initialDelayMs', r.initialDelayMs, d.initialDelayMs, { allowZero: true }),
-    maxDelayMs: positive('reconnect.maxDelayMs', r.maxDelayMs, d.maxDelayMs, { allowZero: true }),
-    factor: positive('reconnect.factor', r.factor, d.factor),
-    jitter: r.jitter ?? d.jitter,
-    maxAttempts: positive('reconnect.maxAttempts', r.maxAttempts, d.maxAttempts, { allowInfinity: true }),
-  };
-  if (reconnect.factor < 1) fail('reconnect.factor', 'a number >= 1', reconnect.factor);
+  if (!isObject(r)) fail('reconnect', 'an object', r);
+  const reconnect = numbers(r, RECONNECT_RULES, { ...RECONNECT_DEFAULTS, jitter: r.jitter ?? RECONNECT_DEFAULTS.jitter } as ResolvedReconnectOptions, 'reconnect.');
   if (reconnect.jitter !== 'full' && reconnect.jitter !== 'none') fail('reconnect.jitter', "'full' or 'none'", r.jitter);
-  if (reconnect.maxAttempts !== Infinity && !Number.isInteger(reconnect.maxAttempts)) {
-    fail('reconnect.maxAttempts', 'a positive integer or Infinity', reconnect.maxAttempts);
-  }
   if (reconnect.maxDelayMs < reconnect.initialDelayMs) {
     fail('reconnect.maxDelayMs', `>= reconnect.initialDelayMs (${reconnect.initialDelayMs})`, reconnect.maxDelayMs);
   }
 
   const headers = options.headers;
-  if (headers !== undefined && typeof headers !== 'function' && (typeof headers !== 'object' || headers === null)) {
-    fail('headers', 'an object or a function returning one', headers);
-  }
-  const getHeaders = async (): Promise<Record<string, string>> => {
-    const value = typeof headers === 'function' ? await headers() : headers;
-    return { ...value };
-  };
+  if (headers !== undefined && typeof headers !== 'function' && !isObject(headers)) fail('headers', 'an object or a function', headers);
 
   // Read the global lazily (and call it unbound: browsers throw "Illegal
   // invocation" for `obj.fetch()`), so an interceptor installed later still applies.
-  const fetchFn: typeof globalThis.fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-  if (typeof fetchFn !== 'function') fail('fetch', 'a fetch function', fetchFn);
+  const fetch: typeof globalThis.fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  if (typeof fetch !== 'function') fail('fetch', 'a function', fetch);
 
   // isomorphic-ws is the browser's own WebSocket in browsers and `ws` in Node.
   // In Node we prefer `ws` over the global (undici) WebSocket on purpose: it
   // sends the `headers` option on the upgrade (auth), has a send callback (F9:
   // a send is confirmed, never check-then-send) and `terminate()` for half-open
   // sockets. The global is only the fallback if isomorphic-ws is unavailable.
-  const WebSocketCtor =
+  const WebSocket =
     options.WebSocket ??
     ((IsomorphicWebSocket as unknown as WebSocketConstructor | undefined) ??
       (globalThis.WebSocket as WebSocketConstructor | undefined));
-  if (typeof WebSocketCtor !== 'function') fail('WebSocket', 'a WebSocket constructor', WebSocketCtor);
+  if (typeof WebSocket !== 'function') fail('WebSocket', 'a constructor', WebSocket);
 
   const cursorStore = options.cursorStore ?? memoryCursorStore();
   if (typeof cursorStore?.get !== 'function' || typeof cursorStore.set !== 'function') {
-    fail('cursorStore', 'an object with get(key) and set(key, cursor)', cursorStore);
+    fail('cursorStore', 'an object with get() and set()', cursorStore);
   }
 
   const logger = options.logger ?? {};
-  if (typeof logger !== 'object' || logger === null) fail('logger', 'an object', logger);
+  if (!isObject(logger)) fail('logger', 'an object', logger);
 
   return {
+    ...numbers(options, RULES, DEFAULTS),
     baseUrl,
     clientId,
     transports: [...transports],
     reconnect,
-    getHeaders,
-    fetch: fetchFn,
-    WebSocket: WebSocketCtor,
+    getHeaders: async () => ({ ...(typeof headers === 'function' ? await headers() : headers) }),
+    fetch,
+    WebSocket,
     cursorStore,
-    requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, DEFAULTS.requestTimeoutMs),
-    bufferLimit: positive('bufferLimit', options.bufferLimit, DEFAULTS.bufferLimit),
-    closeTimeoutMs: positive('closeTimeoutMs', options.closeTimeoutMs, DEFAULTS.closeTimeoutMs, { allowZero: true }),
-    heartbeatTimeoutMs: positive('heartbeatTimeoutMs', options.heartbeatTimeoutMs, DEFAULTS.heartbeatTimeoutMs),
-    openTimeoutMs: positive('openTimeoutMs', options.openTimeoutMs, DEFAULTS.openTimeoutMs),
     logger,
   };
 }
