@@ -11,7 +11,7 @@ import { waitAtMost } from './deadline.js';
 import type { StoredCursor } from './cursor-store.js';
 import { Emitter } from './emitter.js';
 import { HttpClient } from './http-client.js';
-import { resolveOptions, type ClientOptions } from './options.js';
+import { resolveOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
 import { Outbox } from './outbox.js';
 import { SessionImpl, type Session } from './session.js';
 import type { TurnImpl } from './turn.js';
@@ -56,7 +56,10 @@ export interface Client extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** Internal hooks (tests); not part of the public API. */
+/**
+ * Internal hooks (tests); not part of the public API. A hook given replaces the
+ * default, so leave out (rather than set to `undefined`) those to keep.
+ */
 export type ClientHooks = Partial<ConnectionHooks> & {
   /** Delay before a canceled turn without a terminal is fetched over HTTP (F5). @default 2000 */
   terminalGraceMs?: number;
@@ -100,7 +103,8 @@ interface CursorWrite {
 }
 
 class ClientImpl implements Client, ClientContext {
-  readonly options;
+  /** The resolved options, with the hooks (defaults filled in) alongside: one object serves the HTTP client and the manager. */
+  readonly options: ResolvedClientOptions & ConnectionHooks & { terminalGraceMs: number };
   readonly manager: ConnectionManager;
   readonly http: HttpClient;
   readonly clock: Clock;
@@ -110,41 +114,25 @@ class ClientImpl implements Client, ClientContext {
   readonly #outbox: Outbox;
   #closePromise: Promise<void> | undefined;
   #closed = false;
-  /** Cursor writes: one in flight per session, only the newest pending. */
-  /** Pending cursor writes by session id. */
+  /** Cursor writes by session id: one in flight per session, only the newest pending. */
   #cursorWrites = new Map<string, CursorWrite>();
 
   constructor(options: ClientOptions, hooks: ClientHooks) {
     const resolved = resolveOptions(options);
-    this.options = resolved;
-    this.clock = hooks.clock ?? systemClock;
-    this.terminalGraceMs = hooks.terminalGraceMs ?? HOOK_DEFAULTS.terminalGraceMs;
-    this.http = new HttpClient({
-      baseUrl: resolved.baseUrl,
-      clientId: resolved.clientId,
-      getHeaders: resolved.getHeaders,
-      fetch: resolved.fetch,
-      clock: this.clock,
-      requestTimeoutMs: resolved.requestTimeoutMs,
-      logger: resolved.logger,
-      random: hooks.random ?? Math.random,
+    const o = (this.options = {
+      ...resolved,
+      ...HOOK_DEFAULTS,
+      clock: systemClock,
+      random: Math.random,
+      createTransport,
+      createLadder: (ladder) => new TransportLadder(ladder),
+      ...hooks,
     });
-    this.#outbox = new Outbox(this.clock, resolved.requestTimeoutMs);
-    this.manager = new ConnectionManager(
-      resolved,
-      {
-        clock: this.clock,
-        random: hooks.random ?? Math.random,
-        createTransport: hooks.createTransport ?? createTransport,
-        createLadder: hooks.createLadder ?? ((o) => new TransportLadder(o)),
-        stableAfterMs: hooks.stableAfterMs ?? HOOK_DEFAULTS.stableAfterMs,
-        upgradeAfterMs: hooks.upgradeAfterMs ?? HOOK_DEFAULTS.upgradeAfterMs,
-        heartbeatTimeoutMs: hooks.heartbeatTimeoutMs ?? resolved.heartbeatTimeoutMs,
-        openTimeoutMs: hooks.openTimeoutMs ?? resolved.openTimeoutMs,
-        pollWaitMs: hooks.pollWaitMs ?? HOOK_DEFAULTS.pollWaitMs,
-      },
-      this.#emitter,
-    );
+    this.clock = o.clock;
+    this.terminalGraceMs = o.terminalGraceMs;
+    this.http = new HttpClient(o);
+    this.#outbox = new Outbox(o.clock, o.requestTimeoutMs);
+    this.manager = new ConnectionManager(o, o, this.#emitter);
     // When reconnecting keeps failing, live turns stop waiting on the stream alone (F5).
     this.#emitter.on('state', (state) => {
       if (state.status === 'reconnecting' && state.attempt >= 2) for (const turn of this.turns.values()) turn.checkNow();
@@ -232,53 +220,48 @@ class ClientImpl implements Client, ClientContext {
   saveCursor(sessionId: string, epoch: string, seq: number): void {
     // Keyed by session id (no per-event string building: this runs for every event).
     let write = this.#cursorWrites.get(sessionId);
-    if (!write) {
-      write = { key: this.#cursorKey(sessionId), epoch: '', seq: -1, timer: undefined, running: undefined };
-      this.#cursorWrites.set(sessionId, write);
-    }
+    if (!write) this.#cursorWrites.set(sessionId, (write = { key: this.#cursorKey(sessionId), epoch, seq, timer: undefined, running: undefined }));
     write.epoch = epoch;
     write.seq = seq;
     // Throttled: at most one store write per key per CURSOR_SAVE_INTERVAL_MS, the
     // newest cursor winning; close() flushes. Writing per event cost a third of
     // the client's per-event CPU, and bought nothing: the write always lands
     // after the app got the event, so a crash re-delivers a few events either way.
-    if (write.timer === undefined && write.running === undefined) {
-      write.timer = this.clock.setTimeout(() => void this.#flushCursor(sessionId), CURSOR_SAVE_INTERVAL_MS);
-    }
+    if (write.timer === undefined && !write.running) this.#scheduleCursorWrite(sessionId, write);
   }
 
   reportError(error: TetherError): void {
     this.#emitter.emit('error', error);
   }
 
-  /** Write a session's newest cursor now; writes of one key never overlap, so an older cursor never lands last (F10). */
+  #scheduleCursorWrite(sessionId: string, write: CursorWrite): void {
+    write.timer = this.clock.setTimeout(() => void this.#flushCursor(sessionId), CURSOR_SAVE_INTERVAL_MS);
+  }
+
+  /**
+   * Write a session's newest cursor now. An entry not being written always has
+   * a cursor pending. Writes of one key never overlap, so an older cursor never
+   * lands last (F10); after close() the pending ones are written at once.
+   */
   #flushCursor(sessionId: string): Promise<void> {
     const write = this.#cursorWrites.get(sessionId);
     if (!write) return Promise.resolve();
-    if (write.timer !== undefined) {
-      this.clock.clearTimeout(write.timer);
-      write.timer = undefined;
-    }
-    if (write.running) return write.running;
-    if (write.seq < 0) {
-      this.#cursorWrites.delete(sessionId);
-      return Promise.resolve();
-    }
-    const cursor: StoredCursor = { epoch: write.epoch, seq: write.seq };
-    write.seq = -1;
-    const running = (async () => {
-      try {
-        await this.options.cursorStore.set(write.key, cursor);
-      } catch (error) {
-        this.options.logger.warn?.(`agent-tether: cursorStore.set failed`, error);
-      }
+    if (write.timer !== undefined) this.clock.clearTimeout(write.timer);
+    write.timer = undefined;
+    return (write.running ??= (async () => {
+      do {
+        const cursor: StoredCursor = { epoch: write.epoch, seq: write.seq };
+        write.seq = -1;
+        try {
+          await this.options.cursorStore.set(write.key, cursor);
+        } catch (error) {
+          this.options.logger.warn?.(`agent-tether: cursorStore.set failed`, error);
+        }
+      } while (this.#closed && write.seq >= 0);
       write.running = undefined;
       if (write.seq < 0) this.#cursorWrites.delete(sessionId);
-      else if (this.#closed) await this.#flushCursor(sessionId);
-      else write.timer = this.clock.setTimeout(() => void this.#flushCursor(sessionId), CURSOR_SAVE_INTERVAL_MS);
-    })();
-    write.running = running;
-    return running;
+      else this.#scheduleCursorWrite(sessionId, write);
+    })());
   }
 
   /* Close ----------------------------------------------------------- */

@@ -1,28 +1,24 @@
 import { ConnectionError, HttpError, ProtocolError, TetherError, TimeoutError } from '../errors/index.js';
-import type { Clock } from '../internal/clock.js';
 import type { Check } from '../protocol/checks.js';
 import { headers as headerNames } from '../protocol/constants.js';
 import { endpoint, httpErrorFrom, parseRetryAfter, requestHeaders } from '../transport/http.js';
 import { parseJson, validateFrame } from '../transport/validate-event.js';
 import { backoffDelay } from './backoff.js';
-import type { Logger } from './options.js';
+import type { ConnectionHooks } from './connection-manager.js';
+import type { ResolvedClientOptions } from './options.js';
 
 /** Statuses worth retrying (besides network errors): overload and transient gateway failures. */
 const RETRYABLE_STATUS: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 
-export interface HttpClientOptions {
-  baseUrl: URL;
-  clientId: string;
-  getHeaders(): Promise<Record<string, string>>;
-  fetch: typeof globalThis.fetch;
-  clock: Clock;
-  requestTimeoutMs: number;
-  logger: Logger;
-  /** Chance for the retry delays' jitter (injected by tests). */
-  random: () => number;
-  /** Retries after the first attempt. @default 4 */
-  retries?: number;
-}
+/** Retries after the first attempt. */
+const RETRIES = 4;
+
+/** What the HTTP client uses of the client's settings: its options, clock and chance (for the retry jitter, injected by tests). */
+export type HttpClientOptions = Pick<
+  ResolvedClientOptions,
+  'baseUrl' | 'clientId' | 'getHeaders' | 'fetch' | 'requestTimeoutMs' | 'logger'
+> &
+  Pick<ConnectionHooks, 'clock' | 'random'>;
 
 /** Delays between HTTP retries: 200 ms doubling up to 5 s, full jitter (the reconnect formula). */
 const RETRY_BACKOFF = { initialDelayMs: 200, maxDelayMs: 5000, factor: 2, jitter: 'full' } as const;
@@ -37,10 +33,6 @@ export interface RequestOptions<T> {
   check: Check<T>;
   /** Called before each retry (the previous attempt may have reached the server). */
   onRetry?: (() => void) | undefined;
-}
-
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
 
 /**
@@ -58,87 +50,73 @@ export class HttpClient {
     this.#o = options;
   }
 
-  url(path: string, query: Record<string, string | number | undefined> = {}): URL {
-    return endpoint(this.#o.baseUrl, path, query);
-  }
-
   async request<T>(method: string, path: string, options: RequestOptions<T>): Promise<T> {
     const { clock, requestTimeoutMs } = this.#o;
+    const what = `${method} ${path}`;
     const controller = new AbortController();
-    const timeout = new TimeoutError(`${method} ${path} took longer than ${requestTimeoutMs} ms`);
-    const timer = clock.setTimeout(() => controller.abort(timeout), requestTimeoutMs);
-    const onAbort = (signal: AbortSignal) => () => controller.abort(abortReason(signal));
-    const userAbort = options.signal && onAbort(options.signal);
-    const closeAbort = onAbort(this.#closing.signal);
-    if (options.signal?.aborted) controller.abort(abortReason(options.signal));
-    if (this.#closing.signal.aborted) controller.abort(abortReason(this.#closing.signal));
-    options.signal?.addEventListener('abort', userAbort!, { once: true });
-    this.#closing.signal.addEventListener('abort', closeAbort, { once: true });
-    const signal = controller.signal;
-    const retries = this.#o.retries ?? 4;
+    const { signal } = controller;
+    const timer = clock.setTimeout(() => controller.abort(new TimeoutError(`${what} took longer than ${requestTimeoutMs} ms`)), requestTimeoutMs);
+    // The caller's abort and close() both end the request, with their own reason.
+    const sources = [options.signal, this.#closing.signal];
+    const abort = (source: AbortSignal) => controller.abort(source.reason ?? new DOMException('This operation was aborted', 'AbortError'));
+    const onAbort = (event: Event) => abort(event.target as AbortSignal);
+    for (const source of sources) {
+      if (source?.aborted) abort(source);
+      source?.addEventListener('abort', onAbort);
+    }
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await this.#once<T>(method, path, options, signal);
+          return await this.#once<T>(method, path, options, signal, what);
         } catch (error) {
-          if (signal.aborted) throw signal.reason;
           const retryable = error instanceof HttpError ? RETRYABLE_STATUS.has(error.status) : !(error instanceof ProtocolError);
-          if (!retryable || attempt > retries) throw error;
-          this.#o.logger.debug?.(`agent-tether: ${method} ${path} failed (${(error as Error).message}); retrying`);
+          if (signal.aborted || !retryable || attempt > RETRIES) throw error;
+          this.#o.logger.debug?.(`agent-tether: ${what} failed (${(error as Error)?.message}); retrying`);
           options.onRetry?.();
-          const hint = (error as { retryAfterMs?: number }).retryAfterMs ?? 0;
-          await this.#sleep(Math.max(hint, backoffDelay(attempt, RETRY_BACKOFF, this.#o.random)), signal);
+          const delay = Math.max((error as { retryAfterMs?: number }).retryAfterMs ?? 0, backoffDelay(attempt, RETRY_BACKOFF, this.#o.random));
+          // Sleep on the injected clock; an abort ends the sleep (and the request) at once.
+          await new Promise<void>((resolve) => {
+            const wake = () => {
+              clock.clearTimeout(sleep);
+              signal.removeEventListener('abort', wake);
+              resolve();
+            };
+            const sleep = clock.setTimeout(wake, delay);
+            signal.addEventListener('abort', wake);
+          });
+          if (signal.aborted) throw signal.reason;
         }
       }
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       if (error instanceof TetherError) throw error;
-      throw new ConnectionError(`${method} ${path} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+      // A network error (fetch rejected), or a failing `headers` function.
+      throw new ConnectionError(`${what} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
     } finally {
       clock.clearTimeout(timer);
-      options.signal?.removeEventListener('abort', userAbort!);
-      this.#closing.signal.removeEventListener('abort', closeAbort);
+      for (const source of sources) source?.removeEventListener('abort', onAbort);
     }
   }
 
-  #sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = this.#o.clock.setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      const onAbort = () => {
-        this.#o.clock.clearTimeout(timer);
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  async #once<T>(method: string, path: string, options: RequestOptions<T>, signal: AbortSignal): Promise<T> {
+  async #once<T>(method: string, path: string, options: RequestOptions<T>, signal: AbortSignal, what: string): Promise<T> {
+    const { body, idempotencyKey } = options;
     const headers = requestHeaders(await this.#o.getHeaders(), this.#o.clientId, 'application/json');
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
-    if (options.idempotencyKey !== undefined) headers[headerNames.idempotencyKey] = options.idempotencyKey;
-    let response: Response;
-    try {
-      response = await this.#o.fetch(this.url(path, options.query), {
-        method,
-        headers,
-        body: options.body === undefined ? null : JSON.stringify(options.body),
-        signal,
-      });
-    } catch (error) {
-      if (signal.aborted) throw error;
-      throw new ConnectionError(`${method} ${path}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
-    }
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (idempotencyKey !== undefined) headers[headerNames.idempotencyKey] = idempotencyKey;
+    const response = await this.#o.fetch(endpoint(this.#o.baseUrl, path, options.query ?? {}), {
+      method,
+      headers,
+      body: body === undefined ? null : JSON.stringify(body),
+      signal,
+    });
     if (!response.ok) {
-      const error = await httpErrorFrom(response, `${method} ${path}`);
+      const error = await httpErrorFrom(response, what);
       const retryAfterMs = parseRetryAfter(response.headers.get(headerNames.retryAfter), this.#o.clock.now());
       if (retryAfterMs !== undefined) Object.assign(error, { retryAfterMs });
       throw error;
     }
-    const what = `reply to ${method} ${path}`;
     const text = await response.text();
+    what = `reply to ${what}`;
     return validateFrame(options.check, text === '' ? undefined : parseJson(text, what), what);
   }
 

@@ -2,12 +2,6 @@ import { ClosedError, TimeoutError } from '../errors/index.js';
 import type { Clock } from '../internal/clock.js';
 import { waitAtMost } from './deadline.js';
 
-interface Entry {
-  readonly controller: AbortController;
-  readonly done: Promise<unknown>;
-  fail(reason: unknown): void;
-}
-
 /**
  * Every command in flight (F9). Each one is either delivered or rejected with a
  * typed error (`TimeoutError` at `requestTimeoutMs`, `ClosedError` on close, the
@@ -17,7 +11,8 @@ interface Entry {
 export class Outbox {
   readonly #clock: Clock;
   readonly #timeoutMs: number;
-  #entries = new Set<Entry>();
+  /** Each command's controller (aborting it rejects the command with the reason) and its settling. */
+  readonly #entries = new Map<AbortController, Promise<void>>();
   #closed = false;
 
   constructor(clock: Clock, timeoutMs: number) {
@@ -25,39 +20,29 @@ export class Outbox {
     this.#timeoutMs = timeoutMs;
   }
 
-  get size(): number {
-    return this.#entries.size;
-  }
-
-  /** Run `op` as a tracked command; its signal aborts on timeout, user abort, or close. */
+  /** Run `op` as a tracked command; its signal aborts on timeout, user abort, or close, and the command rejects with the reason. */
   run<T>(name: string, op: (signal: AbortSignal) => Promise<T>, userSignal?: AbortSignal): Promise<T> {
     if (this.#closed) return Promise.reject(new ClosedError());
     if (userSignal?.aborted) return Promise.reject(userSignal.reason);
     const controller = new AbortController();
-    let reject!: (reason: unknown) => void;
-    let resolve!: (value: T) => void;
-    const promise = new Promise<T>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    const fail = (reason: unknown) => {
-      controller.abort(reason);
-      reject(reason);
-    };
+    const { signal } = controller;
     const timer = this.#clock.setTimeout(
-      () => fail(new TimeoutError(`${name} took longer than ${this.#timeoutMs} ms`)),
+      () => controller.abort(new TimeoutError(`${name} took longer than ${this.#timeoutMs} ms`)),
       this.#timeoutMs,
     );
-    const onAbort = () => fail(userSignal!.reason);
-    userSignal?.addEventListener('abort', onAbort, { once: true });
-    const entry: Entry = { controller, done: promise.catch(() => {}), fail };
-    this.#entries.add(entry);
-    void entry.done.finally(() => {
+    const onAbort = () => controller.abort(userSignal!.reason);
+    userSignal?.addEventListener('abort', onAbort);
+    const promise = new Promise<T>((resolve, reject) => {
+      // The first abort wins over whatever `op` does afterwards.
+      signal.addEventListener('abort', () => reject(signal.reason));
+      op(signal).then(resolve, reject);
+    });
+    const settle = () => {
       this.#clock.clearTimeout(timer);
       userSignal?.removeEventListener('abort', onAbort);
-      this.#entries.delete(entry);
-    });
-    op(controller.signal).then(resolve, (error: unknown) => reject(controller.signal.aborted ? controller.signal.reason : error));
+      this.#entries.delete(controller);
+    };
+    this.#entries.set(controller, promise.then(settle, settle));
     return promise;
   }
 
@@ -69,10 +54,8 @@ export class Outbox {
   /** Stop accepting commands; wait up to `timeoutMs` for those in flight, then reject them with `ClosedError`. */
   async close(timeoutMs: number): Promise<void> {
     this.#closed = true;
-    if (this.#entries.size > 0 && timeoutMs > 0) {
-      await waitAtMost(this.#clock, Promise.all([...this.#entries].map((e) => e.done)), timeoutMs);
-    }
-    const error = new ClosedError('The client was closed before the command completed');
-    for (const entry of [...this.#entries]) entry.fail(error);
+    if (this.#entries.size > 0 && timeoutMs > 0) await waitAtMost(this.#clock, Promise.all(this.#entries.values()), timeoutMs);
+    const error = new ClosedError();
+    for (const controller of [...this.#entries.keys()]) controller.abort(error);
   }
 }
