@@ -18,16 +18,18 @@ export type ClientState =
   | { status: 'reconnecting'; transport: TransportName; attempt: number }
   | { status: 'closed' };
 
-/** Which status may follow which. `open → open` is a transport switch (ladder upgrade). */
-const TRANSITIONS: Readonly<Record<ClientStatus, readonly ClientStatus[]>> = {
-  idle: ['connecting', 'closed'],
-  connecting: ['open', 'reconnecting', 'idle', 'closed'],
-  open: ['open', 'reconnecting', 'idle', 'closed'],
-  reconnecting: ['reconnecting', 'open', 'idle', 'closed'],
-  closed: [],
-};
-
-/** Whether `next` may follow `prev`. */
+/**
+ * Whether `next` may follow `prev`:
+ *
+ * | from | to |
+ * |---|---|
+ * | `idle` | `connecting`, `closed` |
+ * | `connecting`, `open`, `reconnecting` | `open`, `reconnecting`, `idle`, `closed` |
+ * | `closed` | nothing |
+ *
+ * So `connecting` only follows `idle`, and `open → open` is a transport switch
+ * (ladder upgrade).
+ */
 export function canTransition(prev: ClientStatus, next: ClientStatus): boolean {
-  return TRANSITIONS[prev].includes(next);
+  return prev === 'idle' ? next === 'connecting' || next === 'closed' : prev !== 'closed' && next !== 'connecting';
 }

@@ -186,7 +186,8 @@ class ClientImpl implements Client, ClientContext {
     const reply = await this.command('createSession', {
       http: (signal) =>
         this.http.request('POST', routes.sessions(), {
-          body: options.metadata === undefined ? {} : { metadata: options.metadata },
+          // JSON leaves out an undefined `metadata`.
+          body: { metadata: options.metadata },
           signal,
           check: createSessionReply,
         }),
@@ -267,15 +268,12 @@ class ClientImpl implements Client, ClientContext {
   /* Close ----------------------------------------------------------- */
 
   close(): Promise<void> {
-    if (!this.#closePromise) {
-      // Set first: listeners reacting to the synchronous `closed` state already see a closed client.
-      this.#closed = true;
-      this.#closePromise = this.#close();
-    }
-    return this.#closePromise;
+    return (this.#closePromise ??= this.#close());
   }
 
   async #close(): Promise<void> {
+    // Set first: listeners reacting to the synchronous `closed` state already see a closed client.
+    this.#closed = true;
     const { closeTimeoutMs } = this.options;
     // Synchronous part: `closed` is emitted before close() returns; turns settle; iterators end.
     this.#outbox.stopAccepting();

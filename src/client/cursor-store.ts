@@ -22,6 +22,9 @@ export interface CursorStore {
   set(key: string, cursor: StoredCursor): void | Promise<void>;
 }
 
+/** A copy with just the cursor's fields (callers may pass, and mutate, bigger objects). */
+const copy = ({ epoch, seq }: StoredCursor): StoredCursor => ({ epoch, seq });
+
 /**
  * Keeps cursors in memory: a process restart forgets them. The default.
  *
@@ -33,9 +36,9 @@ export function memoryCursorStore(): CursorStore {
   return {
     get: (key) => {
       const cursor = map.get(key);
-      return cursor && { ...cursor };
+      return cursor && copy(cursor);
     },
-    set: (key, cursor) => void map.set(key, { epoch: cursor.epoch, seq: cursor.seq }),
+    set: (key, cursor) => void map.set(key, copy(cursor)),
   };
 }
 
@@ -49,9 +52,9 @@ export interface LocalStorageCursorStoreOptions {
 
 /** Whether `value` looks like a stored cursor (storage may hold anything). */
 export function isStoredCursor(value: unknown): value is StoredCursor {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Record<string, unknown>;
-  return typeof v.epoch === 'string' && Number.isInteger(v.seq) && (v.seq as number) >= 0;
+  // `?.` reads `undefined` from null and undefined; no other primitive has a string `epoch`.
+  const v = value as Partial<Record<string, unknown>> | null | undefined;
+  return typeof v?.epoch === 'string' && Number.isInteger(v.seq) && (v.seq as number) >= 0;
 }
 
 /**
@@ -66,7 +69,7 @@ export function localStorageCursorStore(options: LocalStorageCursorStoreOptions 
   const prefix = options.prefix ?? 'agent-tether:cursor:';
   const storage = () => {
     const s = options.storage ?? (globalThis as { localStorage?: Storage }).localStorage;
-    if (!s) throw new TypeError('localStorageCursorStore: `localStorage` is not available in this runtime');
+    if (!s) throw new TypeError('localStorageCursorStore: no `localStorage` in this runtime');
     return s;
   };
   return {
@@ -75,13 +78,13 @@ export function localStorageCursorStore(options: LocalStorageCursorStoreOptions 
       if (raw === null) return undefined;
       try {
         const value: unknown = JSON.parse(raw);
-        return isStoredCursor(value) ? { epoch: value.epoch, seq: value.seq } : undefined;
+        return isStoredCursor(value) ? copy(value) : undefined;
       } catch {
         return undefined;
       }
     },
     set(key, cursor) {
-      storage().setItem(prefix + key, JSON.stringify({ epoch: cursor.epoch, seq: cursor.seq }));
+      storage().setItem(prefix + key, JSON.stringify(copy(cursor)));
     },
   };
 }
