@@ -83,7 +83,7 @@ export const RECONNECT_DEFAULTS = {
   maxDelayMs: 30_000,
   factor: 2,
   jitter: 'full',
-  maxAttempts: Number.POSITIVE_INFINITY,
+  maxAttempts: Infinity,
 } as const satisfies ResolvedReconnectOptions;
 
 /** Defaults of every optional `createClient` option (those with a static value). */
