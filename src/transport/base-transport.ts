@@ -1,21 +1,23 @@
-import { ConnectionError, TetherError, TimeoutError } from '../errors/index.js';
+import { ConnectionError, ProtocolError, TetherError, TimeoutError } from '../errors/index.js';
 import type { Clock } from '../internal/clock.js';
+import { headers as protocolHeaders } from '../protocol/constants.js';
+import type { ResetInfo } from '../protocol/index.js';
+import { endpoint, httpErrorFrom, parseRetryAfter, requestHeaders } from './http.js';
 import type {
   Cursor,
   Transport,
-  TransportCloseInfo,
   TransportEvents,
   TransportName,
   TransportOptions,
 } from './transport.js';
+import type { Watchdog } from './watchdog.js';
 
 /** How long `close()` waits for queued frames and the close handshake. @default 1_000 */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 1_000;
 
 /** Wraps anything thrown into a `TetherError` for `closed()`. */
 export function toTetherError(error: unknown, message: string): TetherError {
-  if (error instanceof TetherError) return error;
-  return new ConnectionError(message, { cause: error });
+  return error instanceof TetherError ? error : new ConnectionError(message, { cause: error });
 }
 
 /**
@@ -26,8 +28,6 @@ export function toTetherError(error: unknown, message: string): TetherError {
  */
 export abstract class BaseTransport implements Transport {
   abstract readonly name: TransportName;
-  protected readonly options: TransportOptions;
-  protected readonly events: TransportEvents;
   protected readonly clock: Clock;
   /** `open()` was called. */
   protected opened = false;
@@ -36,11 +36,11 @@ export abstract class BaseTransport implements Transport {
   /** Last server hint for the next delay (SSE `retry:`, `Retry-After`). */
   protected retryAfterMs: number | undefined;
   #openTimer: unknown;
-  #openTimerStarted = false;
 
-  constructor(options: TransportOptions, events: TransportEvents) {
-    this.options = options;
-    this.events = events;
+  constructor(
+    protected readonly options: TransportOptions,
+    protected readonly events: TransportEvents,
+  ) {
     this.clock = options.clock;
   }
 
@@ -51,29 +51,24 @@ export abstract class BaseTransport implements Transport {
   /** Releases everything the attempt holds (sockets, fetches, timers). Never calls `events`. */
   protected abstract teardown(error: TetherError | undefined, closeCode?: number): void;
 
-  /** Starts the `openTimeoutMs` deadline (once). */
+  /**
+   * Starts the `openTimeoutMs` deadline, unless it runs already or the
+   * attempt is open or over (then there is nothing left to prove).
+   */
   protected startOpenTimer(): void {
-    if (this.#openTimerStarted || this.ended) return;
-    this.#openTimerStarted = true;
+    if (this.#openTimer !== undefined || this.opened || this.ended) return;
     const ms = this.options.openTimeoutMs;
-    this.#openTimer = this.clock.setTimeout(() => {
-      this.#openTimer = undefined;
-      if (this.ended || this.opened) return;
-      this.fail(new TimeoutError(`The ${this.name} transport did not open within ${ms} ms`));
-    }, ms);
+    // Every path that opens or ends the attempt clears this timer first, and
+    // `fail()` ignores an attempt that has ended.
+    this.#openTimer = this.clock.setTimeout(() => this.fail(new TimeoutError(`${this.name} did not open in ${ms} ms`)), ms);
   }
 
+  /** Stops the open deadline (the attempt opened or ended, or nothing is left to prove); `startOpenTimer()` may start it again. */
   protected clearOpenTimer(): void {
     if (this.#openTimer !== undefined) {
       this.clock.clearTimeout(this.#openTimer);
       this.#openTimer = undefined;
     }
-  }
-
-  /** The last subscription went away before the attempt opened: nothing is left to prove, so no deadline. */
-  protected stopOpenTimer(): void {
-    this.clearOpenTimer();
-    this.#openTimerStarted = false;
   }
 
   /** Marks the attempt open and tells the caller (once). */
@@ -94,10 +89,7 @@ export abstract class BaseTransport implements Transport {
     } catch {
       // Releasing resources must not stop the report below.
     }
-    const info: TransportCloseInfo = { opened: this.opened, error };
-    if (this.retryAfterMs !== undefined) info.retryAfterMs = this.retryAfterMs;
-    if (extra.code !== undefined) info.code = extra.code;
-    this.events.closed(info);
+    this.events.closed({ opened: this.opened, error, retryAfterMs: this.retryAfterMs, code: extra.code });
   }
 
   /** Ends the attempt on our own `close()`: no `closed()` call. Returns false when it had already ended. */
@@ -107,4 +99,125 @@ export abstract class BaseTransport implements Transport {
     this.clearOpenTimer();
     return true;
   }
+}
+
+/**
+ * One session's request loop on an HTTP transport (SSE stream, long-poll
+ * loop). Stopped when the session is unsubscribed or resubscribed, or the
+ * attempt ends: from then on every late callback of it returns early (F4).
+ */
+export interface SessionStream {
+  readonly sessionId: string;
+  /** Where the next request starts (long-poll moves it after each reply). */
+  cursor: Cursor;
+  /** Aborts this stream's fetches. */
+  readonly controller: AbortController;
+  stopped: boolean;
+  /** The stream's liveness deadline (SSE: no bytes; long-poll: request unanswered), stopped with it. */
+  watchdog?: Watchdog;
+}
+
+/**
+ * What the SSE and long-poll transports share: one `SessionStream` per
+ * subscribed session, each run by `run()`.
+ *
+ * - With no subscribed session there is nothing to prove: the attempt waits
+ *   (no request, no open deadline) until the first `subscribe()`.
+ * - Any stream failing (HTTP error, drop, stall, bad event: whatever `run()`
+ *   throws) ends the whole attempt; the manager reconnects every session
+ *   from its cursor.
+ * - `getHeaders()` is read once per attempt.
+ * - No `command()`: commands go over HTTP.
+ */
+export abstract class HttpTransport extends BaseTransport {
+  readonly #streams = new Map<string, SessionStream>();
+  #headers: Promise<Record<string, string>> | undefined;
+
+  subscribe(sessionId: string, cursor: Cursor): void {
+    if (this.ended) return;
+    this.#stop(this.#streams.get(sessionId));
+    const stream: SessionStream = {
+      sessionId,
+      cursor: { after: cursor.after, epoch: cursor.epoch },
+      controller: new AbortController(),
+      stopped: false,
+    };
+    this.#streams.set(sessionId, stream);
+    this.startOpenTimer();
+    this.run(stream).catch((error: unknown) => {
+      if (!stream.stopped) this.fail(toTetherError(error, `${this.name} stream of ${sessionId} failed`));
+    });
+  }
+
+  unsubscribe(sessionId: string): void {
+    const stream = this.#streams.get(sessionId);
+    if (!stream) return;
+    this.#streams.delete(sessionId);
+    this.#stop(stream);
+    if (this.#streams.size === 0) this.clearOpenTimer();
+  }
+
+  close(): Promise<void> {
+    if (this.endByUs()) this.teardown();
+    return Promise.resolve();
+  }
+
+  protected teardown(): void {
+    for (const stream of this.#streams.values()) this.#stop(stream);
+    this.#streams.clear();
+  }
+
+  /**
+   * Runs one session's stream until it stops or fails. Throwing ends the
+   * attempt (a `TetherError` as it is, anything else wrapped in a
+   * `ConnectionError`), unless the stream was stopped meanwhile.
+   */
+  protected abstract run(stream: SessionStream): Promise<void>;
+
+  /** The request headers for `accept`. */
+  protected async headers(accept: string): Promise<Record<string, string>> {
+    this.#headers ??= this.options.getHeaders();
+    return requestHeaders(await this.#headers, this.options.clientId, accept);
+  }
+
+  /**
+   * `GET path?after=&epoch=` (plus `query`) for `stream`. Resolves with the
+   * 2xx response, or `undefined` when the stream stopped meanwhile or the
+   * reply was an error (then the attempt has failed with an `HttpError`,
+   * keeping the server's `Retry-After`).
+   */
+  protected async get(
+    stream: SessionStream,
+    path: string,
+    headers: Record<string, string>,
+    query: Record<string, number> = {},
+  ): Promise<Response | undefined> {
+    const { sessionId, cursor } = stream;
+    const url = endpoint(this.options.baseUrl, path, { after: cursor.after, epoch: cursor.epoch, ...query });
+    const response = await this.options.fetch(url, { headers, signal: stream.controller.signal, cache: 'no-store' });
+    if (stream.stopped) return void cancelBody(response);
+    if (response.ok) return response;
+    this.retryAfterMs = parseRetryAfter(response.headers.get(protocolHeaders.retryAfter), this.clock.now());
+    const error = await httpErrorFrom(response, `${this.name} stream of ${sessionId}`, { sessionId });
+    if (!stream.stopped) this.fail(error);
+  }
+
+  /** A reset may only be about the stream's own session. */
+  protected checkReset(info: ResetInfo, stream: SessionStream): void {
+    if (info.sessionId !== stream.sessionId) {
+      throw new ProtocolError(`reset of ${info.sessionId} on the ${this.name} stream of ${stream.sessionId}`, { code: 'invalid_event' });
+    }
+  }
+
+  #stop(stream: SessionStream | undefined): void {
+    if (!stream || stream.stopped) return;
+    stream.stopped = true;
+    stream.watchdog?.stop();
+    stream.controller.abort(new ConnectionError(`${this.name} stream of ${stream.sessionId} stopped`, { code: 'connection_closed' }));
+  }
+}
+
+/** Drops a body we will not read (frees the connection even when `fetch` ignores the abort). */
+export function cancelBody(response: Response): void {
+  response.body?.cancel().catch(() => {});
 }
