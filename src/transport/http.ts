@@ -26,32 +26,29 @@ export function endpoint(
 
 /** `Retry-After` (delta-seconds or an HTTP date) in ms from `now`, or `undefined`. */
 export function parseRetryAfter(value: string | null, now: number): number | undefined {
-  if (value === null) return undefined;
-  const trimmed = value.trim();
+  const trimmed = value?.trim() ?? '';
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const date = Date.parse(trimmed);
+  const date = Date.parse(trimmed); // NaN for '' (no header)
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-/** An `HttpError` from a non-2xx response, using the protocol's JSON error body when there is one. */
+/**
+ * An `HttpError` from a non-2xx response, using the protocol's JSON error
+ * body when there is one. With `details`, the body's details go under
+ * `details.server`.
+ */
 export async function httpErrorFrom(response: Response, what: string, details?: Record<string, unknown>): Promise<HttpError> {
-  let code: string | undefined;
-  let message = `${what}: HTTP ${response.status}`;
-  let bodyDetails: unknown;
+  const { status } = response;
+  let body: unknown;
   try {
-    const body: unknown = await response.json();
-    if (problem(errorBody, body) === undefined) {
-      const { error } = body as ErrorBody;
-      code = error.code;
-      message = `${what}: ${error.message} (HTTP ${response.status})`;
-      bodyDetails = error.details;
-    }
+    body = await response.json();
   } catch {
     // Not JSON (a proxy's HTML page, an aborted body): the status says enough.
   }
-  return new HttpError(response.status, message, {
-    code,
-    details: details === undefined ? bodyDetails : { ...details, ...(bodyDetails === undefined ? {} : { server: bodyDetails }) },
+  const error = problem(errorBody, body) === undefined ? (body as ErrorBody).error : undefined;
+  return new HttpError(status, `${what}: ${error ? `${error.message} (HTTP ${status})` : `HTTP ${status}`}`, {
+    code: error?.code,
+    details: details ? { ...details, ...(error?.details !== undefined && { server: error.details }) } : error?.details,
   });
 }
 

@@ -12,8 +12,8 @@ export class Watchdog {
   readonly #timeoutMs: number;
   readonly #onExpire: () => void;
   #last: number;
+  /** The pending timer; `undefined` once it fired or was stopped, so a handle is never cleared twice (a fired id may be reused). */
   #handle: unknown;
-  #stopped = false;
 
   constructor(clock: Clock, timeoutMs: number, onExpire: () => void) {
     this.#clock = clock;
@@ -28,22 +28,17 @@ export class Watchdog {
     this.#last = this.#clock.now();
   }
 
+  /** No expiry after this; idempotent. */
   stop(): void {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    this.#clock.clearTimeout(this.#handle);
+    if (this.#handle !== undefined) this.#clock.clearTimeout(this.#handle);
     this.#handle = undefined;
   }
 
+  // Runs only while armed: `stop()` clears the timer, and expiring does not re-arm it.
   readonly #fire = (): void => {
     this.#handle = undefined;
-    if (this.#stopped) return;
     const idle = this.#clock.now() - this.#last;
-    if (idle >= this.#timeoutMs) {
-      this.#stopped = true;
-      this.#onExpire();
-    } else {
-      this.#handle = this.#clock.setTimeout(this.#fire, this.#timeoutMs - idle);
-    }
+    if (idle < this.#timeoutMs) this.#handle = this.#clock.setTimeout(this.#fire, this.#timeoutMs - idle);
+    else this.#onExpire();
   };
 }
