@@ -18,7 +18,7 @@ export const LADDER_DEFAULTS = {
   upgradeAfterMs: 60_000,
 } as const satisfies Required<Pick<LadderOptions, 'failuresBeforeFallback' | 'upgradeAfterMs'>>;
 
-const NAMES: ReadonlySet<string> = new Set(['websocket', 'sse', 'poll']);
+const NAMES: readonly string[] = ['websocket', 'sse', 'poll'];
 
 /**
  * Picks the transport for each connection attempt: moves down when a transport
@@ -61,30 +61,31 @@ export class TransportLadder {
   /** When the current (lower) rung became current, or the last probe was signalled. */
   #since: number;
 
-  constructor(options: LadderOptions) {
-    const transports = options.transports;
-    if (!Array.isArray(transports) || transports.length === 0) {
-      throw new TypeError('transports: expected a non-empty array of "websocket" | "sse" | "poll"');
+  constructor({
+    transports,
+    failuresBeforeFallback = LADDER_DEFAULTS.failuresBeforeFallback,
+    upgradeAfterMs = LADDER_DEFAULTS.upgradeAfterMs,
+    clock,
+  }: LadderOptions) {
+    if (
+      !Array.isArray(transports) ||
+      transports.length === 0 ||
+      new Set(transports).size !== transports.length ||
+      transports.some((name) => !NAMES.includes(name))
+    ) {
+      throw new TypeError('transports: expected distinct "websocket" | "sse" | "poll"');
     }
-    for (const name of transports) {
-      if (!NAMES.has(name)) throw new TypeError(`transports: unknown transport ${JSON.stringify(name)}`);
+    if (!Number.isInteger(failuresBeforeFallback) || failuresBeforeFallback < 1) {
+      throw new TypeError('failuresBeforeFallback: expected an integer >= 1');
     }
-    if (new Set(transports).size !== transports.length) {
-      throw new TypeError('transports: expected each transport at most once');
-    }
-    const failures = options.failuresBeforeFallback ?? LADDER_DEFAULTS.failuresBeforeFallback;
-    if (!Number.isInteger(failures) || failures < 1) {
-      throw new TypeError('failuresBeforeFallback: expected an integer ≥ 1');
-    }
-    const upgradeAfterMs = options.upgradeAfterMs ?? LADDER_DEFAULTS.upgradeAfterMs;
     if (!(upgradeAfterMs >= 0) || !Number.isFinite(upgradeAfterMs)) {
-      throw new TypeError('upgradeAfterMs: expected a finite number ≥ 0');
+      throw new TypeError('upgradeAfterMs: expected a finite number >= 0');
     }
     this.#transports = [...transports];
-    this.#failuresBeforeFallback = failures;
+    this.#failuresBeforeFallback = failuresBeforeFallback;
     this.#upgradeAfterMs = upgradeAfterMs;
-    this.#clock = options.clock;
-    this.#since = this.#clock.now();
+    this.#clock = clock;
+    this.#since = clock.now();
   }
 
   /** The transport the next attempt should use. */
@@ -95,18 +96,12 @@ export class TransportLadder {
   /** Report how an attempt with `name` ended: `opened` is whether it ever opened. */
   report(name: TransportName, outcome: { opened: boolean }): void {
     const index = this.#transports.indexOf(name);
-    if (index === -1) return;
-    if (index !== this.#rung) {
-      if (outcome.opened && index < this.#rung) this.#moveTo(index);
-      return;
+    if (index === this.#rung) {
+      if (outcome.opened) this.#failures = 0;
+      else if (++this.#failures >= this.#failuresBeforeFallback) this.#moveTo((index + 1) % this.#transports.length);
+    } else if (index >= 0 && index < this.#rung && outcome.opened) {
+      this.#moveTo(index); // a probe of a higher rung opened: as `upgraded()`
     }
-    if (outcome.opened) {
-      this.#failures = 0;
-      return;
-    }
-    this.#failures += 1;
-    if (this.#failures < this.#failuresBeforeFallback) return;
-    this.#moveTo(this.#rung + 1 < this.#transports.length ? this.#rung + 1 : 0);
   }
 
   /** Whether the current rung is below the top and has been open long enough to try the top again. */
@@ -121,7 +116,7 @@ export class TransportLadder {
   /** The top rung opened during a probe: make it current again. */
   upgraded(name: TransportName): void {
     const index = this.#transports.indexOf(name);
-    if (index === -1) throw new TypeError(`upgraded: ${JSON.stringify(name)} is not on the ladder`);
+    if (index === -1) throw new TypeError(`upgraded: ${JSON.stringify(name)} not on the ladder`);
     if (index < this.#rung) this.#moveTo(index);
   }
 
