@@ -65,10 +65,8 @@ export abstract class BaseTransport implements Transport {
 
   /** Stops the open deadline (the attempt opened or ended, or nothing is left to prove); `startOpenTimer()` may start it again. */
   protected clearOpenTimer(): void {
-    if (this.#openTimer !== undefined) {
-      this.clock.clearTimeout(this.#openTimer);
-      this.#openTimer = undefined;
-    }
+    this.clock.clearTimeout(this.#openTimer); // a no-op for `undefined`, as with the global
+    this.#openTimer = undefined;
   }
 
   /** Marks the attempt open and tells the caller (once). */
@@ -157,9 +155,8 @@ export abstract class HttpTransport extends BaseTransport {
     if (this.#streams.size === 0) this.clearOpenTimer();
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     if (this.endByUs()) this.teardown();
-    return Promise.resolve();
   }
 
   protected teardown(): void {
@@ -192,8 +189,8 @@ export abstract class HttpTransport extends BaseTransport {
     headers: Record<string, string>,
     query: Record<string, number> = {},
   ): Promise<Response | undefined> {
-    const { sessionId, cursor } = stream;
-    const url = endpoint(this.options.baseUrl, path, { after: cursor.after, epoch: cursor.epoch, ...query });
+    const { sessionId, cursor } = stream; // cursor: our own `{ after, epoch }`
+    const url = endpoint(this.options.baseUrl, path, { ...cursor, ...query });
     const response = await this.options.fetch(url, { headers, signal: stream.controller.signal, cache: 'no-store' });
     if (stream.stopped) return void cancelBody(response);
     if (response.ok) return response;
@@ -213,7 +210,8 @@ export abstract class HttpTransport extends BaseTransport {
     if (!stream || stream.stopped) return;
     stream.stopped = true;
     stream.watchdog?.stop();
-    stream.controller.abort(new ConnectionError(`${this.name} stream of ${stream.sessionId} stopped`, { code: 'connection_closed' }));
+    // No reason needed: what the abort rejects with meets `stopped` and is ignored.
+    stream.controller.abort();
   }
 }
 

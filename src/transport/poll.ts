@@ -46,13 +46,9 @@ class PollTransport extends HttpTransport {
       ));
       const response = await this.get(stream, routes.poll(sessionId), headers, { wait });
       if (!response) return;
-      let body: unknown;
-      try {
-        body = await response.json();
-      } catch (error) {
-        if (stream.stopped) return;
-        throw new ProtocolError(`poll reply of ${sessionId} is not valid JSON`, { code: 'invalid_json', cause: error });
-      }
+      const body: unknown = await response.json().catch((cause: unknown) => {
+        throw new ProtocolError(`poll reply of ${sessionId} is not valid JSON`, { code: 'invalid_json', cause });
+      });
       if (stream.stopped) return;
       deadline.stop();
       // The envelope gets the full check; the events take the hot path (validate-event.ts),

@@ -49,7 +49,7 @@ class SseTransport extends HttpTransport {
     const response = await this.get(stream, routes.events(sessionId), headers);
     if (!response) return;
     const contentType = response.headers.get('content-type') ?? '';
-    if (!contentType.toLowerCase().startsWith('text/event-stream') || !response.body) {
+    if (!/^text\/event-stream/i.test(contentType) || !response.body) {
       cancelBody(response);
       throw new ProtocolError(`sse stream of ${sessionId} answered ${contentType || 'no content type'}`, {
         code: 'invalid_content_type',

@@ -30,7 +30,7 @@ export class Watchdog {
 
   /** No expiry after this; idempotent. */
   stop(): void {
-    if (this.#handle !== undefined) this.#clock.clearTimeout(this.#handle);
+    this.#clock.clearTimeout(this.#handle); // a no-op for `undefined`, as with the global
     this.#handle = undefined;
   }
 
