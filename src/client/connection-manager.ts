@@ -64,7 +64,10 @@ function inertTransport(name: TransportName): Transport {
   return { name, subscribe() {}, unsubscribe() {}, close: () => Promise.resolve() };
 }
 
-/** Recent events kept per session so a late joiner (a turn whose prompt reply came after its events) needs no replay. */
+/**
+ * Recent events kept per session so a late joiner (a turn whose prompt reply came after its events) needs no
+ * replay. `recent` holds up to twice as many (trimmed by halves); a late joiner uses only the newest RECENT_EVENTS.
+ */
 const RECENT_EVENTS = 256;
 
 interface SessionStream {
@@ -190,10 +193,11 @@ export class ConnectionManager {
 
   /** A consumer joined behind the stream: serve it from recent events, else rewind the stream (dedupe keeps others exact). */
   #catchUp(stream: SessionStream, consumer: Consumer): void {
-    const first = stream.recent[0];
+    const recent = stream.recent.slice(-RECENT_EVENTS);
+    const first = recent[0];
     const sameEpoch = consumer.epoch === undefined || consumer.epoch === stream.epoch;
     if (sameEpoch && first && first.seq <= consumer.seq + 1) {
-      for (const event of stream.recent) this.#deliver(consumer, event);
+      for (const event of recent) this.#deliver(consumer, event);
       return;
     }
     stream.seq = consumer.seq;
@@ -333,12 +337,7 @@ export class ConnectionManager {
           return;
         }
         stream.seq = seq;
-        const recent = stream.recent;
-        // After a rewind, re-delivered events are already in `recent`: keep it contiguous.
-        if (recent.length === 0 || seq > recent[recent.length - 1]!.seq) {
-          recent.push(event);
-          if (recent.length > RECENT_EVENTS) recent.shift();
-        }
+        this.#remember(stream, event);
         this.#deliver(consumer, event);
         if (this.#active !== attempt || stream.consumers.size !== 1 || !stream.consumers.has(consumer)) {
           this.#onEventsSlow(attempt, stream, sessionId, events.slice(i + 1));
@@ -372,20 +371,22 @@ export class ConnectionManager {
       stream.seq = event.seq;
       stream.epoch = event.epoch;
       stream.rewinding = false;
-      // After a rewind, re-delivered events are already in `recent`: keep it contiguous.
-      if (event.seq > (stream.recent.at(-1)?.seq ?? 0)) {
-        stream.recent.push(event);
-        if (stream.recent.length > RECENT_EVENTS) stream.recent.shift();
-      }
+      this.#remember(stream, event);
       this.#prove(attempt);
-      // A consumer may remove itself (or others) while handling an event: iterate a copy, unless there is just one.
-      if (stream.consumers.size === 1) {
-        for (const consumer of stream.consumers) this.#deliver(consumer, event);
-      } else {
-        for (const consumer of [...stream.consumers]) {
-          if (stream.consumers.has(consumer)) this.#deliver(consumer, event);
-        }
+      // A consumer may remove itself (or others) while handling an event: iterate a copy.
+      for (const consumer of [...stream.consumers]) {
+        if (stream.consumers.has(consumer)) this.#deliver(consumer, event);
       }
+    }
+  }
+
+  /** Add `event` to `recent`, unless a rewind re-delivered it (`recent` stays contiguous). */
+  #remember(stream: SessionStream, event: SessionEvent): void {
+    const recent = stream.recent;
+    // Trimmed by halves into a new array: a `shift()` per event moved the whole window, and
+    // pushing into an array that lives long (old GC generation) costs a write barrier per event.
+    if (event.seq > (recent.at(-1)?.seq ?? 0) && recent.push(event) > 2 * RECENT_EVENTS) {
+      stream.recent = recent.slice(-RECENT_EVENTS);
     }
   }
 

@@ -24,10 +24,6 @@ export class Emitter<Events extends Record<string, (...args: never[]) => void>> 
     }
   }
 
-  count(name: keyof Events): number {
-    return this.#listeners.get(name)?.size ?? 0;
-  }
-
   clear(): void {
     this.#listeners.clear();
   }

@@ -45,15 +45,6 @@ export class EventQueue<T extends Coalescible> implements AsyncIterator<T> {
     this.#onTake = onTake;
   }
 
-  /** Events buffered and not read yet. */
-  get size(): number {
-    return this.#items.length - this.#head;
-  }
-
-  get ended(): boolean {
-    return this.#done;
-  }
-
   push(item: T): void {
     if (this.#done) return;
     if (this.#waiters.length !== 0) {
@@ -94,7 +85,7 @@ export class EventQueue<T extends Coalescible> implements AsyncIterator<T> {
       this.#error = error;
       this.#hasError = true;
     }
-    if (this.size === 0) this.#flushWaiters();
+    if (this.#head === this.#items.length) this.#flushWaiters();
   }
 
   #flushWaiters(): void {
