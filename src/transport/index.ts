@@ -16,7 +16,7 @@ export type {
 } from './transport.js';
 export { TransportLadder, LADDER_DEFAULTS, type LadderOptions } from './ladder.js';
 export { DEFAULT_CLOSE_TIMEOUT_MS } from './base-transport.js';
-export { POLL_DEADLINE_MARGIN_MS } from './poll.js';
+export { POLL_DEADLINE_MARGIN_MS, POLL_EMPTY_FLOOR_MS } from './poll.js';
 export { createPollTransport, createSseTransport, createWebSocketTransport };
 
 /**

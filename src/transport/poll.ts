@@ -9,6 +9,12 @@ import { Watchdog } from './watchdog.js';
 
 /** Extra time a long-poll request gets beyond its `wait` before it counts as stalled. @default 10_000 */
 export const POLL_DEADLINE_MARGIN_MS = 10_000;
+/**
+ * Shortest time from one waiting request to the next when the reply was empty:
+ * a server or proxy that ignores `wait` and answers empty at once is asked at
+ * most once a second, not in a tight loop. @default 1_000
+ */
+export const POLL_EMPTY_FLOOR_MS = 1_000;
 
 /**
  * The long-poll transport, the last resort: one request loop per subscribed
@@ -19,6 +25,8 @@ export const POLL_DEADLINE_MARGIN_MS = 10_000;
  * - Each request has a deadline of `wait + min(POLL_DEADLINE_MARGIN_MS,
  *   heartbeatTimeoutMs)`; a request that misses it ends the attempt with a
  *   `TimeoutError` (a stalled or half-open connection).
+ * - An empty reply to a waiting request that came back sooner than
+ *   `min(wait, POLL_EMPTY_FLOOR_MS)` is waited out before the next request.
  * - Any request failing ends the whole attempt; the manager reconnects every
  *   session from its cursor.
  * - With no subscribed session the attempt waits for the first `subscribe()`.
@@ -40,6 +48,7 @@ class PollTransport extends HttpTransport {
     const margin = Math.min(POLL_DEADLINE_MARGIN_MS, this.options.heartbeatTimeoutMs);
     for (let wait = 0; !stream.stopped; wait = this.options.pollWaitMs) {
       const deadlineMs = wait + margin;
+      const startedAt = this.clock.now();
       // Never touched: it fires `deadlineMs` after the request started unless the reply is in by then.
       const deadline = (stream.watchdog = new Watchdog(this.clock, deadlineMs, () =>
         this.fail(new TimeoutError(`poll of ${sessionId}: no reply within ${deadlineMs} ms`)),
@@ -66,6 +75,23 @@ class PollTransport extends HttpTransport {
       }
       if (events.length > 0) this.events.events(sessionId, events);
       stream.cursor = { after: next, epoch };
+      const early = Math.min(wait, POLL_EMPTY_FLOOR_MS) - (this.clock.now() - startedAt);
+      if (events.length === 0 && !reset && early > 0) await this.#pause(stream, early);
     }
+  }
+
+  /** Waits `ms` on the transport's clock, or less if the stream stops meanwhile. */
+  #pause(stream: SessionStream, ms: number): Promise<void> {
+    const { signal } = stream.controller;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.clock.clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = this.clock.setTimeout(done, ms);
+      signal.addEventListener('abort', done);
+    });
   }
 }

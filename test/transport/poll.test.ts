@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionError, HttpError, ProtocolError, TimeoutError } from '../../src/errors/index.js';
-import { createTransport, POLL_DEADLINE_MARGIN_MS, type Transport, type TransportOptions } from '../../src/transport/index.js';
+import { createTransport, POLL_DEADLINE_MARGIN_MS, POLL_EMPTY_FLOOR_MS, type Transport, type TransportOptions } from '../../src/transport/index.js';
 import { delta, FakeClock, type HttpFixture, httpFixture, Recorder, sleep, transportOptions } from './helpers.js';
 
 let server: HttpFixture | undefined;
@@ -51,6 +51,9 @@ describe('poll transport', () => {
       (res) => json(res, 200, { epoch: 'e1', events: [], next: 5 }),
     ]);
     start(fixture, { pollWaitMs: 1_000 }).subscribe('s1', { after: 3, epoch: 'e1' });
+    await vi.waitFor(() => expect(fixture.requests).toHaveLength(2));
+    // The second reply was empty and came at once: the next request waits out the floor.
+    clock.advance(POLL_EMPTY_FLOOR_MS);
     await vi.waitFor(() => expect(fixture.requests).toHaveLength(3));
     expect(recorder.calls.map((c) => c.kind)).toEqual(['open', 'events']);
     expect(recorder.delivered.map((e) => e.seq)).toEqual([4, 5]);
@@ -61,6 +64,26 @@ describe('poll transport', () => {
     ]);
     expect(fixture.requests[0]?.headers.authorization).toBe('Bearer secret');
     expect(fixture.requests[0]?.headers['x-tether-client']).toBe('client-1');
+  });
+
+  it('asks at most once a second while a server answers empty at once, ignoring `wait`', async () => {
+    const empty = (res: ServerResponse) => json(res, 200, { epoch: 'e1', events: [], next: 0 });
+    const fixture = await serve(Array.from({ length: 50 }, () => empty));
+    const transport = start(fixture, { pollWaitMs: 25_000 });
+    transport.subscribe('s1', { after: 0 });
+    // The first request (wait=0) answers at once by design; the second (wait=25000) should not have.
+    await vi.waitFor(() => expect(fixture.requests).toHaveLength(2));
+    for (let n = 3; n <= 5; n++) {
+      clock.advance(POLL_EMPTY_FLOOR_MS - 1);
+      await sleep(20);
+      expect(fixture.requests).toHaveLength(n - 1);
+      clock.advance(1);
+      await vi.waitFor(() => expect(fixture.requests).toHaveLength(n));
+    }
+    await sleep(50);
+    expect(fixture.requests).toHaveLength(5);
+    await transport.close();
+    expect(clock.pending).toBe(0);
   });
 
   it('reports a reply’s reset before its events', async () => {
