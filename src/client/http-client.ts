@@ -1,4 +1,4 @@
-import { ConnectionError, HttpError, ProtocolError, TetherError, TimeoutError } from '../errors/index.js';
+import { ConnectionError, HttpError, TetherError, TimeoutError } from '../errors/index.js';
 import type { Check } from '../protocol/checks.js';
 import { headers as headerNames } from '../protocol/constants.js';
 import { endpoint, httpErrorFrom, parseRetryAfter, requestHeaders } from '../transport/http.js';
@@ -69,10 +69,12 @@ export class HttpClient {
     }
     try {
       for (let attempt = 1; ; attempt++) {
+        if (signal.aborted) throw signal.reason;
         try {
           return await this.#once<T>(method, path, options, signal, what);
         } catch (error) {
-          const retryable = error instanceof HttpError ? RETRYABLE_STATUS.has(error.status) : !(error instanceof ProtocolError);
+          // Network failures and overload are worth another try; bad replies, 4xx and a failing `headers` function are not.
+          const retryable = error instanceof HttpError ? RETRYABLE_STATUS.has(error.status) : error instanceof ConnectionError;
           if (signal.aborted || !retryable || attempt > RETRIES) throw error;
           this.#o.logger.debug?.(`agent-tether: ${what} failed (${(error as Error)?.message}); retrying`);
           options.onRetry?.();
@@ -85,7 +87,7 @@ export class HttpClient {
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       if (error instanceof TetherError) throw error;
-      // A network error (fetch rejected), or a failing `headers` function.
+      // A failing `headers` function (or anything else unexpected).
       throw new ConnectionError(`${what} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
     } finally {
       clock.clearTimeout(timer);
@@ -98,19 +100,22 @@ export class HttpClient {
     const headers = requestHeaders(await this.#o.getHeaders(), this.#o.clientId, 'application/json');
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (idempotencyKey !== undefined) headers[headerNames.idempotencyKey] = idempotencyKey;
-    const response = await this.#o.fetch(endpoint(this.#o.baseUrl, path, options.query ?? {}), {
-      method,
-      headers,
-      body: body === undefined ? null : JSON.stringify(body),
-      signal,
-    });
+    const payload = body === undefined ? null : JSON.stringify(body);
+    // The network failed (fetch rejected, or the body broke off): a `ConnectionError`, retried.
+    const network = (error: unknown): never => {
+      if (signal.aborted) throw error;
+      throw new ConnectionError(`${what} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    };
+    const response = await this.#o
+      .fetch(endpoint(this.#o.baseUrl, path, options.query ?? {}), { method, headers, body: payload, signal })
+      .catch(network);
     if (!response.ok) {
       const error = await httpErrorFrom(response, what);
       const retryAfterMs = parseRetryAfter(response.headers.get(headerNames.retryAfter), this.#o.clock.now());
       if (retryAfterMs !== undefined) Object.assign(error, { retryAfterMs });
       throw error;
     }
-    const text = await response.text();
+    const text = await response.text().catch(network);
     what = `reply to ${what}`;
     return validateFrame(options.check, text === '' ? undefined : parseJson(text, what), what);
   }

@@ -75,7 +75,8 @@ class PollTransport extends HttpTransport {
       }
       if (events.length > 0) this.events.events(sessionId, events);
       stream.cursor = { after: next, epoch };
-      const early = Math.min(wait, POLL_EMPTY_FLOOR_MS) - (this.clock.now() - startedAt);
+      // Clamped: a wall clock stepped back must not turn the floor into a long silence.
+      const early = Math.min(wait, POLL_EMPTY_FLOOR_MS) - Math.max(0, this.clock.now() - startedAt);
       if (events.length === 0 && !reset && early > 0) await this.#pause(stream, early);
     }
   }

@@ -381,6 +381,30 @@ describe('outbox (F9)', () => {
     await client.close();
   });
 
+  it('does not retry a failing `headers` function, nor a reply that breaks the protocol', async () => {
+    useFakeTime();
+    let headerCalls = 0;
+    const failing = makeClient({
+      headers: () => {
+        headerCalls++;
+        throw new TypeError('no token');
+      },
+    });
+    const p = failing.client.session('s1').snapshot().catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(await p).toBeInstanceOf(ConnectionError);
+    expect(headerCalls).toBe(1);
+    expect(failing.http.calls).toHaveLength(0);
+    await failing.client.close();
+
+    const { client, http } = makeClient({}, {}, { 'GET /v1/sessions/s1': () => new Response('<html>', { status: 200 }) });
+    const q = client.session('s1').snapshot().catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(await q).toMatchObject({ name: 'ProtocolError', code: 'invalid_json' });
+    expect(http.calls).toHaveLength(1);
+    await client.close();
+  });
+
   it('requestTimeoutMs → TimeoutError; a user abort rejects with signal.reason', async () => {
     useFakeTime();
     const { client } = makeClient({ requestTimeoutMs: 1000 }, {}, {
