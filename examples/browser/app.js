@@ -9,7 +9,9 @@ const params = new URLSearchParams(location.search);
 const baseUrl = params.get('api') ?? 'http://127.0.0.1:4317';
 // Our own id, so the transcript can say "you" (randomUUID needs a secure context).
 const myId = globalThis.crypto?.randomUUID?.() ?? `web-${Math.random().toString(36).slice(2)}`;
-const client = createClient({ baseUrl, clientId: myId, reconnect: { initialDelayMs: 250, maxDelayMs: 5_000 } });
+// `?transports=sse,poll` narrows the ladder (default: websocket, then sse, then poll).
+const transports = params.get('transports')?.split(',') ?? undefined;
+const client = createClient({ baseUrl, clientId: myId, transports, reconnect: { initialDelayMs: 250, maxDelayMs: 5_000 } });
 addEventListener('pagehide', () => void client.close());
 
 const $ = (id) => document.getElementById(id);

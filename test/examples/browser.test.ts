@@ -54,7 +54,7 @@ describe('examples/browser in headless Chromium', () => {
     const { createPageServer } = await load('examples/browser/page-server.mjs');
     pages = createPageServer({ files: { '/agent-tether.js': bundle } });
     await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve));
-    const pageUrl = `http://127.0.0.1:${(pages.address() as AddressInfo).port}/?api=${encodeURIComponent(proxy.url)}`;
+    pageUrl = `http://127.0.0.1:${(pages.address() as AddressInfo).port}/?api=${encodeURIComponent(proxy.url)}`;
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -82,6 +82,7 @@ describe('examples/browser in headless Chromium', () => {
     await page.goto(pageUrl);
     await page.waitForSelector('#status[data-status="open"]');
   }, 60_000);
+  let pageUrl = '';
 
   afterAll(async () => {
     await browser?.close();
@@ -180,6 +181,36 @@ describe('examples/browser in headless Chromium', () => {
     expect(await page.locator('.turn').count()).toBe(3);
     expect(pageErrors).toEqual([]);
   });
+
+  // The fetch-based transports in a real browser: streamed response bodies (SSE), long-poll
+  // replies, the CORS preflights of their headers, and commands over HTTP.
+  for (const transport of ['sse', 'poll'] as const) {
+    it(`streams a turn and stops another over ${transport} alone`, async () => {
+      const tab = await browser.newPage();
+      tab.setDefaultTimeout(10_000);
+      tab.on('pageerror', (error) => pageErrors.push(`${transport} tab: ${error.message}`));
+      try {
+        await tab.goto(`${pageUrl}&transports=${transport}`);
+        await expect.poll(() => tab.locator('#status').textContent(), { timeout: 10_000 }).toBe(`● online (${transport})`);
+        await tab.fill('#prompt', 'hello');
+        await tab.click('#send');
+        const turn = tab.locator('.turn').last();
+        await turn.locator('xpath=self::*[@data-state="completed"]').waitFor();
+        expect(await turn.locator('.reply').textContent()).toBe(REPLY);
+        await tab.fill('#prompt', 'hang');
+        await tab.click('#send');
+        const hanging = tab.locator('.turn').last();
+        await hanging.locator('xpath=self::*[@data-state="running"]').waitFor();
+        await tab.click('#stop');
+        await hanging.locator('xpath=self::*[@data-state="canceled"]').waitFor();
+        expect(await hanging.locator('.end').textContent()).toBe('canceled by you');
+        expect(await tab.locator('#status').getAttribute('data-transport')).toBe(transport);
+        expect(pageErrors).toEqual([]);
+      } finally {
+        await tab.close();
+      }
+    });
+  }
 
   it('a second tab rejoins the session from the URL, sees the whole transcript, and can stop the first tab\'s turn', async () => {
     const second = await browser.newPage();
