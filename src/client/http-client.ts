@@ -1,10 +1,10 @@
 import { ConnectionError, HttpError, TetherError, TimeoutError } from '../errors/index.js';
+import { sleep } from '../internal/clock.js';
 import type { Check } from '../protocol/checks.js';
 import { headers as headerNames } from '../protocol/constants.js';
 import { endpoint, httpErrorFrom, parseRetryAfter, requestHeaders } from '../transport/http.js';
 import { parseJson, validateFrame } from '../transport/validate-event.js';
 import { backoffDelay } from './backoff.js';
-import { waitAtMost } from './deadline.js';
 import type { ConnectionHooks } from './connection-manager.js';
 import type { ResolvedClientOptions } from './options.js';
 
@@ -56,8 +56,6 @@ export class HttpClient {
     const what = `${method} ${path}`;
     const controller = new AbortController();
     const { signal } = controller;
-    // Settles when the request is aborted; retry sleeps end on it. (Its listener lives and dies with the request's own signal.)
-    const aborted = new Promise((resolve) => signal.addEventListener('abort', resolve));
     const timer = clock.setTimeout(() => controller.abort(new TimeoutError(`${what} took longer than ${requestTimeoutMs} ms`)), requestTimeoutMs);
     // The caller's abort and close() both end the request, with their own reason.
     const sources = [options.signal, this.#closing.signal];
@@ -80,7 +78,7 @@ export class HttpClient {
           options.onRetry?.();
           const delay = Math.max((error as { retryAfterMs?: number }).retryAfterMs ?? 0, backoffDelay(attempt, RETRY_BACKOFF, this.#o.random));
           // Sleep on the injected clock; an abort ends the sleep (and the request) at once.
-          await waitAtMost(clock, aborted, delay);
+          await sleep(clock, delay, signal);
           if (signal.aborted) throw signal.reason;
         }
       }

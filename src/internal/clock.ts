@@ -9,6 +9,23 @@ export interface Clock {
 }
 
 /**
+ * Waits `ms` on `clock`, or less when `signal` aborts first; never rejects,
+ * and leaves no timer or listener behind either way (F7).
+ */
+export function sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clock.clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = clock.setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
+}
+
+/**
  * The real clock. Timers are deliberately not `unref`'d: a pending reconnect
  * keeps a live subscription's process alive, and `close()` clears every timer
  * (F7), which the leak tests check.

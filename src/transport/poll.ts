@@ -1,4 +1,5 @@
 import { ProtocolError, TimeoutError } from '../errors/index.js';
+import { sleep } from '../internal/clock.js';
 import { pollReply } from '../protocol/checks.js';
 import { routes } from '../protocol/constants.js';
 import type { SessionEvent } from '../protocol/index.js';
@@ -77,22 +78,7 @@ class PollTransport extends HttpTransport {
       stream.cursor = { after: next, epoch };
       // Clamped: a wall clock stepped back must not turn the floor into a long silence.
       const early = Math.min(wait, POLL_EMPTY_FLOOR_MS) - Math.max(0, this.clock.now() - startedAt);
-      if (events.length === 0 && !reset && early > 0) await this.#pause(stream, early);
+      if (events.length === 0 && !reset && early > 0) await sleep(this.clock, early, stream.controller.signal);
     }
-  }
-
-  /** Waits `ms` on the transport's clock, or less if the stream stops meanwhile. */
-  #pause(stream: SessionStream, ms: number): Promise<void> {
-    const { signal } = stream.controller;
-    if (signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.clock.clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = this.clock.setTimeout(done, ms);
-      signal.addEventListener('abort', done);
-    });
   }
 }
