@@ -1,6 +1,6 @@
 import { ConnectionError, ProtocolError, TetherError, TimeoutError } from '../errors/index.js';
 import type { Clock } from '../internal/clock.js';
-import { headers as protocolHeaders } from '../protocol/constants.js';
+import { headers as protocolHeaders, limits } from '../protocol/constants.js';
 import type { ResetInfo } from '../protocol/index.js';
 import { endpoint, httpErrorFrom, parseRetryAfter, requestHeaders } from './http.js';
 import type {
@@ -29,6 +29,8 @@ export function toTetherError(error: unknown, message: string): TetherError {
 export abstract class BaseTransport implements Transport {
   abstract readonly name: TransportName;
   protected readonly clock: Clock;
+  /** Largest frame or SSE event accepted from the server, in bytes. */
+  protected readonly maxBytes: number;
   /** `open()` was called. */
   protected opened = false;
   /** The attempt is over (closed by us or failed): every late callback returns early. */
@@ -42,6 +44,7 @@ export abstract class BaseTransport implements Transport {
     protected readonly events: TransportEvents,
   ) {
     this.clock = options.clock;
+    this.maxBytes = options.maxMessageBytes ?? limits.maxServerFrameBytes;
   }
 
   abstract subscribe(sessionId: string, cursor: Cursor): void;

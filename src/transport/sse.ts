@@ -1,7 +1,7 @@
 import { createParser } from 'eventsource-parser';
 import { ConnectionError, ProtocolError } from '../errors/index.js';
 import { resetInfo } from '../protocol/checks.js';
-import { headers as protocolHeaders, limits, routes } from '../protocol/constants.js';
+import { headers as protocolHeaders, routes } from '../protocol/constants.js';
 import type { SessionEvent } from '../protocol/index.js';
 import { cancelBody, HttpTransport, type SessionStream } from './base-transport.js';
 import type { Transport, TransportEvents, TransportOptions } from './transport.js';
@@ -63,7 +63,6 @@ class SseTransport extends HttpTransport {
       batch = undefined;
       return !stream.stopped;
     };
-    const maxBytes = this.options.maxMessageBytes ?? limits.maxServerFrameBytes;
     // The parser calls these synchronously from `feed()` and does not catch:
     // what they throw ends up in `run()`'s caller, which ends the attempt.
     const parser = createParser({
@@ -84,11 +83,11 @@ class SseTransport extends HttpTransport {
       },
       onError: (error) => {
         if (error.type === 'max-buffer-size-exceeded') {
-          throw new ProtocolError(`sse event over ${maxBytes} bytes`, { code: 'frame_too_large', cause: error });
+          throw new ProtocolError(`sse event over ${this.maxBytes} bytes`, { code: 'frame_too_large', cause: error });
         }
       },
       // Two frames' worth: a bigger pending event is a protocol violation, not a reason to grow.
-      maxBufferSize: 2 * maxBytes,
+      maxBufferSize: 2 * this.maxBytes,
     });
     const reader = response.body.getReader();
     const decoder = new TextDecoder('utf-8', { ignoreBOM: true });

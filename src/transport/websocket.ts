@@ -8,7 +8,7 @@ import {
   turnReply,
   welcomeFrame,
 } from '../protocol/checks.js';
-import { closeCodes, limits, routes } from '../protocol/constants.js';
+import { closeCodes, routes } from '../protocol/constants.js';
 import type { ResetInfo, SessionEvent } from '../protocol/index.js';
 import { BaseTransport, DEFAULT_CLOSE_TIMEOUT_MS, toTetherError } from './base-transport.js';
 import { endpoint } from './http.js';
@@ -80,7 +80,6 @@ class WebSocketTransport extends BaseTransport {
   #pingTimer: unknown;
   #pingEveryMs = 0;
   #closing: Promise<void> | undefined;
-  readonly #maxBytes = this.options.maxMessageBytes ?? limits.maxServerFrameBytes;
 
   constructor(options: TransportOptions, events: TransportEvents) {
     super(options, events);
@@ -152,7 +151,7 @@ class WebSocketTransport extends BaseTransport {
         protocols: undefined,
         options: { headers: Record<string, string>; maxPayload: number },
       ) => WebSocket;
-      const socket = new Ctor(url.href, undefined, { headers, maxPayload: this.#maxBytes });
+      const socket = new Ctor(url.href, undefined, { headers, maxPayload: this.maxBytes });
       this.#socket = socket;
       const maybeNode = socket as unknown as Partial<NodeLikeSocket>;
       if (typeof maybeNode.terminate === 'function' && socket.send.length >= 2) {
@@ -174,7 +173,7 @@ class WebSocketTransport extends BaseTransport {
       if (typeof data !== 'string') {
         throw new ProtocolError('Binary WebSocket frame (the protocol uses JSON text)', { code: 'invalid_frame' });
       }
-      if (data.length > this.#maxBytes) throw this.#tooBig();
+      if (data.length > this.maxBytes) throw this.#tooBig();
       this.#handle(parseJson(data, 'WebSocket frame'));
     } catch (error) {
       this.#failWith(error);
@@ -208,7 +207,7 @@ class WebSocketTransport extends BaseTransport {
   };
 
   #tooBig(cause?: unknown): ProtocolError {
-    return new ProtocolError(`Frame over ${this.#maxBytes} bytes`, { code: 'frame_too_large', cause });
+    return new ProtocolError(`Frame over ${this.maxBytes} bytes`, { code: 'frame_too_large', cause });
   }
 
   #failWith(error: unknown): void {
