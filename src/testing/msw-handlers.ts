@@ -273,7 +273,7 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
     })),
     http.get(`${prefix}/sessions/:sid`, command((_request, { sid }) => {
       const snapshot = core.snapshot(sid!);
-      if (!snapshot) throw new ServerError('not_found', `Unknown session: ${sid}`, 404);
+      if (!snapshot) throw new ServerError('session_not_found', `Unknown session: ${sid}`, 404);
       return HttpResponse.json(snapshot);
     })),
     http.post(`${prefix}/sessions/:sid/turns`, command(async (request, { sid }, url) => {
@@ -319,7 +319,7 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
         const after = parseCursor('Last-Event-ID', lastEventId) ?? parseCursor('after', url.searchParams.get('after')) ?? 0;
         const epoch = url.searchParams.get('epoch') || undefined;
         const cursor = core.cursor(sid, epoch === undefined ? { after } : { after, epoch });
-        if (!cursor) throw new ServerError('not_found', `Unknown session: ${sid}`, 404);
+        if (!cursor) throw new ServerError('session_not_found', `Unknown session: ${sid}`, 404);
         const controller = new AbortController();
         streams.add(controller);
         request.signal.addEventListener('abort', () => controller.abort(), { once: true });
@@ -427,7 +427,7 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
               case 'subscribe': {
                 const from = frame.epoch === undefined ? { after: frame.after ?? 0 } : { after: frame.after ?? 0, epoch: frame.epoch };
                 const cursor = core.cursor(frame.sessionId, from);
-                if (!cursor) throw new ServerError('not_found', `Unknown session: ${frame.sessionId}`, 404);
+                if (!cursor) throw new ServerError('session_not_found', `Unknown session: ${frame.sessionId}`, 404);
                 subscriptions.get(frame.sessionId)?.abort();
                 const sub = new AbortController();
                 subscriptions.set(frame.sessionId, sub);

@@ -81,13 +81,13 @@ describe('bad HTTP input gets a 4xx JSON error', () => {
     expectError(await api(url, 'GET', '/v1/ws'), 426, 'upgrade_required');
   });
 
-  it('unknown sessions and turns → 404 not_found on every route', async () => {
+  it('unknown sessions → 404 session_not_found, unknown turns → 404 not_found, on every route', async () => {
     const { url } = await startServer({ agent: scriptedAgent().agent });
     const sid = await createSession(url);
-    expectError(await api(url, 'GET', '/v1/sessions/missing'), 404, 'not_found');
-    expectError(await prompt(url, 'missing', 'x'), 404, 'not_found');
+    expectError(await api(url, 'GET', '/v1/sessions/missing'), 404, 'session_not_found');
+    expectError(await prompt(url, 'missing', 'x'), 404, 'session_not_found');
     expectError(await api(url, 'GET', `/v1/sessions/${sid}/turns/missing`), 404, 'not_found');
-    expectError(await api(url, 'GET', '/v1/sessions/missing/poll'), 404, 'not_found');
+    expectError(await api(url, 'GET', '/v1/sessions/missing/poll'), 404, 'session_not_found');
     expectError(await api(url, 'GET', '/v1/sessions/%E0%A4%A/turns'), 404, 'not_found'); // undecodable
   });
 

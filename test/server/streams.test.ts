@@ -78,7 +78,7 @@ describe('SSE', () => {
   it('unknown session is a 404 JSON error, not a stream', async () => {
     const { url } = await startServer({ agent: scriptedAgent().agent });
     const reply = await api(url, 'GET', '/v1/sessions/nope/events');
-    expect(reply).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
+    expect(reply).toMatchObject({ status: 404, body: { error: { code: 'session_not_found' } } });
   });
 });
 
@@ -172,9 +172,9 @@ describe('WebSocket', () => {
     expect(ws.events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
     for (const frame of ws.frames) expect(ServerFrame.safeParse(frame).success).toBe(true);
     const unknown = await ws.request({ type: 'subscribe', sessionId: 'nope' });
-    expect(unknown).toMatchObject({ ok: false, error: { code: 'not_found', status: 404 } });
+    expect(unknown).toMatchObject({ ok: false, error: { code: 'session_not_found', status: 404 } });
     const prompt404 = await ws.request({ type: 'prompt', sessionId: 'nope', prompt: 'x' });
-    expect(prompt404).toMatchObject({ ok: false, error: { code: 'not_found' } });
+    expect(prompt404).toMatchObject({ ok: false, error: { code: 'session_not_found' } });
   });
 
   it('multiplexes sessions on one socket; resubscribing restarts from the new cursor; reset frame on unknown epoch', async () => {

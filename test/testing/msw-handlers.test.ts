@@ -92,7 +92,7 @@ describe('createMswHandlers: HTTP', () => {
     const sid = await session();
     expect(await call(`/v1/sessions/${sid}/turns`, { body: '{nope' })).toMatchObject({ status: 400, body: { error: { code: 'invalid_json' } } });
     expect(await call(`/v1/sessions/${sid}/turns`, { body: { prompt: 3 } })).toMatchObject({ status: 400, body: { error: { code: 'invalid_body' } } });
-    expect(await call('/v1/sessions/nope')).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
+    expect(await call('/v1/sessions/nope')).toMatchObject({ status: 404, body: { error: { code: 'session_not_found' } } });
     expect(await call(`/v1/sessions/${sid}/turns/nope/cancel`, { body: {} })).toMatchObject({ status: 404 });
   });
 

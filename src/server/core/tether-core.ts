@@ -640,7 +640,7 @@ export class TetherCore {
 
   #requireSession(sessionId: string): SessionState {
     const session = this.#sessions.get(sessionId);
-    if (!session) throw new ServerError('not_found', `Unknown session: ${sessionId}`, 404);
+    if (!session) throw new ServerError('session_not_found', `Unknown session: ${sessionId}`, 404);
     return session;
   }
 

@@ -108,7 +108,7 @@ async function dispatch(ctx: HostContext, route: Route, req: IncomingMessage, re
     }
     case 'session': {
       const snapshot = core.snapshot(route.sessionId);
-      if (!snapshot) throw new ServerError('not_found', `Unknown session: ${route.sessionId}`, 404);
+      if (!snapshot) throw new ServerError('session_not_found', `Unknown session: ${route.sessionId}`, 404);
       sendJson(res, 200, snapshot, {}, options.cors);
       return;
     }

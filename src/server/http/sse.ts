@@ -21,7 +21,7 @@ export function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResp
     0;
   const epoch = url.searchParams.get('epoch') || undefined;
   const cursor = ctx.core.cursor(sessionId, epoch === undefined ? { after } : { after, epoch });
-  if (!cursor) throw new ServerError('not_found', `Unknown session: ${sessionId}`, 404);
+  if (!cursor) throw new ServerError('session_not_found', `Unknown session: ${sessionId}`, 404);
 
   const { clock, heartbeatMs, sseRetryMs, highWaterBytes, maxBatchEvents } = ctx.options;
   const outbound = new Outbound(highWaterBytes);

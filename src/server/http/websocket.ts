@@ -136,7 +136,7 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
       case 'subscribe': {
         const from = frame.epoch === undefined ? { after: frame.after ?? 0 } : { after: frame.after ?? 0, epoch: frame.epoch };
         const cursor = ctx.core.cursor(frame.sessionId, from);
-        if (!cursor) throw new ServerError('not_found', `Unknown session: ${frame.sessionId}`, 404);
+        if (!cursor) throw new ServerError('session_not_found', `Unknown session: ${frame.sessionId}`, 404);
         stopSubscription(frame.sessionId);
         reply(frame.id, { epoch: cursor.log.epoch, seq: cursor.log.seq });
         const controller = new AbortController();
