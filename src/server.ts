@@ -43,3 +43,4 @@ export {
 // restarts with atomic writes (F10). Lives here because `agent-tether` itself
 // must stay free of `node:` imports for browsers.
 export { fileCursorStore, type FileCursorStoreOptions } from './node/file-cursor-store.js';
+export { consoleLogger, type LogFields, type LogLevel } from './logging/logger.js';

@@ -213,7 +213,7 @@ class ClientImpl implements Client, ClientContext {
     try {
       return await this.options.cursorStore.get(this.#cursorKey(sessionId));
     } catch (error) {
-      this.options.logger.warn?.(`agent-tether: cursorStore.get failed; starting from the beginning`, error);
+      this.options.logger.warn?.({ err: error }, 'agent-tether: cursorStore.get failed; starting from the beginning');
       return undefined;
     }
   }
@@ -256,7 +256,7 @@ class ClientImpl implements Client, ClientContext {
         try {
           await this.options.cursorStore.set(write.key, cursor);
         } catch (error) {
-          this.options.logger.warn?.(`agent-tether: cursorStore.set failed`, error);
+          this.options.logger.warn?.({ err: error }, 'agent-tether: cursorStore.set failed');
         }
       } while (this.#closed && write.seq >= 0);
       write.running = undefined;

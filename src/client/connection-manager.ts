@@ -156,7 +156,7 @@ export class ConnectionManager {
   }
 
   #reportError(error: TetherError): void {
-    this.#o.logger.warn?.(`agent-tether: ${error.message}`);
+    this.#o.logger.warn?.({ err: error }, `agent-tether: ${error.message}`);
     this.#emitter.emit('error', error);
   }
 
@@ -462,7 +462,7 @@ export class ConnectionManager {
     }
     const delay = Math.max(backoffDelay(this.#failures, this.#o.reconnect, this.#h.random), retryAfterMs ?? 0);
     this.#setState({ status: 'reconnecting', transport: this.#ladder.current, attempt: this.#failures });
-    this.#o.logger.debug?.(`agent-tether: reconnect attempt ${this.#failures} in ${delay} ms`);
+    this.#o.logger.debug?.({ attempt: this.#failures, delayMs: delay }, `agent-tether: reconnect attempt ${this.#failures} in ${delay} ms`);
     this.#retryTimer = this.#h.clock.setTimeout(() => this.#connect(), delay);
   }
 

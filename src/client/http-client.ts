@@ -74,7 +74,7 @@ export class HttpClient {
           // Network failures and overload are worth another try; bad replies, 4xx and a failing `headers` function are not.
           const retryable = error instanceof HttpError ? RETRYABLE_STATUS.has(error.status) : error instanceof ConnectionError;
           if (signal.aborted || !retryable || attempt > RETRIES) throw error;
-          this.#o.logger.debug?.(`agent-tether: ${what} failed (${(error as Error)?.message}); retrying`);
+          this.#o.logger.debug?.({ err: error }, `agent-tether: ${what} failed (${(error as Error)?.message}); retrying`);
           options.onRetry?.();
           const delay = Math.max((error as { retryAfterMs?: number }).retryAfterMs ?? 0, backoffDelay(attempt, RETRY_BACKOFF, this.#o.random));
           // Sleep on the injected clock; an abort ends the sleep (and the request) at once.

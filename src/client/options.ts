@@ -1,7 +1,10 @@
 import IsomorphicWebSocket from 'isomorphic-ws';
 import type { TransportName, WebSocketConstructor } from '../transport/transport.js';
+import type { Logger } from '../logging/logger.js';
 import type { CursorStore } from './cursor-store.js';
 import { memoryCursorStore } from './cursor-store.js';
+
+export type { Logger };
 
 /**
  * How reconnect delays grow. Each field defaults on its own: passing
@@ -24,13 +27,6 @@ export interface ReconnectOptions {
   maxAttempts?: number | undefined;
 }
 
-/** Where log lines go. Every method is optional; the default logger is silent. */
-export interface Logger {
-  debug?(message: string, ...args: unknown[]): void;
-  info?(message: string, ...args: unknown[]): void;
-  warn?(message: string, ...args: unknown[]): void;
-  error?(message: string, ...args: unknown[]): void;
-}
 
 /**
  * Options of `createClient`. Only `baseUrl` is required; `{ x: undefined }`

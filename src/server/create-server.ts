@@ -97,13 +97,13 @@ export function createServer(options: ServerOptions): TetherServer {
     void handleRequest(ctx, req, res);
   });
   http.on('clientError', (error, socket: Socket) => {
-    logger.debug?.('agent-tether: client error', error);
+    logger.debug?.({ err: error }, 'agent-tether: client error');
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     else socket.destroy();
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: resolved.maxFrameBytes, clientTracking: false });
-  wss.on('error', (error) => logger.error?.('agent-tether: websocket server error', error));
+  wss.on('error', (error) => logger.error?.({ err: error }, 'agent-tether: websocket server error'));
   http.on('upgrade', (req, socket: Socket, head) => {
     socket.on('error', () => {});
     let path: string;
@@ -155,7 +155,7 @@ export function createServer(options: ServerOptions): TetherServer {
         });
       });
       // After start-up a server error (e.g. EMFILE) is logged, never an uncaught 'error' event.
-      http.on('error', (error) => logger.error?.('agent-tether: http server error', error));
+      http.on('error', (error) => logger.error?.({ err: error }, 'agent-tether: http server error'));
       const address = http.address() as AddressInfo;
       const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       url = `http://${hostPart}:${address.port}`;

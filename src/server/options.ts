@@ -1,5 +1,6 @@
 import { limits } from '../protocol/index.js';
 import { systemClock, type Clock } from '../internal/clock.js';
+import { consoleLogger } from '../logging/logger.js';
 import type { Agent, Logger, SessionStore } from './core/types.js';
 import { memoryStore } from './stores/memory-store.js';
 
@@ -40,9 +41,7 @@ export interface ServerOptions {
 /** `ServerOptions` after defaults. */
 export type ResolvedServerOptions = Required<ServerOptions>;
 
-const defaultLogger: Logger = {
-  error: (message, details) => console.error(message, details),
-};
+const defaultLogger: Logger = consoleLogger('error');
 
 /** Defaults of every optional {@link ServerOptions} field but `store` (a fresh `memoryStore()` per server). */
 export const DEFAULTS = {

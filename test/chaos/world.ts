@@ -125,7 +125,7 @@ export class World {
       heartbeatMs: 150,
       sseRetryMs: 20,
       shutdownTimeoutMs: 1000,
-      logger: { error: (message: string, details?: unknown) => this.serverLogErrors.push({ message, details }) },
+      logger: { error: ({ err: details }, message) => this.serverLogErrors.push({ message, details }) },
     });
   }
 

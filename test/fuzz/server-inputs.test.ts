@@ -27,7 +27,7 @@ beforeAll(async () => {
   server = await createTestServer({
     maxFrameBytes: MAX_FRAME,
     script: [{ delta: 'ok' }],
-    logger: { error: (message: string, details?: unknown) => void logged.push({ message, details }) },
+    logger: { error: ({ err: details }, message) => void logged.push({ message, details }) },
   });
   port = server.port;
   const created = (await (await fetch(`${server.url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { session: { id: string } };

@@ -116,7 +116,7 @@ describe('bug 4 (fixed in cf3c569) — server: a request path starting with "//"
   // (a path, never an authority), or catch the parse error and answer 404 `not_found`.
   it('GET // and GET //v1/sessions answer 4xx with a JSON error body', async () => {
     const errors: unknown[] = [];
-    server = await createTestServer({ logger: { error: (m: string) => void errors.push(m) } });
+    server = await createTestServer({ logger: { error: (_fields, m) => void errors.push(m) } });
     for (const path of ['//', '//v1/sessions']) {
       const status = await new Promise<number>((resolve, reject) => {
         const req = request({ host: '127.0.0.1', port: server!.port, path, method: 'GET', agent: false }, (res) => {

@@ -168,7 +168,7 @@ describe('a throwing agent or store never crashes the process', () => {
         saveSession: async () => Promise.reject(new Error('store down')),
         appendEvents: async () => Promise.reject(new Error('store down')),
       },
-      logger: { error: (_m: string, e: unknown) => errors.push(e) },
+      logger: { error: ({ err }) => errors.push(err) },
     });
     const sid = await createSession(url);
     const turnId = (await prompt(url, sid, 'x')).body.turn.id;

@@ -371,7 +371,7 @@ describe('TetherCore (no sockets)', () => {
         yield { type: 'delta', text: 'fine' } as const;
       },
       store: failing as never,
-      logger: { error: (_m: string, e: unknown) => errors.push(e) },
+      logger: { error: ({ err }) => errors.push(err) },
     });
     const { id } = c.createSession();
     const { turn } = c.prompt(id, { prompt: 'x' });

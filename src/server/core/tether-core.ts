@@ -400,7 +400,7 @@ export class TetherCore {
     try {
       await this.#options.store.close?.();
     } catch (error) {
-      this.#options.logger.error?.('agent-tether: store failed to close', error);
+      this.#options.logger.error?.({ err: error }, 'agent-tether: store failed to close');
     }
   }
 
@@ -454,7 +454,7 @@ export class TetherCore {
       done = true;
       turn.agentSettled = true;
       if (!turn.terminal) {
-        this.#options.logger.debug?.('agent-tether: agent failed', error);
+        this.#options.logger.debug?.({ err: error }, 'agent-tether: agent failed');
         this.#finish(session, turn, {
           type: 'turn.error',
           error: { code: 'agent_error', message: errorMessage(error), retryable: false },
@@ -565,7 +565,7 @@ export class TetherCore {
 
   /** A failing store is logged, never allowed to crash the process or a turn. */
   #guard(fn: () => Promise<void>, what: string, then?: () => void): void {
-    const fail = (error: unknown) => this.#options.logger.error?.(`agent-tether: store failed to ${what}`, error);
+    const fail = (error: unknown) => this.#options.logger.error?.({ err: error }, `agent-tether: store failed to ${what}`);
     try {
       Promise.resolve(fn()).then(
         () => then?.(),

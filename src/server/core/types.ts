@@ -1,5 +1,7 @@
 import type { SessionEvent, TerminalEvent, TurnStatus } from '../../protocol/index.js';
 
+export type { Logger } from '../../logging/logger.js';
+
 /** What an agent yields: a piece of output text, or a structured item. */
 export type AgentChunk = { type: 'delta'; text: string } | { type: 'item'; item: Record<string, unknown> };
 
@@ -23,14 +25,6 @@ export interface AgentInput {
  * const agent: Agent = async function* ({ prompt }) { yield { type: 'delta', text: `echo: ${prompt}` }; };
  */
 export type Agent = (input: AgentInput) => AsyncIterable<AgentChunk> | Iterable<AgentChunk>;
-
-/** Where the server writes what it has to say. Every method is optional; the default is silent except `error`. */
-export interface Logger {
-  debug?(message: string, details?: unknown): void;
-  info?(message: string, details?: unknown): void;
-  warn?(message: string, details?: unknown): void;
-  error?(message: string, details?: unknown): void;
-}
 
 /** A turn as persisted in a {@link SessionRecord}. */
 export interface TurnRecord {

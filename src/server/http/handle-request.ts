@@ -91,7 +91,7 @@ export async function handleRequest(ctx: HostContext, req: IncomingMessage, res:
       if (error.status === 413) extra.Connection = 'close';
       sendError(res, error, cors, extra);
     } else {
-      ctx.options.logger.error?.('agent-tether: request failed', error);
+      ctx.options.logger.error?.({ err: error }, 'agent-tether: request failed');
       sendError(res, new ServerError('internal_error', 'The server failed to handle the request', 500), cors);
     }
   }

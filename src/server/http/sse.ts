@@ -89,7 +89,7 @@ export function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResp
     maxBytes: ctx.batchBytes,
     send,
   }).catch((error: unknown) => {
-    ctx.options.logger.error?.('agent-tether: SSE stream failed', error);
+    ctx.options.logger.error?.({ err: error }, 'agent-tether: SSE stream failed');
     finish();
   });
 }

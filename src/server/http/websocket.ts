@@ -103,7 +103,7 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
   });
   ws.on('error', (error) => {
     // ws closes the socket itself (e.g. 1009 for maxPayload); nothing may throw here.
-    logger.debug?.('agent-tether: websocket error', error);
+    logger.debug?.({ err: error }, 'agent-tether: websocket error');
   });
 
   ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -123,7 +123,7 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
         error instanceof ServerError
           ? error.toInfo()
           : { code: 'internal_error', message: 'The server failed to handle the frame', status: 500 };
-      if (!(error instanceof ServerError)) logger.error?.('agent-tether: websocket frame failed', error);
+      if (!(error instanceof ServerError)) logger.error?.({ err: error }, 'agent-tether: websocket frame failed');
       if (id !== undefined) replyError(id, info);
     }
   });
@@ -156,7 +156,7 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
           maxEvents: maxBatchEvents,
           maxBytes: ctx.batchBytes,
           send: sendBatch,
-        }).catch((error: unknown) => logger.error?.('agent-tether: websocket stream failed', error));
+        }).catch((error: unknown) => logger.error?.({ err: error }, 'agent-tether: websocket stream failed'));
         subscriptions.set(frame.sessionId, { controller, done });
         return;
       }
