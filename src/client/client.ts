@@ -1,5 +1,5 @@
 import { ClosedError, ConnectionError, HttpError, type TetherError } from '../errors/index.js';
-import { systemClock, type Clock } from '../internal/clock.js';
+import { systemClock, waitAtMost, type Clock } from '../internal/clock.js';
 import { createSessionReply } from '../protocol/checks.js';
 import { routes } from '../protocol/constants.js';
 import { createTransport } from '../transport/index.js';
@@ -7,7 +7,6 @@ import { TransportLadder } from '../transport/ladder.js';
 import type { ClientState } from './client-state.js';
 import { ConnectionManager, type ConnectionHooks, type ManagerEvents } from './connection-manager.js';
 import type { ClientContext, CommandOptions } from './context.js';
-import { waitAtMost } from './deadline.js';
 import type { StoredCursor } from './cursor-store.js';
 import { Emitter } from './emitter.js';
 import { HttpClient } from './http-client.js';

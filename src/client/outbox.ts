@@ -1,6 +1,5 @@
 import { ClosedError, TimeoutError } from '../errors/index.js';
-import type { Clock } from '../internal/clock.js';
-import { waitAtMost } from './deadline.js';
+import { waitAtMost, type Clock } from '../internal/clock.js';
 
 /**
  * Every command in flight (F9). Each one is either delivered or rejected with a

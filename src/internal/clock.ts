@@ -35,3 +35,25 @@ export const systemClock: Clock = {
   setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
   clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
+
+/**
+ * Waits for `promise` (its outcome ignored) but no longer than `ms` on `clock`;
+ * resolves `true` when it settled in time, `false` when the time ran out.
+ * Never rejects, and the timer is always cleared (F7).
+ */
+export async function waitAtMost(clock: Clock, promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: unknown;
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = clock.setTimeout(() => resolve(false), ms);
+      }),
+    ]);
+  } finally {
+    clock.clearTimeout(timer);
+  }
+}
