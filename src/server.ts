@@ -15,7 +15,7 @@ export {
   type CloseOptions,
 } from './server/create-server.js';
 export { DEFAULTS, type ServerOptions } from './server/options.js';
-export { memoryStore, type MemoryStore } from './server/stores/memory-store.js';
+export { memoryStore, type MemoryStore, type MemoryStoreOptions } from './server/stores/memory-store.js';
 export { fileStore, type FileStore, type FileStoreOptions } from './server/stores/file-store.js';
 export { demoAgent, type DemoAgentOptions } from './server/demo-agent.js';
 export {
@@ -24,6 +24,7 @@ export {
   EventCursor,
   SessionLog,
   ServerError,
+  type CoreHealth,
   type CoreOptions,
   type CreateCoreOptions,
   type PromptResult,
@@ -33,10 +34,13 @@ export {
   type AgentChunk,
   type AgentInput,
   type Logger,
+  type AppendOptions,
   type SessionRecord,
   type SessionStore,
+  type StoreStats,
   type StoredSession,
   type TurnRecord,
+  type UnfinishedTurn,
 } from './server/core/index.js';
 
 // Node-only helper for the client: persists resume cursors across process

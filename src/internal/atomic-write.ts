@@ -40,7 +40,8 @@ export function isAtomicTempFile(name: string): boolean {
   return name.startsWith('.') && name.includes('.tmp-');
 }
 
-async function syncDir(dir: string): Promise<void> {
+/** fsync a directory so a create, rename or unlink in it survives power loss; best effort where unsupported. */
+export async function syncDir(dir: string): Promise<void> {
   // Directory fsync is not supported everywhere (e.g. Windows); the rename is
   // still atomic there, just not guaranteed durable across power loss.
   let handle;

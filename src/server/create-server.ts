@@ -25,8 +25,10 @@ export interface ConnectionStats {
 /** What {@link TetherServer.stats} reports. */
 export interface ServerStats {
   sessions: number;
-  /** Events held in memory, over all sessions. */
+  /** Events held in memory, over all sessions (at most `maxEventsPerSession` each). */
   events: number;
+  /** UTF-8 bytes of those events. */
+  bytes: number;
   runningTurns: number;
   queuedTurns: number;
   /** Long-poll requests waiting for events. */
@@ -80,6 +82,8 @@ export function createServer(options: ServerOptions): TetherServer {
     maxEventsPerSession: resolved.maxEventsPerSession,
     cancelGraceMs: resolved.cancelGraceMs,
     maxSnapshotTurns: resolved.maxSnapshotTurns,
+    sessionIdleMs: resolved.sessionIdleMs,
+    idempotencyTtlMs: resolved.idempotencyTtlMs,
   });
   let closing = false;
   let connectionIds = 0;

@@ -2,6 +2,7 @@ import { limits } from '../protocol/index.js';
 import { systemClock, type Clock } from '../internal/clock.js';
 import { consoleLogger } from '../logging/logger.js';
 import type { Agent, Logger, SessionStore } from './core/types.js';
+import { isSessionStore } from './core/session-store.js';
 import { memoryStore } from './stores/memory-store.js';
 
 /** What `createServer()` takes. Only `agent` is required; every other field defaults on its own. */
@@ -34,6 +35,10 @@ export interface ServerOptions {
   maxPollEvents?: number;
   /** Turns listed in `GET /v1/sessions/:sid`. @default 50 */
   maxSnapshotTurns?: number;
+  /** A session with no turn in flight and no waiting reader leaves memory after this long; it comes back from the store on use. @default 600000 (10 min) */
+  sessionIdleMs?: number;
+  /** How long a prompt's `Idempotency-Key` finds its turn. @default 86400000 (24 h) */
+  idempotencyTtlMs?: number;
   /** Answer CORS preflights and add `Access-Control-Allow-Origin: *` (browser clients). @default true */
   cors?: boolean;
 }
@@ -57,6 +62,8 @@ export const DEFAULTS = {
   maxBatchEvents: limits.maxBatchEvents,
   maxPollEvents: limits.maxPollEvents,
   maxSnapshotTurns: 50,
+  sessionIdleMs: 600_000,
+  idempotencyTtlMs: 86_400_000,
   cors: true,
 } as const satisfies Required<Omit<ServerOptions, 'agent' | 'store'>>;
 
@@ -83,11 +90,15 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     maxBatchEvents: positiveInt('maxBatchEvents', pick('maxBatchEvents')),
     maxPollEvents: positiveInt('maxPollEvents', pick('maxPollEvents')),
     maxSnapshotTurns: positiveInt('maxSnapshotTurns', pick('maxSnapshotTurns')),
+    sessionIdleMs: positiveInt('sessionIdleMs', pick('sessionIdleMs')),
+    idempotencyTtlMs: positiveInt('idempotencyTtlMs', pick('idempotencyTtlMs')),
     cors: pick('cors'),
   };
   const store = resolved.store;
-  if (typeof store !== 'object' || ['load', 'saveSession', 'appendEvents'].some((m) => typeof (store as unknown as Record<string, unknown>)[m] !== 'function')) {
-    throw new TypeError('createServer: `store` must implement SessionStore (load, saveSession, appendEvents)');
+  if (!isSessionStore(store)) {
+    throw new TypeError(
+      'createServer: `store` must implement SessionStore (saveSession, loadSession, appendEvents, saveTurn, unfinishedTurns, deleteSession, stats)',
+    );
   }
   const clock = resolved.clock;
   if (typeof clock !== 'object' || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {

@@ -17,7 +17,7 @@ import {
   type ResetInfo,
   type SessionEvent,
 } from '../protocol/index.js';
-import { ServerError, type Agent, type Logger, type TetherCore } from '../server.js';
+import { ServerError, type Agent, type EventCursor, type Logger, type TetherCore } from '../server.js';
 import { createCore } from '../server/core/create-core.js';
 import { decodeClientFrame, parseBody, parseCursor } from '../server/core/request-input.js';
 import { scriptedAgent, type Script } from './scripted-agent.js';
@@ -234,7 +234,7 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
    * Resolves `'ended' | 'dropped' | 'aborted'`.
    */
   const streamEvents = async (
-    cursor: NonNullable<ReturnType<TetherCore['cursor']>>,
+    cursor: EventCursor,
     signal: AbortSignal,
     budget: { left: number } | null,
     deliver: { reset(reset: ResetInfo): void; events(events: SessionEvent[]): void },
@@ -269,10 +269,10 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
   const handlers: Array<RequestHandler | WebSocketHandler> = [
     http.post(`${prefix}/sessions`, command(async (request) => {
       const body = parseBody(CreateSessionRequest, await readJson(request));
-      return HttpResponse.json({ session: core.createSession(body.metadata === undefined ? {} : { metadata: body.metadata }) }, { status: 201 });
+      return HttpResponse.json({ session: await core.createSession(body.metadata === undefined ? {} : { metadata: body.metadata }) }, { status: 201 });
     })),
-    http.get(`${prefix}/sessions/:sid`, command((_request, { sid }) => {
-      const snapshot = core.snapshot(sid!);
+    http.get(`${prefix}/sessions/:sid`, command(async (_request, { sid }) => {
+      const snapshot = await core.snapshot(sid!);
       if (!snapshot) throw new ServerError('session_not_found', `Unknown session: ${sid}`, 404);
       return HttpResponse.json(snapshot);
     })),
@@ -280,22 +280,22 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
       const body = parseBody(PromptRequest, await readJson(request));
       const idempotencyKey = request.headers.get('idempotency-key') ?? undefined;
       const clientId = body.clientId ?? request.headers.get('x-tether-client') ?? url.searchParams.get('clientId') ?? undefined;
-      const result = core.prompt(sid!, {
+      const result = await core.prompt(sid!, {
         prompt: body.prompt,
         ...(clientId === undefined ? {} : { clientId }),
         ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
       });
       return HttpResponse.json({ turn: result.turn }, { status: result.created ? 201 : 200 });
     })),
-    http.get(`${prefix}/sessions/:sid/turns/:tid`, command((_request, { sid, tid }) => {
-      const turn = core.getTurn(sid!, tid!);
+    http.get(`${prefix}/sessions/:sid/turns/:tid`, command(async (_request, { sid, tid }) => {
+      const turn = await core.getTurn(sid!, tid!);
       if (!turn) throw new ServerError('not_found', `Unknown turn: ${tid}`, 404);
       return HttpResponse.json({ turn });
     })),
     http.post(`${prefix}/sessions/:sid/turns/:tid/cancel`, command(async (request, { sid, tid }, url) => {
       const body = parseBody(CancelRequest, await readJson(request));
       const clientId = body.clientId ?? request.headers.get('x-tether-client') ?? url.searchParams.get('clientId') ?? undefined;
-      const result = core.cancel(sid!, tid!, {
+      const result = await core.cancel(sid!, tid!, {
         ...(clientId === undefined ? {} : { clientId }),
         ...(body.reason === undefined ? {} : { reason: body.reason }),
       });
@@ -318,7 +318,7 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
         const url = new URL(request.url);
         const after = parseCursor('Last-Event-ID', lastEventId) ?? parseCursor('after', url.searchParams.get('after')) ?? 0;
         const epoch = url.searchParams.get('epoch') || undefined;
-        const cursor = core.cursor(sid, epoch === undefined ? { after } : { after, epoch });
+        const cursor = await core.cursor(sid, epoch === undefined ? { after } : { after, epoch });
         if (!cursor) throw new ServerError('session_not_found', `Unknown session: ${sid}`, 404);
         const controller = new AbortController();
         streams.add(controller);
@@ -426,11 +426,12 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
             switch (frame.type) {
               case 'subscribe': {
                 const from = frame.epoch === undefined ? { after: frame.after ?? 0 } : { after: frame.after ?? 0, epoch: frame.epoch };
-                const cursor = core.cursor(frame.sessionId, from);
-                if (!cursor) throw new ServerError('session_not_found', `Unknown session: ${frame.sessionId}`, 404);
                 subscriptions.get(frame.sessionId)?.abort();
                 const sub = new AbortController();
                 subscriptions.set(frame.sessionId, sub);
+                const cursor = await core.cursor(frame.sessionId, from);
+                if (!cursor) throw new ServerError('session_not_found', `Unknown session: ${frame.sessionId}`, 404);
+                if (sub.signal.aborted) return reply(frame.id, { epoch: cursor.log.epoch, seq: cursor.log.seq });
                 reply(frame.id, { epoch: cursor.log.epoch, seq: cursor.log.seq });
                 void streamEvents(cursor, sub.signal, budget, {
                   reset: (reset) => send({ type: 'reset', ...reset }),
@@ -445,7 +446,7 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
                 subscriptions.delete(frame.sessionId);
                 return reply(frame.id, {});
               case 'prompt': {
-                const result = core.prompt(frame.sessionId, {
+                const result = await core.prompt(frame.sessionId, {
                   prompt: frame.prompt,
                   clientId,
                   ...(frame.idempotencyKey === undefined ? {} : { idempotencyKey: frame.idempotencyKey }),
@@ -453,7 +454,7 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
                 return reply(frame.id, { turn: result.turn });
               }
               case 'cancel': {
-                const result = core.cancel(frame.sessionId, frame.turnId, {
+                const result = await core.cancel(frame.sessionId, frame.turnId, {
                   clientId,
                   ...(frame.reason === undefined ? {} : { reason: frame.reason }),
                 });

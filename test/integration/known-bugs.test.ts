@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TurnEvent } from '../../src/index.js';
-import { fileStore } from '../../src/server.js';
+import { fileStore, type SessionStore } from '../../src/server.js';
 import { createFaultProxy, createTestServer, type FaultProxy, type TestServer } from '../../src/testing.js';
 import { recordingClient, type Recorded } from './helpers.js';
 
@@ -81,14 +81,12 @@ describe('bug 3 (fixed in 3cc3d9a) — server: GET turn / snapshot ran ahead of 
   it('a terminal seen by GET turn is already in the event log', async () => {
     dir = await mkdtemp(join(tmpdir(), 'tether-bug3-'));
     const inner = fileStore({ dir });
-    const slow = {
-      load: () => inner.load(),
-      saveSession: (record: Parameters<typeof inner.saveSession>[0]) => inner.saveSession(record),
-      appendEvents: async (id: string, events: Parameters<typeof inner.appendEvents>[1]) => {
+    const slow: SessionStore = {
+      ...inner,
+      appendEvents: async (id, events, options) => {
         if (events.some((e) => e.type === 'turn.completed')) await new Promise((r) => setTimeout(r, 300));
-        await inner.appendEvents(id, events);
+        await inner.appendEvents(id, events, options);
       },
-      close: () => inner.close(),
     };
     server = await createTestServer({ store: slow, script: [{ delta: 'a' }, { delta: 'b' }] });
     const base = server.url;

@@ -2,6 +2,7 @@ import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ErrorBody } from '../../src/protocol/index.js';
+import { memoryStore } from '../../src/server.js';
 import { api, createSession, prompt, scriptedAgent, startServer, WsClient } from './helpers.js';
 
 // No bad input may surface as an unhandled rejection or exception in the server process.
@@ -156,19 +157,12 @@ describe('bad WebSocket input closes with the right code', () => {
 });
 
 describe('a throwing agent or store never crashes the process', () => {
-  it('agent throwing and store rejecting: the turn ends with agent_error, the server keeps serving', async () => {
-    const errors: unknown[] = [];
+  it('agent throwing: the turn ends with agent_error, the server keeps serving', async () => {
     const { url } = await startServer({
       agent: async function* () {
         yield { type: 'delta', text: 'x' } as const;
         throw new Error('agent exploded');
       },
-      store: {
-        load: async () => [],
-        saveSession: async () => Promise.reject(new Error('store down')),
-        appendEvents: async () => Promise.reject(new Error('store down')),
-      },
-      logger: { error: ({ err }) => errors.push(err) },
     });
     const sid = await createSession(url);
     const turnId = (await prompt(url, sid, 'x')).body.turn.id;
@@ -177,6 +171,25 @@ describe('a throwing agent or store never crashes the process', () => {
     await ws.request({ type: 'subscribe', sessionId: sid });
     await ws.until(() => ws.terminal(turnId) !== undefined, 'terminal');
     expect(await poll()).toMatchObject({ status: 'error', terminal: { error: { code: 'agent_error', message: 'agent exploded' } } });
-    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it('a store rejecting every write: create answers 503 store_unavailable with Retry-After and a JSON body; the server keeps serving', async () => {
+    const errors: unknown[] = [];
+    const base = memoryStore();
+    const { url } = await startServer({
+      agent: async function* () {
+        yield { type: 'delta', text: 'x' } as const;
+      },
+      store: { ...base, saveSession: async () => Promise.reject(new Error('store down')) },
+      logger: { error: ({ err }) => errors.push(err) },
+    });
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(`${url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('2');
+      expect(await response.json()).toMatchObject({ error: { code: 'store_unavailable', status: 503 } });
+    }
+    expect((await api(url, 'GET', '/v1/sessions/nope')).status).toBe(404);
+    expect(errors).toHaveLength(1); // one outage, logged once
   });
 });

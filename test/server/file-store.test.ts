@@ -6,8 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SerializedWriter, atomicWriteFile } from '../../src/internal/atomic-write.js';
 import { createServer, fileStore, type SessionRecord } from '../../src/server.js';
-import type { SessionEvent } from '../../src/protocol/index.js';
-import { api, createSession, onTeardown, prompt, scriptedAgent, silentLogger, SseReader, startServer } from './helpers.js';
+import { api, createSession, logUntil, onTeardown, prompt, scriptedAgent, silentLogger, SseReader, startServer } from './helpers.js';
+import { event, sessionRecord, storeContract } from './store-contract.js';
+
+function record(id: string, version: number, padding = 0): SessionRecord {
+  return sessionRecord(id, { createdAt: version, metadata: { padding: 'p'.repeat(padding) } });
+}
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'tether-store-'));
@@ -15,25 +19,27 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-function record(id: string, version: number, padding = 0): SessionRecord {
-  return {
-    version: 1,
-    id,
-    epoch: 'e1',
-    createdAt: version,
-    seq: version,
-    turns: [{ id: `t${version}`, status: 'completed', prompt: 'p'.repeat(padding), createdAt: version, queuedSeq: 1 }],
-  };
-}
+storeContract(
+  'fileStore',
+  async () => {
+    const dir = await tempDir();
+    return { store: fileStore({ dir }), reopen: async () => fileStore({ dir }) };
+  },
+  // Trimming deletes whole segments of maxEvents / 8 (at least 16) events.
+  { slack: (maxEvents) => Math.max(16, Math.ceil(maxEvents / 8)) },
+);
+
+const segments = async (dir: string, sid: string) => (await readdir(join(fileStore({ dir }).sessionDir(sid), 'events'))).sort();
+const segmentPath = async (dir: string, sid: string, index: number) =>
+  join(fileStore({ dir }).sessionDir(sid), 'events', (await segments(dir, sid)).at(index)!);
 
 describe('F10: atomic persistence', () => {
   // F10 (DESIGN.md §1): atomic persistence.
   it('F10: concurrent readers during writes never see an empty or torn session record', async () => {
     const dir = await tempDir();
     const store = fileStore({ dir });
-    await store.load();
     await store.saveSession(record('s1', 0, 50_000));
-    const path = store.recordPath('s1');
+    const path = join(store.sessionDir('s1'), 'session.json');
     let writing = true;
     let reads = 0;
     const seen = new Set<number>();
@@ -43,8 +49,8 @@ describe('F10: atomic persistence', () => {
         reads++;
         expect(text.length).toBeGreaterThan(0);
         const parsed = JSON.parse(text) as SessionRecord; // throws on a torn record
-        expect(parsed.turns[0]!.prompt).toHaveLength(50_000);
-        seen.add(parsed.seq);
+        expect(parsed.metadata!.padding).toHaveLength(50_000);
+        seen.add(parsed.createdAt);
       }
     };
     // Failures are collected, not left as early unhandled rejections.
@@ -60,8 +66,8 @@ describe('F10: atomic persistence', () => {
     await Promise.all(readers);
     expect(failures).toEqual([]);
     expect(reads).toBeGreaterThan(0);
-    expect(JSON.parse(await readFile(path, 'utf8')).seq).toBe(200);
-    expect((await readdir(dir)).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    expect(JSON.parse(await readFile(path, 'utf8')).createdAt).toBe(200);
+    expect((await readdir(store.sessionDir('s1'))).filter((n) => n.includes('.tmp-'))).toEqual([]);
   });
 
   // F10 (DESIGN.md §1): atomic persistence.
@@ -100,26 +106,75 @@ describe('F10: atomic persistence', () => {
     const store = fileStore({ dir });
     await store.saveSession(record('s1', 7));
     // What a crash between "write temp" and "rename" leaves behind: a torn temp file.
-    await writeFile(join(dir, `.${encodeURIComponent('s1')}.session.json.tmp-999-abc`), '{"version":1,"id":"s1","ep');
-    const loaded = await fileStore({ dir }).load();
-    expect(loaded.map((s) => s.record.seq)).toEqual([7]);
-    expect((await readdir(dir)).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    await writeFile(join(store.sessionDir('s1'), '.session.json.tmp-999-abc'), '{"version":2,"id":"s1","ep');
+    const loaded = await fileStore({ dir }).loadSession('s1', { maxEvents: 10 });
+    expect(loaded!.record.createdAt).toBe(7);
+    expect((await readdir(store.sessionDir('s1'))).filter((n) => n.includes('.tmp-'))).toEqual([]);
   });
 
   it('a torn trailing JSONL line is ignored on load and cut off, so later appends start on a clean line', async () => {
     const dir = await tempDir();
     const store = fileStore({ dir });
-    const event = (seq: number): SessionEvent => ({ type: 'turn.delta', sessionId: 's1', seq, epoch: 'e1', time: 0, turnId: 't', text: String(seq) });
-    await store.saveSession({ ...record('s1', 0), seq: 2, turns: [] });
-    await store.appendEvents('s1', [event(1), event(2)]);
-    await writeFile(store.eventsPath('s1'), `${await readFile(store.eventsPath('s1'), 'utf8')}{"type":"turn.delta","sessi`);
+    await store.saveSession(sessionRecord('s1'));
+    await store.appendEvents('s1', [event('s1', 1), event('s1', 2)], { maxEvents: 100 });
+    const path = await segmentPath(dir, 's1', -1);
+    await writeFile(path, `${await readFile(path, 'utf8')}{"type":"turn.delta","sessi`);
     const reloaded = fileStore({ dir });
-    const [session] = await reloaded.load();
+    const session = await reloaded.loadSession('s1', { maxEvents: 100 });
     expect(session!.events.map((e) => e.seq)).toEqual([1, 2]);
-    await reloaded.appendEvents('s1', [event(3)]);
+    expect(session!.problems).toBeUndefined(); // a crash mid-append is expected, not damage
+    await reloaded.appendEvents('s1', [event('s1', 3)], { maxEvents: 100 });
     await reloaded.close();
-    const [again] = await fileStore({ dir }).load();
+    const again = await fileStore({ dir }).loadSession('s1', { maxEvents: 100 });
     expect(again!.events.map((e) => e.seq)).toEqual([1, 2, 3]);
+  });
+
+  it('a corrupt or missing line in the middle is reported as a problem, and the intact tail after it is served', async () => {
+    const dir = await tempDir();
+    const store = fileStore({ dir });
+    await store.saveSession(sessionRecord('s1'));
+    await store.appendEvents('s1', Array.from({ length: 10 }, (_, i) => event('s1', i + 1)), { maxEvents: 100 });
+    const path = await segmentPath(dir, 's1', -1);
+    const lines = (await readFile(path, 'utf8')).split('\n');
+    lines[3] = '{"broken';
+    await writeFile(path, lines.join('\n'));
+    const loaded = await fileStore({ dir }).loadSession('s1', { maxEvents: 100 });
+    expect(loaded!.events.map((e) => e.seq)).toEqual([5, 6, 7, 8, 9, 10]);
+    expect(loaded!.problems).toEqual([expect.stringMatching(/:4: corrupt line/)]);
+    lines.splice(3, 1); // now a gap: 3 is followed by 5
+    await writeFile(path, lines.join('\n'));
+    const gap = await fileStore({ dir }).loadSession('s1', { maxEvents: 100 });
+    expect(gap!.events.map((e) => e.seq)).toEqual([5, 6, 7, 8, 9, 10]);
+    expect(gap!.problems).toEqual([expect.stringMatching(/expected seq 4, found 5/)]);
+  });
+
+  it('segments: trimming deletes whole old segment files; a restart reads only the segments of the retained tail', async () => {
+    const dir = await tempDir();
+    const store = fileStore({ dir });
+    await store.saveSession(sessionRecord('s1'));
+    const maxEvents = 160; // segments of 20 events
+    for (let seq = 1; seq <= 2000; seq += 50) {
+      await store.appendEvents('s1', Array.from({ length: 50 }, (_, i) => event('s1', seq + i)), { maxEvents });
+    }
+    const names = await segments(dir, 's1');
+    expect(names.length).toBeLessThanOrEqual(9); // 160 / 20 + the one being filled
+    const first = Number(names[0]!.slice(0, -'.jsonl'.length));
+    expect(first).toBeGreaterThan(2000 - maxEvents - 20); // what is left is the tail, give or take one segment
+    // An old segment a crash left behind, full of garbage: a restart must not even read it.
+    await writeFile(join(fileStore({ dir }).sessionDir('s1'), 'events', '0000000000000001.jsonl'), 'garbage\n'.repeat(20));
+    const loaded = await fileStore({ dir }).loadSession('s1', { maxEvents });
+    expect(loaded!.problems).toBeUndefined();
+    expect(loaded!.events.map((e) => e.seq)).toEqual(Array.from({ length: maxEvents }, (_, i) => 2000 - maxEvents + 1 + i));
+  });
+
+  it('start-up says exactly what is wrong with the store path: a file instead of a directory', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'not-a-dir');
+    await writeFile(file, 'x');
+    await expect(fileStore({ dir: file }).open!()).rejects.toThrow(`fileStore: ${file} is not a directory`);
+    const server = createServer({ agent: scriptedAgent().agent, store: fileStore({ dir: file }), logger: silentLogger });
+    await expect(server.listen(0, '127.0.0.1')).rejects.toThrow(/is not a directory/);
+    await server.close();
   });
 
   it('a server on a fileStore keeps sessions across a graceful restart: same epoch, seq continues, idempotency remembered', async () => {
@@ -138,6 +193,7 @@ describe('F10: atomic persistence', () => {
     const second = await startServer({ agent: script.agent, store: fileStore({ dir }) });
     const after = (await api(second.url, 'GET', `/v1/sessions/${sid}`)).body;
     expect(after.session).toMatchObject({ epoch: before.epoch, seq: 4 });
+    expect(second.server.core.stats().sessions).toBe(1); // loaded on demand, not at start
     expect(after.turns[0]).toMatchObject({ id: turnId, status: 'completed', terminal: { output: 'persisted' } });
     expect((await prompt(second.url, sid, 'x', 'c', 'key')).status).toBe(200);
   });
@@ -193,10 +249,10 @@ describe('history loss', () => {
     await prompt(url, sid, 'x');
     const run = await script.next();
     run.end();
-    await run.finished;
+    await logUntil(first, sid, (e) => e.type === 'turn.completed');
     const { epoch, seq } = (await api(url, 'GET', `/v1/sessions/${sid}`)).body.session;
     await first.close();
-    await rm(fileStore({ dir }).eventsPath(sid));
+    await rm(join(fileStore({ dir }).sessionDir(sid), 'events'), { recursive: true });
     const second = await startServer({ agent: script.agent, store: fileStore({ dir }) });
     const info = (await api(second.url, 'GET', `/v1/sessions/${sid}`)).body.session;
     expect(info.epoch).not.toBe(epoch);

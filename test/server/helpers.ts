@@ -111,7 +111,7 @@ export function scriptedAgent() {
 
 /** Resolves when the session's log (read through the core's cursor) holds an event matching `predicate`. */
 export async function logUntil(server: TetherServer, sessionId: string, predicate: (event: SessionEvent) => boolean): Promise<void> {
-  const cursor = server.core.cursor(sessionId, { after: 0 })!;
+  const cursor = (await server.core.cursor(sessionId, { after: 0 }))!;
   for (;;) {
     if (cursor.take({ maxEvents: 100_000 }).entries.some((entry) => predicate(entry.event))) return;
     await cursor.wait();

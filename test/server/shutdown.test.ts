@@ -69,9 +69,7 @@ describe('F7: graceful close()', () => {
     let releaseStore!: () => void;
     const base = memoryStore();
     const store: SessionStore = {
-      load: base.load,
-      saveSession: base.saveSession,
-      appendEvents: base.appendEvents,
+      ...base,
       close: () => new Promise<void>((resolve) => (releaseStore = resolve)),
     };
     const { url, server } = await startServer({ agent: scriptedAgent().agent, store });

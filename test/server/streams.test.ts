@@ -36,7 +36,7 @@ describe('SSE', () => {
     expect(byHeader.resets).toEqual([]);
 
     // live after catch-up
-    const epoch = server.core.getSession(sid)!.epoch;
+    const epoch = (await server.core.getSession(sid))!.epoch;
     const live = new SseReader(`${url}/v1/sessions/${sid}/events?after=6&epoch=${epoch}`);
     await live.until(() => live.status === 200, 'connected');
     const second = await runTurn(url, sid, script, ['live']);
@@ -60,7 +60,7 @@ describe('SSE', () => {
     const turnId = await runTurn(url, sid, script, ['x']);
     const sse = new SseReader(`${url}/v1/sessions/${sid}/events?after=3&epoch=gone-epoch`);
     await sse.until(() => sse.terminal(turnId) !== undefined, 'terminal');
-    expect(sse.resets).toEqual([{ sessionId: sid, epoch: server.core.getSession(sid)!.epoch, after: 0, reason: 'epoch_changed' }]);
+    expect(sse.resets).toEqual([{ sessionId: sid, epoch: (await server.core.getSession(sid))!.epoch, after: 0, reason: 'epoch_changed' }]);
     expect(sse.ids).toEqual([1, 2, 3, 4]);
   });
 
@@ -148,7 +148,7 @@ describe('WebSocket', () => {
     await ws.welcomed();
     expect(ws.frames[0]).toEqual({ type: 'welcome', clientId: 'client-1', heartbeatMs: 5000 });
     const sub = await ws.request({ type: 'subscribe', sessionId: sid, after: 0 });
-    expect(sub).toMatchObject({ ok: true, result: { epoch: server.core.getSession(sid)!.epoch, seq: 0 } });
+    expect(sub).toMatchObject({ ok: true, result: { epoch: (await server.core.getSession(sid))!.epoch, seq: 0 } });
     const p = await ws.request({ type: 'prompt', sessionId: sid, prompt: 'go', idempotencyKey: 'k' });
     expect(p.ok).toBe(true);
     const again = await ws.request({ type: 'prompt', sessionId: sid, prompt: 'go', idempotencyKey: 'k' });
@@ -204,7 +204,7 @@ describe('WebSocket', () => {
     const first = await startServer({ agent: script.agent, store });
     const sid = await createSession(first.url);
     await runTurn(first.url, sid, script, ['a']);
-    const epoch = first.server.core.getSession(sid)!.epoch;
+    const epoch = (await first.server.core.getSession(sid))!.epoch;
     await first.server.close();
     const second = await startServer({ agent: script.agent, store });
     const ws = new WsClient(second.url);

@@ -234,7 +234,8 @@ describe('createMswHandlers: WebSocket', () => {
     const turnId = ws.frames.find((x) => x.id === 'p').result.turn.id;
     await ws.until((f) => events(f).some((e) => e.type === 'turn.delta'));
     ws.socket.send(JSON.stringify({ type: 'cancel', id: 'c', sessionId: sid, turnId }));
-    await ws.until((f) => events(f).some(terminal));
+    // The cancel's reply comes once the cancel is stored: before or after its event, either order.
+    await ws.until((f) => events(f).some(terminal) && f.some((x) => x.id === 'c'));
     expect(ws.frames.find((x) => x.id === 'c')).toMatchObject({ ok: true, result: { cancelled: true } });
     expect(events(ws.frames).at(-1)).toMatchObject({ type: 'turn.canceled', canceledBy: 'c1' });
     expect(events(ws.frames).map((e) => e.seq)).toEqual([1, 2, 3, 4]);

@@ -1,3 +1,4 @@
+/** createCore: a TetherCore with the server's defaults, for hosts other than the Node server. */
 import type { Clock } from '../../internal/clock.js';
 import { resolveServerOptions } from '../options.js';
 import { TetherCore } from './tether-core.js';
@@ -18,6 +19,10 @@ export interface CreateCoreOptions {
   cancelGraceMs?: number;
   /** @default 50 */
   maxSnapshotTurns?: number;
+  /** @default 600000 */
+  sessionIdleMs?: number;
+  /** @default 86400000 */
+  idempotencyTtlMs?: number;
 }
 
 /**
@@ -28,8 +33,8 @@ export interface CreateCoreOptions {
  * @example
  * const core = createCore({ agent: demoAgent({ delayMs: 0 }) });
  * await core.start();
- * const { id } = core.createSession();
- * const { turn } = core.prompt(id, { prompt: 'hi', clientId: 'me' });
+ * const { id } = await core.createSession();
+ * const { turn } = await core.prompt(id, { prompt: 'hi', clientId: 'me' });
  * const reply = await core.poll(id, { after: 0, waitMs: 1000 });
  */
 export function createCore(options: CreateCoreOptions): TetherCore {
@@ -42,5 +47,7 @@ export function createCore(options: CreateCoreOptions): TetherCore {
     maxEventsPerSession: resolved.maxEventsPerSession,
     cancelGraceMs: resolved.cancelGraceMs,
     maxSnapshotTurns: resolved.maxSnapshotTurns,
+    sessionIdleMs: resolved.sessionIdleMs,
+    idempotencyTtlMs: resolved.idempotencyTtlMs,
   });
 }

@@ -1,4 +1,5 @@
-export { TetherCore, type CoreOptions, type PromptResult } from './tether-core.js';
+/** The server core's public surface. */
+export { TetherCore, type CoreHealth, type CoreOptions, type PromptResult } from './tether-core.js';
 export { createCore, type CreateCoreOptions } from './create-core.js';
 export { EventCursor, type CursorBatch } from './event-cursor.js';
 export { SessionLog, type LogEntry, type LogRead, type NewEvent, type ReadLimits } from './session-log.js';
@@ -8,8 +9,11 @@ export type {
   AgentChunk,
   AgentInput,
   Logger,
+  AppendOptions,
   SessionRecord,
   SessionStore,
+  StoreStats,
   StoredSession,
   TurnRecord,
+  UnfinishedTurn,
 } from './types.js';

@@ -21,9 +21,12 @@ export class ServerError extends Error {
     this.details = options.details;
   }
 
-  /** HTTP headers that go with this error: a retry hint while the server shuts down. */
+  /** HTTP headers that go with this error: a retry hint while the server shuts down or its store is failing. */
   headers(): Record<string, string> {
-    return this.code === 'shutting_down' ? { [headers.retryAfter]: '1' } : {};
+    if (this.code === 'shutting_down') return { [headers.retryAfter]: '1' };
+    // Store writes are retried with backoff up to 5 s; a client retrying sooner would mostly fail again.
+    if (this.code === 'store_unavailable') return { [headers.retryAfter]: '2' };
+    return {};
   }
 
   /** The wire shape of this error. */

@@ -1,9 +1,12 @@
+/** SessionLog: one session's append-only event log in memory, with retention and write-ahead visibility. */
 import type { ResetInfo, SessionEvent } from '../../protocol/index.js';
 
 /** One event in the log, with its JSON computed once and shared by every reader. */
 export interface LogEntry {
   readonly event: SessionEvent;
   readonly json: string;
+  /** UTF-8 length of `json`: what it costs on the wire. */
+  readonly bytes: number;
 }
 
 /** An event before the log stamps it with `sessionId`, `seq`, `epoch` and `time`. */
@@ -61,7 +64,7 @@ export class SessionLog {
       expected--;
     }
     tail.reverse();
-    this.#entries = tail.map((event) => ({ event, json: JSON.stringify(event) }));
+    this.#entries = tail.map((event) => entryOf(event));
   }
 
   /** The last `seq` readers can see (0 when none). */
@@ -84,6 +87,18 @@ export class SessionLog {
     return this.#entries.length - this.#head;
   }
 
+  /** Readers waiting for the next event (a session with waiting readers is in use). */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
+  /** UTF-8 bytes of the held events' JSON. */
+  get bytes(): number {
+    let total = 0;
+    for (let i = this.#head; i < this.#entries.length; i++) total += this.#entries[i]!.bytes;
+    return total;
+  }
+
   get closed(): boolean {
     return this.#closed;
   }
@@ -96,7 +111,7 @@ export class SessionLog {
   append(event: NewEvent, time: number): SessionEvent {
     const full = { ...event, sessionId: this.sessionId, seq: this.#seq + 1, epoch: this.epoch, time } as unknown as SessionEvent;
     this.#seq++;
-    this.#entries.push({ event: full, json: JSON.stringify(full) });
+    this.#entries.push(entryOf(full));
     if (this.size > this.#maxEvents) {
       this.#head += this.size - this.#maxEvents;
       if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
@@ -136,8 +151,8 @@ export class SessionLog {
     const end = this.#entries.length - (this.#seq - this.#visible);
     for (let i = start; i < end && entries.length < limits.maxEvents; i++) {
       const entry = this.#entries[i]!;
-      if (limits.maxBytes !== undefined && entries.length > 0 && bytes + entry.json.length > limits.maxBytes) break;
-      bytes += entry.json.length;
+      if (limits.maxBytes !== undefined && entries.length > 0 && bytes + entry.bytes > limits.maxBytes) break;
+      bytes += entry.bytes;
       entries.push(entry);
     }
     const next = entries.length > 0 ? entries.at(-1)!.event.seq : from;
@@ -175,4 +190,25 @@ export class SessionLog {
   #flushWaiters(): void {
     for (const waiter of [...this.#waiters]) waiter();
   }
+}
+
+function entryOf(event: SessionEvent): LogEntry {
+  const json = JSON.stringify(event);
+  return { event, json, bytes: utf8Length(json) };
+}
+
+/** UTF-8 length of a string without encoding it (works where `Buffer` does not). */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) bytes += 1;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      // A surrogate pair: 4 bytes for 2 code units.
+      bytes += 2;
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
 }

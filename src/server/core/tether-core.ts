@@ -1,20 +1,19 @@
-import { isTerminal, limits } from '../../protocol/index.js';
-import type {
-  CancelReply,
-  PollReply,
-  SessionEvent,
-  SessionInfo,
-  SessionSnapshot,
-  TerminalEvent,
-  TurnInfo,
-  TurnStatus,
-} from '../../protocol/index.js';
+/** TetherCore: the reference server's commands and reads over sessions, independent of any socket. */
+import { limits } from '../../protocol/index.js';
+import type { CancelReply, PollReply, SessionInfo, SessionSnapshot, TurnInfo } from '../../protocol/index.js';
 import type { Clock } from '../../internal/clock.js';
 import { EventCursor } from './event-cursor.js';
-import { nextLoopTurn, scheduleSoon } from './schedule.js';
+import { restoreSession } from './recovery.js';
 import { ServerError } from './server-error.js';
-import { SessionLog, type LogEntry, type NewEvent } from './session-log.js';
-import type { Agent, AgentChunk, Logger, SessionRecord, SessionStore, TurnRecord } from './types.js';
+import { SessionLog, type LogEntry } from './session-log.js';
+import { SessionRegistry } from './session-registry.js';
+import type { SessionRecord, SessionStore, StoredSession } from './session-store.js';
+import { addTurn, appendEvent, saveTurn, sessionInfo, type SessionState } from './session-state.js';
+import { StoreHealth, StoreWriter, storeUnavailable } from './store-writer.js';
+import { TimerSet } from './timer-set.js';
+import { TurnRunner } from './turn-runner.js';
+import { turnFromRecord, turnInfo, type TurnState } from './turn-state.js';
+import type { Agent, Logger } from './types.js';
 
 /** Resolved options of a {@link TetherCore}; every field is required. */
 export interface CoreOptions {
@@ -22,12 +21,16 @@ export interface CoreOptions {
   store: SessionStore;
   clock: Clock;
   logger: Logger;
-  /** Events held per session for resuming; older ones are dropped (readers get a reset). */
+  /** Events held per session for resuming, in memory and in the store; older ones are dropped (readers get a reset). */
   maxEventsPerSession: number;
   /** After a cancel, how long the next queued turn waits for the canceled agent to stop. */
   cancelGraceMs: number;
   /** Turns listed in a session snapshot. */
   maxSnapshotTurns: number;
+  /** A session with nothing in flight leaves memory after this long (it comes back from the store on use). */
+  sessionIdleMs: number;
+  /** How long an idempotency key finds its turn. */
+  idempotencyTtlMs: number;
 }
 
 /** A long-poll request: the cursor, how long to wait, and how much to answer with. */
@@ -39,86 +42,77 @@ export interface PollQuery {
   signal?: AbortSignal;
 }
 
-interface TurnState {
-  id: string;
-  sessionId: string;
-  status: TurnStatus;
-  prompt: string;
-  clientId: string | undefined;
-  createdAt: number;
-  queuedSeq: number;
-  idempotencyKey: string | undefined;
-  terminal: TerminalEvent | undefined;
-  /** `seq` of the turn's `turn.started`, once appended. */
-  startedSeq: number | undefined;
-  output: string[];
-  abort: AbortController | undefined;
-  /** The agent's iteration has ended (returned, threw, or was never started). */
-  agentSettled: boolean;
-}
-
-interface SessionState {
-  id: string;
-  epoch: string;
-  createdAt: number;
-  metadata: Record<string, unknown> | undefined;
-  log: SessionLog;
-  turns: Map<string, TurnState>;
-  queue: TurnState[];
-  /** The turn that owns the agent slot: running, or canceled but its agent not yet stopped. */
-  active: TurnState | undefined;
-  graceTimer: unknown;
-  idempotency: Map<string, TurnState>;
-  unsaved: SessionEvent[];
-  flushScheduled: boolean;
-}
-
 /** What `prompt()` returns: the turn, and whether this call created it (false: idempotency key matched). */
 export interface PromptResult {
   turn: TurnInfo;
   created: boolean;
 }
 
-// Yield to the event loop this often while draining an agent, so a agent that
-// yields synchronously cannot starve sockets, timers and other sessions.
-const CHUNKS_PER_LOOP_TURN = 64;
-
-const yieldToLoop = nextLoopTurn;
+/** What `GET /v1/health` and `server.stats()` report about sessions and storage. */
+export interface CoreHealth {
+  status: 'ok' | 'store_unavailable';
+  sessionsInMemory: number;
+  /** Sessions the store holds (`null` when the store could not answer). */
+  sessionsStored: number | null;
+  /** Events held in memory by the loaded sessions. */
+  eventsHeld: number;
+  /** UTF-8 bytes of those events. */
+  bytesHeld: number;
+  /** Bytes the store reports holding (`null` when it could not answer). */
+  bytesStored: number | null;
+}
 
 /**
- * The transport-independent heart of the reference server: session registry,
- * append-only logs with retention and epochs, the per-session turn runner,
- * idempotency keys, cancel, and the read/wait primitives every event
- * transport is built from. It never touches a socket, so the Node host
- * (`createServer`) and in-memory handlers (msw) share it.
+ * The transport-independent heart of the reference server. It never touches
+ * a socket, so the Node host (`createServer`) and in-memory handlers (msw)
+ * share it. Its parts, one file each:
  *
- * Cancel semantics: a cancel ends the turn at once (`turn.canceled` is
- * appended before `cancel()` returns) and aborts the agent's `signal`. The
- * next queued turn starts as soon as the canceled agent stops — its iterable
- * returns or throws, or it yields again (the yield is dropped and the server
- * calls the iterator's `return()`) — or `cancelGraceMs` after the cancel,
- * whichever comes first. So two agents never overlap on one session unless
- * an agent ignores its signal for longer than `cancelGraceMs`.
+ * - {@link SessionRegistry}: sessions in memory, loaded lazily, evicted when idle.
+ * - {@link TurnRunner}: the per-session queue and agent runs; cancel semantics.
+ * - {@link StoreWriter}: ordered, batched, retried writes; "acknowledged = stored".
+ * - {@link restoreSession} (recovery): stored sessions back in memory.
+ * - {@link SessionLog} / {@link EventCursor}: the log readers resume from.
  *
- * Events become visible to readers (cursors, polls) once the store has
- * accepted them (write-ahead), so a `seq` a client saw survives a crash.
+ * Commands resolve only once what they changed is in the store; a store
+ * that cannot take it makes them reject with `store_unavailable` (503).
+ * Events become visible to readers once the store has them (write-ahead), so
+ * a `seq` a client saw survives a crash.
  *
  * @example
  * const core = new TetherCore({ ...resolvedOptions });
  * await core.start();
- * const session = core.createSession();
- * const { turn } = core.prompt(session.id, { prompt: 'hi' });
- * const cursor = core.cursor(session.id, { after: 0 });
+ * const session = await core.createSession();
+ * const { turn } = await core.prompt(session.id, { prompt: 'hi' });
+ * const cursor = await core.cursor(session.id, { after: 0 });
  */
 export class TetherCore {
-  #options: CoreOptions;
-  #sessions = new Map<string, SessionState>();
+  #o: CoreOptions;
+  #timers: TimerSet;
+  #health: StoreHealth;
+  #runner: TurnRunner;
+  #registry: SessionRegistry;
   #started: Promise<void> | undefined;
   #closing = false;
-  #timers = new Set<unknown>();
 
   constructor(options: CoreOptions) {
-    this.#options = options;
+    this.#o = options;
+    this.#timers = new TimerSet(options.clock);
+    this.#health = new StoreHealth(options.logger);
+    this.#runner = new TurnRunner({
+      agent: options.agent,
+      logger: options.logger,
+      timers: this.#timers,
+      cancelGraceMs: options.cancelGraceMs,
+      isClosing: () => this.#closing,
+    });
+    this.#registry = new SessionRegistry({
+      store: options.store,
+      timers: this.#timers,
+      logger: options.logger,
+      maxEvents: options.maxEventsPerSession,
+      idleMs: options.sessionIdleMs,
+      restore: (stored) => this.#restore(stored),
+    });
   }
 
   /** Whether `shutdown()` was called. */
@@ -127,72 +121,79 @@ export class TetherCore {
   }
 
   /**
-   * Load the store and end turns a previous process left queued or running
-   * with `turn.error` `interrupted` (appended with the next `seq`, so
-   * cursor-resuming readers see it). Idempotent; call before anything else.
+   * Check the store, then end the turns a previous process left queued or
+   * running with `turn.error` `interrupted` (appended with the next `seq`, so
+   * cursor-resuming readers see it) and wait until those are stored. Only
+   * the sessions with such turns are loaded. Idempotent; call before anything
+   * else, and before accepting requests.
    */
   start(): Promise<void> {
-    this.#started ??= this.#load();
+    this.#started ??= this.#recover();
     return this.#started;
   }
 
-  async #load(): Promise<void> {
-    const stored = await this.#options.store.load();
-    for (const { record, events } of stored) {
-      const lastEventSeq = events.at(-1)?.seq ?? 0;
-      // Events the record knows of but the log lost: that history is gone.
-      const epoch = record.seq > lastEventSeq ? newId() : record.epoch;
-      const log = new SessionLog({
-        sessionId: record.id,
-        epoch,
-        maxEvents: this.#options.maxEventsPerSession,
-        seq: record.seq,
-        events,
-      });
-      const session = this.#newSessionState(record.id, epoch, record.createdAt, record.metadata, log);
-      for (const turnRecord of record.turns) {
-        const turn = this.#newTurnState(session, turnRecord);
-        turn.status = turnRecord.status;
-        turn.terminal = turnRecord.terminal;
-      }
-      // The log may be newer than the record (records are written coalesced).
-      for (const event of events) this.#replay(session, event);
-      this.#sessions.set(session.id, session);
-      const unfinished = [...session.turns.values()]
-        .filter((turn) => !turn.terminal)
-        .sort((a, b) => a.queuedSeq - b.queuedSeq);
-      for (const turn of unfinished) {
-        this.#finish(session, turn, {
-          type: 'turn.error',
-          error: { code: 'interrupted', message: 'The server restarted before the turn ended', retryable: true },
-        });
-      }
-      if (unfinished.length === 0 && epoch !== record.epoch) this.#save(session);
+  async #recover(): Promise<void> {
+    await this.#o.store.open?.();
+    const unfinished = await this.#o.store.unfinishedTurns();
+    const sessionIds = [...new Set(unfinished.map((turn) => turn.sessionId))];
+    for (const sessionId of sessionIds) {
+      const session = await this.#registry.get(sessionId);
+      await session?.writer.flush();
     }
   }
 
-  #replay(session: SessionState, event: SessionEvent): void {
-    if (typeof event.turnId !== 'string') return;
-    let turn = session.turns.get(event.turnId);
-    if (!turn && event.type === 'turn.queued') {
-      const queued = event as Extract<SessionEvent, { type: 'turn.queued' }>;
-      turn = this.#newTurnState(session, {
-        id: event.turnId,
-        status: 'queued',
-        prompt: queued.prompt,
-        ...(queued.clientId === undefined ? {} : { clientId: queued.clientId }),
-        createdAt: event.time,
-        queuedSeq: event.seq,
+  #restore(stored: StoredSession): SessionState {
+    const { session, unfinished, record } = restoreSession(stored, {
+      maxEvents: this.#o.maxEventsPerSession,
+      logger: this.#o.logger,
+      now: this.#o.clock.now(),
+      newId,
+      writer: (sessionId, log) => this.#writer(sessionId, log),
+    });
+    if (record) this.#saveRecord(record);
+    for (const turn of unfinished) {
+      this.#runner.finish(session, turn, {
+        type: 'turn.error',
+        error: { code: 'interrupted', message: 'The server restarted before the turn ended', retryable: true },
       });
     }
-    if (!turn || turn.terminal) return;
-    if (event.type === 'turn.started') {
-      turn.status = 'running';
-      turn.startedSeq = event.seq;
-    }
-    if (isTerminal(event)) {
-      turn.terminal = event;
-      turn.status = statusOf(event);
+    return session;
+  }
+
+  #saveRecord(record: SessionRecord): void {
+    this.#o.store.saveSession(record).then(
+      () => this.#health.succeeded(RECORDS),
+      (error: unknown) => this.#health.failed(RECORDS, error),
+    );
+  }
+
+  #writer(sessionId: string, log: SessionLog): StoreWriter {
+    const writer: StoreWriter = new StoreWriter({
+      sessionId,
+      store: this.#o.store,
+      health: this.#health,
+      timers: this.#timers,
+      maxEvents: this.#o.maxEventsPerSession,
+      onStored: (seq) => log.publish(seq),
+      onFailed: () => {
+        // Only while this writer's session is the live one (not after an eviction and reload).
+        const session = this.#registry.peek(sessionId);
+        if (session?.writer === writer) this.#onStoreFailed(session);
+      },
+    });
+    return writer;
+  }
+
+  /** The store cannot take a session's writes: its unfinished turns end with a typed error (stored once it recovers). */
+  #onStoreFailed(session: SessionState): void {
+    for (const turn of [...session.turns.values()]) {
+      if (turn.terminal) continue;
+      // A retry of the prompt must make a new turn, not find this failed one.
+      if (turn.idempotencyKey !== undefined) session.idempotency.delete(turn.idempotencyKey);
+      this.#runner.finish(session, turn, {
+        type: 'turn.error',
+        error: { code: 'store_unavailable', message: 'The session store failed; the turn was ended', retryable: true },
+      });
     }
   }
 
@@ -200,101 +201,144 @@ export class TetherCore {
    * Commands
    * ---------------------------------------------------------------- */
 
-  /** Create a session. */
-  createSession(options: { metadata?: Record<string, unknown> } = {}): SessionInfo {
+  /**
+   * Create a session; resolves once its record is stored.
+   *
+   * @throws {ServerError} `shutting_down` (503), `store_unavailable` (503)
+   */
+  async createSession(options: { metadata?: Record<string, unknown> } = {}): Promise<SessionInfo> {
     this.#assertStarted();
-    const id = newId();
-    const epoch = newId();
-    const log = new SessionLog({ sessionId: id, epoch, maxEvents: this.#options.maxEventsPerSession });
-    const session = this.#newSessionState(id, epoch, this.#options.clock.now(), options.metadata, log);
-    this.#sessions.set(id, session);
-    this.#save(session);
-    return this.#sessionInfo(session);
+    if (this.#closing) throw new ServerError('shutting_down', 'The server is shutting down', 503);
+    const record: SessionRecord = {
+      version: 2,
+      id: newId(),
+      epoch: newId(),
+      createdAt: this.#o.clock.now(),
+      ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
+    };
+    try {
+      await this.#o.store.saveSession(record);
+      this.#health.succeeded(RECORDS);
+    } catch (error) {
+      this.#health.failed(RECORDS, error);
+      throw storeUnavailable(error);
+    }
+    const session = restoreSession(
+      { record, turns: [], events: [] },
+      {
+        maxEvents: this.#o.maxEventsPerSession,
+        logger: this.#o.logger,
+        now: this.#o.clock.now(),
+        newId,
+        writer: (sessionId, log) => this.#writer(sessionId, log),
+      },
+    ).session;
+    this.#registry.add(session);
+    return sessionInfo(session);
   }
 
-  /** A session's info, or `undefined` when unknown. */
-  getSession(sessionId: string): SessionInfo | undefined {
-    const session = this.#sessions.get(sessionId);
-    return session && this.#sessionInfo(session);
+  /** A session's info, or `undefined` when unknown or expired. */
+  async getSession(sessionId: string): Promise<SessionInfo | undefined> {
+    const session = await this.#registry.get(sessionId);
+    return session && sessionInfo(session);
   }
 
   /** A session and its most recent turns (oldest first), or `undefined` when unknown. */
-  snapshot(sessionId: string): SessionSnapshot | undefined {
-    const session = this.#sessions.get(sessionId);
+  async snapshot(sessionId: string): Promise<SessionSnapshot | undefined> {
+    const session = await this.#registry.get(sessionId);
     if (!session) return undefined;
-    const turns = [...session.turns.values()].slice(-this.#options.maxSnapshotTurns).map((turn) => turnInfo(turn, session.log.seq));
-    return { session: this.#sessionInfo(session), turns };
-  }
-
-  /** A turn's info, or `undefined` when the session or turn is unknown. */
-  getTurn(sessionId: string, turnId: string): TurnInfo | undefined {
-    const session = this.#sessions.get(sessionId);
-    const turn = session?.turns.get(turnId);
-    return turn && turnInfo(turn, session!.log.seq);
+    const turns = [...session.turns.values()].slice(-this.#o.maxSnapshotTurns).map((turn) => turnInfo(turn, session.log.seq));
+    return { session: sessionInfo(session), turns };
   }
 
   /**
-   * Queue a prompt. With an `idempotencyKey` seen before in this session,
-   * returns that turn (`created: false`) and creates nothing.
+   * A turn's info; `undefined` when the turn is unknown.
    *
-   * @throws {ServerError} `not_found` (404), `shutting_down` (503)
+   * @throws {ServerError} `session_not_found` (404)
    */
-  prompt(sessionId: string, request: { prompt: string; clientId?: string; idempotencyKey?: string }): PromptResult {
-    const session = this.#requireSession(sessionId);
+  async getTurn(sessionId: string, turnId: string): Promise<TurnInfo | undefined> {
+    const session = await this.#requireSession(sessionId);
+    const turn = session.turns.get(turnId);
+    return turn && turnInfo(turn, session.log.seq);
+  }
+
+  /**
+   * Queue a prompt; resolves once `turn.queued` and the turn record are
+   * stored. With an `idempotencyKey` seen before in this session (within
+   * `idempotencyTtlMs`), returns that turn (`created: false`) and creates nothing.
+   *
+   * @throws {ServerError} `session_not_found` (404), `shutting_down` (503), `store_unavailable` (503)
+   */
+  async prompt(sessionId: string, request: { prompt: string; clientId?: string; idempotencyKey?: string }): Promise<PromptResult> {
+    const found = this.#requireSession(sessionId);
+    const session = found instanceof Promise ? await found : found;
     if (request.idempotencyKey !== undefined) {
       const existing = session.idempotency.get(request.idempotencyKey);
-      if (existing) return { turn: turnInfo(existing, session.log.seq), created: false };
+      if (existing && this.#o.clock.now() - existing.createdAt <= this.#o.idempotencyTtlMs) {
+        // It may still be on its way to the store (a retry racing the first attempt).
+        await session.writer.flush();
+        return { turn: turnInfo(existing, session.log.seq), created: false };
+      }
     }
     if (this.#closing) throw new ServerError('shutting_down', 'The server is shutting down', 503);
-    const turn = this.#newTurnState(session, {
-      id: newId(),
-      status: 'queued',
-      prompt: request.prompt,
-      ...(request.clientId === undefined ? {} : { clientId: request.clientId }),
-      createdAt: this.#options.clock.now(),
-      queuedSeq: session.log.assignedSeq + 1,
-      ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
-    });
-    this.#append(session, {
-      type: 'turn.queued',
-      turnId: turn.id,
-      prompt: turn.prompt,
-      ...(turn.clientId === undefined ? {} : { clientId: turn.clientId }),
-    });
+    if (session.writer.failing) throw storeUnavailable(new Error('earlier writes of this session are not stored yet'));
+    const turn = addTurn(
+      session,
+      turnFromRecord(session.id, {
+        id: newId(),
+        status: 'queued',
+        prompt: request.prompt,
+        ...(request.clientId === undefined ? {} : { clientId: request.clientId }),
+        createdAt: this.#o.clock.now(),
+        queuedSeq: session.log.assignedSeq + 1,
+        ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
+      }),
+    );
+    appendEvent(
+      session,
+      { type: 'turn.queued', turnId: turn.id, prompt: turn.prompt, ...(turn.clientId === undefined ? {} : { clientId: turn.clientId }) },
+      this.#o.clock.now(),
+    );
+    saveTurn(session, turn);
     session.queue.push(turn);
-    this.#save(session);
-    this.#startNext(session);
-    // Hosts reply only once turn.queued is durable and visible, so the current state is right here.
-    return { turn: turnInfo(turn, Number.POSITIVE_INFINITY), created: true };
+    this.#runner.startNext(session);
+    // The reply says what the prompt did; it is sent once that is stored.
+    const info = turnInfo(turn, Number.POSITIVE_INFINITY);
+    await session.writer.flush();
+    return { turn: info, created: true };
   }
 
   /**
-   * Cancel one turn (F1, F3): only the named turn is affected. Returns
-   * `{cancelled:true}` when this call ended it, `{cancelled:false,
-   * reason:'already_finished'}` when it already had its terminal (another
-   * cancel won, or it completed first), and `undefined` for an unknown
-   * session or turn. Never throws.
+   * Cancel one turn (F1, F3): only the named turn is affected. Resolves to
+   * `{cancelled:true}` once this call ended it and the end is stored,
+   * `{cancelled:false, reason:'already_finished'}` when it already had its
+   * terminal (another cancel won, or it completed first), and `undefined`
+   * for an unknown turn.
+   *
+   * @throws {ServerError} `session_not_found` (404), `store_unavailable` (503)
    */
-  cancel(sessionId: string, turnId: string, request: { clientId?: string; reason?: string } = {}): CancelReply | undefined {
-    const session = this.#sessions.get(sessionId);
-    const turn = session?.turns.get(turnId);
-    if (!session || !turn) return undefined;
+  async cancel(sessionId: string, turnId: string, request: { clientId?: string; reason?: string } = {}): Promise<CancelReply | undefined> {
+    const found = this.#requireSession(sessionId);
+    const session = found instanceof Promise ? await found : found;
+    const turn = session.turns.get(turnId);
+    if (!turn) return undefined;
     if (turn.terminal) return { cancelled: false, reason: 'already_finished' };
-    this.#finish(session, turn, {
+    this.#runner.finish(session, turn, {
       type: 'turn.canceled',
       canceledBy: request.clientId ?? 'anonymous',
       reason: request.reason ?? 'canceled',
     });
+    await session.writer.flush();
     return { cancelled: true };
   }
 
   /**
    * Resolves once the session's events up to `seq` are in the store and
-   * visible to readers (or the server shut down). Hosts await it before
-   * acknowledging a prompt, so an acknowledged turn survives a crash.
+   * visible to readers (or the server shut down). Commands already wait for
+   * this; hosts may use it for events they did not cause.
    */
   async durable(sessionId: string, seq: number): Promise<void> {
-    await this.#sessions.get(sessionId)?.log.waitFor(seq - 1);
+    await this.#registry.peek(sessionId)?.log.waitFor(seq - 1);
   }
 
   /* ---------------------------------------------------------------- *
@@ -305,8 +349,8 @@ export class TetherCore {
    * A cursor into a session's log, for streaming transports (SSE, WebSocket).
    * `undefined` when the session is unknown.
    */
-  cursor(sessionId: string, from: { after?: number; epoch?: string } = {}): EventCursor | undefined {
-    const session = this.#sessions.get(sessionId);
+  async cursor(sessionId: string, from: { after?: number; epoch?: string } = {}): Promise<EventCursor | undefined> {
+    const session = await this.#registry.get(sessionId);
     return session && new EventCursor(session.log, from.after ?? 0, from.epoch);
   }
 
@@ -315,7 +359,7 @@ export class TetherCore {
    * reset is due), otherwise waits up to `waitMs` (or until `signal` aborts or
    * the server shuts down) and answers with what arrived, maybe nothing.
    *
-   * @throws {ServerError} `not_found` (404)
+   * @throws {ServerError} `session_not_found` (404)
    */
   async poll(sessionId: string, query: PollQuery): Promise<PollReply> {
     const { entries, ...rest } = await this.pollEntries(sessionId, query);
@@ -326,13 +370,13 @@ export class TetherCore {
    * `poll()` with the log's entries, whose `json` is each event already
    * serialized: a host can write the reply without serializing the events again.
    *
-   * @throws {ServerError} `not_found` (404)
+   * @throws {ServerError} `session_not_found` (404)
    */
   async pollEntries(
     sessionId: string,
     query: PollQuery,
   ): Promise<Omit<PollReply, 'events'> & { entries: readonly LogEntry[] }> {
-    const session = this.#requireSession(sessionId);
+    const session = await this.#requireSession(sessionId);
     const cursor = new EventCursor(session.log, query.after ?? 0, query.epoch);
     const take = { maxEvents: query.maxEvents ?? limits.maxPollEvents, maxBytes: limits.maxPollBytes };
     let batch = cursor.take(take);
@@ -341,11 +385,11 @@ export class TetherCore {
       const controller = new AbortController();
       const onAbort = () => controller.abort();
       query.signal?.addEventListener('abort', onAbort, { once: true });
-      const timer = this.#setTimer(() => controller.abort(), waitMs);
+      const timer = this.#timers.set(() => controller.abort(), waitMs);
       try {
         await cursor.wait(controller.signal);
       } finally {
-        this.#clearTimer(timer);
+        this.#timers.cancel(timer);
         query.signal?.removeEventListener('abort', onAbort);
       }
       batch = cursor.take(take);
@@ -358,17 +402,43 @@ export class TetherCore {
     };
   }
 
-  /** Numbers for tests and benchmarks. */
-  stats(): { sessions: number; events: number; runningTurns: number; queuedTurns: number } {
+  /** Numbers for tests and benchmarks, about the sessions in memory. */
+  stats(): { sessions: number; events: number; bytes: number; runningTurns: number; queuedTurns: number } {
     let events = 0;
+    let bytes = 0;
     let runningTurns = 0;
     let queuedTurns = 0;
-    for (const session of this.#sessions.values()) {
+    for (const session of this.#registry.values()) {
       events += session.log.size;
+      bytes += session.log.bytes;
       queuedTurns += session.queue.length;
       if (session.active && !session.active.terminal) runningTurns++;
     }
-    return { sessions: this.#sessions.size, events, runningTurns, queuedTurns };
+    return { sessions: this.#registry.size, events, bytes, runningTurns, queuedTurns };
+  }
+
+  /** Sessions and storage, for `GET /v1/health`: never throws; a failing store reports `store_unavailable`. */
+  async health(): Promise<CoreHealth> {
+    const mem = this.stats();
+    let stored: { sessions: number; bytes: number } | undefined;
+    try {
+      stored = await this.#o.store.stats();
+    } catch (error) {
+      this.#o.logger.debug?.({ err: error }, 'agent-tether: store stats failed');
+    }
+    return {
+      status: this.#health.failing || !stored ? 'store_unavailable' : 'ok',
+      sessionsInMemory: mem.sessions,
+      sessionsStored: stored?.sessions ?? null,
+      eventsHeld: mem.events,
+      bytesHeld: mem.bytes,
+      bytesStored: stored?.bytes ?? null,
+    };
+  }
+
+  /** Drop idle sessions from memory now (also done on a timer every `sessionIdleMs / 4`). Returns how many left. */
+  evictIdle(): number {
+    return this.#registry.evictIdle();
   }
 
   /* ---------------------------------------------------------------- *
@@ -379,267 +449,50 @@ export class TetherCore {
    * Stop: new prompts fail with `shutting_down`; every queued or running turn
    * ends with `turn.error` `shutting_down` (retryable) and its agent is
    * aborted; logs close (readers drain what is left, then end); pending
-   * store writes are flushed. Does not wait for agents that ignore `signal`.
+   * store writes are attempted once more (not retried through an outage).
+   * Does not wait for agents that ignore `signal`.
    */
   async shutdown(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    for (const session of this.#sessions.values()) {
-      const unfinished = [...session.turns.values()].filter((turn) => !turn.terminal);
-      for (const turn of unfinished) {
-        this.#finish(session, turn, {
+    this.#registry.close();
+    const sessions = [...this.#registry.values()];
+    for (const session of sessions) {
+      for (const turn of [...session.turns.values()]) {
+        if (turn.terminal) continue;
+        this.#runner.finish(session, turn, {
           type: 'turn.error',
           error: { code: 'shutting_down', message: 'The server is shutting down', retryable: true },
         });
       }
-      session.log.close();
     }
-    for (const timer of this.#timers) this.#options.clock.clearTimeout(timer);
+    for (const session of sessions) session.writer.close();
+    await Promise.all(sessions.map((session) => session.writer.settled()));
+    for (const session of sessions) session.log.close();
     this.#timers.clear();
-    for (const session of this.#sessions.values()) this.#flushStore(session);
     try {
-      await this.#options.store.close?.();
+      await this.#o.store.close?.();
     } catch (error) {
-      this.#options.logger.error?.({ err: error }, 'agent-tether: store failed to close');
+      this.#o.logger.error?.({ err: error }, 'agent-tether: store failed to close');
     }
   }
 
-  /* ---------------------------------------------------------------- *
-   * Turn runner
-   * ---------------------------------------------------------------- */
-
-  #startNext(session: SessionState): void {
-    if (session.active || this.#closing) return;
-    const turn = session.queue.shift();
-    if (!turn) return;
-    session.active = turn;
-    turn.status = 'running';
-    turn.abort = new AbortController();
-    turn.startedSeq = this.#append(session, { type: 'turn.started', turnId: turn.id }).seq;
-    this.#save(session);
-    void this.#run(session, turn, turn.abort.signal);
-  }
-
-  async #run(session: SessionState, turn: TurnState, signal: AbortSignal): Promise<void> {
-    let iterator: AsyncIterator<AgentChunk> | Iterator<AgentChunk> | undefined;
-    let done = false;
-    try {
-      const iterable = this.#options.agent({
-        prompt: turn.prompt,
-        signal,
-        sessionId: session.id,
-        turnId: turn.id,
-        clientId: turn.clientId,
-      });
-      iterator = getIterator(iterable);
-      let sinceLoopTurn = 0;
-      for (;;) {
-        const result = await iterator.next();
-        // Yields after the terminal (cancel, shutdown) are ignored (F4).
-        if (turn.terminal) break;
-        if (result.done) {
-          done = true;
-          turn.agentSettled = true;
-          this.#finish(session, turn, { type: 'turn.completed', output: turn.output.join('') });
-          break;
-        }
-        this.#onChunk(session, turn, result.value);
-        if (++sinceLoopTurn >= CHUNKS_PER_LOOP_TURN) {
-          sinceLoopTurn = 0;
-          await yieldToLoop();
-          if (turn.terminal) break;
-        }
-      }
-    } catch (error) {
-      done = true;
-      turn.agentSettled = true;
-      if (!turn.terminal) {
-        this.#options.logger.debug?.({ err: error }, 'agent-tether: agent failed');
-        this.#finish(session, turn, {
-          type: 'turn.error',
-          error: { code: 'agent_error', message: errorMessage(error), retryable: false },
-        });
-      }
+  /**
+   * The session, or `session_not_found`. A loaded session is returned without
+   * a loop-turn hop, so commands run in arrival order and a cancel racing a
+   * completion is decided by which came first (F1).
+   */
+  #requireSession(sessionId: string): SessionState | Promise<SessionState> {
+    const loaded = this.#registry.peek(sessionId);
+    if (loaded) {
+      loaded.usedAt = this.#o.clock.now();
+      return loaded;
     }
-    if (!done && iterator?.return) {
-      // Let the agent's `finally` blocks run; do not wait for an agent that ignores us.
-      try {
-        void Promise.resolve(iterator.return()).catch(() => {});
-      } catch {
-        // a throwing return() is the agent's problem, not the server's
-      }
-    }
-    turn.agentSettled = true;
-    this.#release(session, turn);
+    return this.#loadSession(sessionId);
   }
 
-  #onChunk(session: SessionState, turn: TurnState, chunk: AgentChunk): void {
-    if (chunk && chunk.type === 'delta' && typeof chunk.text === 'string') {
-      if (chunk.text.length === 0) return;
-      turn.output.push(chunk.text);
-      this.#append(session, { type: 'turn.delta', turnId: turn.id, text: chunk.text });
-    } else if (chunk && chunk.type === 'item' && typeof chunk.item === 'object' && chunk.item !== null && !Array.isArray(chunk.item)) {
-      this.#append(session, { type: 'turn.item', turnId: turn.id, item: chunk.item });
-    } else {
-      throw new TypeError(`The agent yielded an invalid chunk: ${safeJson(chunk)}`);
-    }
-  }
-
-  /** Append the turn's terminal unless it has one: the single place a turn ends. */
-  #finish(session: SessionState, turn: TurnState, terminal: NewEvent): boolean {
-    if (turn.terminal) return false;
-    const event = this.#append(session, { ...terminal, turnId: turn.id }) as TerminalEvent;
-    turn.terminal = event;
-    turn.status = statusOf(event);
-    turn.output = [];
-    const queued = session.queue.indexOf(turn);
-    if (queued >= 0) session.queue.splice(queued, 1);
-    this.#save(session);
-    if (session.active === turn && !turn.agentSettled) {
-      turn.abort?.abort(new Error(`Turn ended: ${event.type}`));
-      if (event.type === 'turn.canceled' && !this.#closing) {
-        session.graceTimer = this.#setTimer(() => this.#release(session, turn), this.#options.cancelGraceMs);
-      }
-    }
-    return true;
-  }
-
-  /** Free the session's agent slot held by `turn` and start the next queued turn. */
-  #release(session: SessionState, turn: TurnState): void {
-    if (session.active !== turn) return;
-    session.active = undefined;
-    if (session.graceTimer !== undefined) {
-      this.#clearTimer(session.graceTimer);
-      session.graceTimer = undefined;
-    }
-    this.#startNext(session);
-  }
-
-  /* ---------------------------------------------------------------- *
-   * State and persistence
-   * ---------------------------------------------------------------- */
-
-  #append(session: SessionState, event: NewEvent): SessionEvent {
-    const full = session.log.append(event, this.#options.clock.now());
-    session.unsaved.push(full);
-    if (!session.flushScheduled) {
-      session.flushScheduled = true;
-      // One store write (and one reader wake-up) per loop turn, not per event.
-      scheduleSoon(() => this.#flushStore(session));
-    }
-    return full;
-  }
-
-  #flushStore(session: SessionState): void {
-    session.flushScheduled = false;
-    if (session.unsaved.length === 0) return;
-    const events = session.unsaved;
-    session.unsaved = [];
-    const store = this.#options.store;
-    const last = events.at(-1)!.seq;
-    // Write-ahead: readers see events once the store has them. A failing store is
-    // logged and the events are published anyway (availability over durability).
-    const publish = () => session.log.publish(last);
-    this.#guard(() => store.appendEvents(session.id, events), 'append events', publish);
-    if (store.trimEvents && session.log.firstSeq > (events[0]?.seq ?? 0)) {
-      const firstSeq = session.log.firstSeq;
-      this.#guard(() => store.trimEvents!(session.id, firstSeq), 'trim events');
-    }
-  }
-
-  #save(session: SessionState): void {
-    const record: SessionRecord = {
-      version: 1,
-      id: session.id,
-      epoch: session.epoch,
-      createdAt: session.createdAt,
-      ...(session.metadata === undefined ? {} : { metadata: session.metadata }),
-      // The durable seq: a record never claims events the event log may not have yet.
-      seq: session.log.seq,
-      turns: [...session.turns.values()].map((turn) => turnRecord(turn)),
-    };
-    // Events appended in this tick reach the store before the record that mentions them.
-    this.#flushStore(session);
-    this.#guard(() => this.#options.store.saveSession(record), 'save session');
-  }
-
-  /** A failing store is logged, never allowed to crash the process or a turn. */
-  #guard(fn: () => Promise<void>, what: string, then?: () => void): void {
-    const fail = (error: unknown) => this.#options.logger.error?.({ err: error }, `agent-tether: store failed to ${what}`);
-    try {
-      Promise.resolve(fn()).then(
-        () => then?.(),
-        (error: unknown) => {
-          fail(error);
-          then?.();
-        },
-      );
-    } catch (error) {
-      fail(error);
-      then?.();
-    }
-  }
-
-  #newSessionState(
-    id: string,
-    epoch: string,
-    createdAt: number,
-    metadata: Record<string, unknown> | undefined,
-    log: SessionLog,
-  ): SessionState {
-    return {
-      id,
-      epoch,
-      createdAt,
-      metadata,
-      log,
-      turns: new Map(),
-      queue: [],
-      active: undefined,
-      graceTimer: undefined,
-      idempotency: new Map(),
-      unsaved: [],
-      flushScheduled: false,
-    };
-  }
-
-  #newTurnState(session: SessionState, record: TurnRecord): TurnState {
-    const turn: TurnState = {
-      id: record.id,
-      sessionId: session.id,
-      status: record.status,
-      prompt: record.prompt,
-      clientId: record.clientId,
-      createdAt: record.createdAt,
-      queuedSeq: record.queuedSeq,
-      idempotencyKey: record.idempotencyKey,
-      terminal: undefined,
-      startedSeq: undefined,
-      output: [],
-      abort: undefined,
-      agentSettled: false,
-    };
-    session.turns.set(turn.id, turn);
-    if (turn.idempotencyKey !== undefined) session.idempotency.set(turn.idempotencyKey, turn);
-    return turn;
-  }
-
-  #sessionInfo(session: SessionState): SessionInfo {
-    const info: SessionInfo = {
-      id: session.id,
-      epoch: session.log.epoch,
-      seq: session.log.seq,
-      firstSeq: session.log.firstSeq,
-      createdAt: session.createdAt,
-      activeTurnId: session.active && !session.active.terminal ? session.active.id : null,
-      queuedTurnIds: session.queue.map((turn) => turn.id),
-    };
-    if (session.metadata !== undefined) info.metadata = session.metadata;
-    return info;
-  }
-
-  #requireSession(sessionId: string): SessionState {
-    const session = this.#sessions.get(sessionId);
+  async #loadSession(sessionId: string): Promise<SessionState> {
+    const session = await this.#registry.get(sessionId);
     if (!session) throw new ServerError('session_not_found', `Unknown session: ${sessionId}`, 404);
     return session;
   }
@@ -647,90 +500,13 @@ export class TetherCore {
   #assertStarted(): void {
     if (!this.#started) throw new Error('TetherCore: call start() first');
   }
-
-  #setTimer(fn: () => void, ms: number): unknown {
-    const handle = this.#options.clock.setTimeout(() => {
-      this.#timers.delete(handle);
-      fn();
-    }, ms);
-    this.#timers.add(handle);
-    return handle;
-  }
-
-  #clearTimer(handle: unknown): void {
-    this.#timers.delete(handle);
-    this.#options.clock.clearTimeout(handle);
-  }
 }
 
-/**
- * A turn as readers of the log up to `visible` know it. HTTP never runs ahead
- * of the streams: a client that learns a turn finished (F5 fallback, a
- * snapshot) can always fetch the events that led there, since events become
- * visible only once the store has them.
- */
-function turnInfo(turn: TurnState, visible: number): TurnInfo {
-  const terminal = turn.terminal && turn.terminal.seq <= visible ? turn.terminal : undefined;
-  const status: TurnStatus = terminal
-    ? turn.status
-    : turn.startedSeq !== undefined && turn.startedSeq <= visible
-      ? 'running'
-      : 'queued';
-  const info: TurnInfo = {
-    id: turn.id,
-    sessionId: turn.sessionId,
-    status,
-    prompt: turn.prompt,
-    createdAt: turn.createdAt,
-    queuedSeq: turn.queuedSeq,
-  };
-  if (turn.clientId !== undefined) info.clientId = turn.clientId;
-  if (terminal) info.terminal = terminal;
-  return info;
-}
-
-function turnRecord(turn: TurnState): TurnRecord {
-  const record: TurnRecord = {
-    id: turn.id,
-    status: turn.status,
-    prompt: turn.prompt,
-    createdAt: turn.createdAt,
-    queuedSeq: turn.queuedSeq,
-  };
-  if (turn.clientId !== undefined) record.clientId = turn.clientId;
-  if (turn.idempotencyKey !== undefined) record.idempotencyKey = turn.idempotencyKey;
-  if (turn.terminal) record.terminal = turn.terminal;
-  return record;
-}
-
-
-function statusOf(event: TerminalEvent): TurnStatus {
-  return event.type === 'turn.completed' ? 'completed' : event.type === 'turn.canceled' ? 'canceled' : 'error';
-}
-
-function getIterator(iterable: unknown): AsyncIterator<AgentChunk> | Iterator<AgentChunk> {
-  if (iterable && typeof (iterable as AsyncIterable<AgentChunk>)[Symbol.asyncIterator] === 'function') {
-    return (iterable as AsyncIterable<AgentChunk>)[Symbol.asyncIterator]();
-  }
-  if (iterable && typeof (iterable as Iterable<AgentChunk>)[Symbol.iterator] === 'function') {
-    return (iterable as Iterable<AgentChunk>)[Symbol.iterator]();
-  }
-  throw new TypeError('The agent must return an AsyncIterable or Iterable of chunks');
-}
-
-function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
-  return typeof error === 'string' ? error : 'The agent failed';
-}
-
-function safeJson(value: unknown): string {
-  try {
-    return String(JSON.stringify(value)).slice(0, 200);
-  } catch {
-    return String(value);
-  }
-}
+// The health key of session-record writes (not tied to one session: a failed create has no session to retry).
+const RECORDS = '(session records)';
 
 function newId(): string {
   return globalThis.crypto.randomUUID();
 }
+
+export type { TurnState };

@@ -21,7 +21,8 @@ type Route =
   | { name: 'cancel'; sessionId: string; turnId: string }
   | { name: 'events'; sessionId: string }
   | { name: 'poll'; sessionId: string }
-  | { name: 'websocket' };
+  | { name: 'websocket' }
+  | { name: 'health' };
 
 const ALLOWED: Record<Route['name'], string> = {
   sessions: 'POST',
@@ -32,6 +33,7 @@ const ALLOWED: Record<Route['name'], string> = {
   events: 'GET',
   poll: 'GET',
   websocket: 'GET',
+  health: 'GET',
 };
 
 /** Match a path against the protocol's routes. */
@@ -46,6 +48,7 @@ export function matchRoute(pathname: string): Route | undefined {
   if (parts.some((part) => part.length === 0)) return undefined;
   const [a, sid, c, tid, e] = parts;
   if (parts.length === 1 && a === 'ws') return { name: 'websocket' };
+  if (parts.length === 1 && a === 'health') return { name: 'health' };
   if (a !== 'sessions') return undefined;
   if (parts.length === 1) return { name: 'sessions' };
   if (sid === undefined) return undefined;
@@ -102,12 +105,12 @@ async function dispatch(ctx: HostContext, route: Route, req: IncomingMessage, re
   switch (route.name) {
     case 'sessions': {
       const body = parseBody(CreateSessionRequest, await readJsonBody(req, options.maxFrameBytes));
-      const session = core.createSession(body.metadata === undefined ? {} : { metadata: body.metadata });
+      const session = await core.createSession(body.metadata === undefined ? {} : { metadata: body.metadata });
       sendJson(res, 201, { session }, {}, options.cors);
       return;
     }
     case 'session': {
-      const snapshot = core.snapshot(route.sessionId);
+      const snapshot = await core.snapshot(route.sessionId);
       if (!snapshot) throw new ServerError('session_not_found', `Unknown session: ${route.sessionId}`, 404);
       sendJson(res, 200, snapshot, {}, options.cors);
       return;
@@ -120,18 +123,17 @@ async function dispatch(ctx: HostContext, route: Route, req: IncomingMessage, re
         throw new ServerError('invalid_body', 'Idempotency-Key must be 1 to 256 characters', 400);
       }
       const clientId = clientIdOf(req, url, body.clientId);
-      const result = core.prompt(route.sessionId, {
+      // Resolves only once the turn is stored (a crash after a 201 keeps it); a failing store is a 503.
+      const result = await core.prompt(route.sessionId, {
         prompt: body.prompt,
         ...(clientId === undefined ? {} : { clientId }),
         ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
       });
-      // Acknowledge only once the turn.queued event is in the store (a crash after a 201 keeps the turn).
-      if (result.created) await core.durable(route.sessionId, result.turn.queuedSeq);
       sendJson(res, result.created ? 201 : 200, { turn: result.turn }, {}, options.cors);
       return;
     }
     case 'turn': {
-      const turn = core.getTurn(route.sessionId, route.turnId);
+      const turn = await core.getTurn(route.sessionId, route.turnId);
       if (!turn) throw new ServerError('not_found', `Unknown turn: ${route.turnId}`, 404);
       sendJson(res, 200, { turn }, {}, options.cors);
       return;
@@ -139,7 +141,7 @@ async function dispatch(ctx: HostContext, route: Route, req: IncomingMessage, re
     case 'cancel': {
       const body = parseBody(CancelRequest, await readJsonBody(req, options.maxFrameBytes));
       const clientId = clientIdOf(req, url, body.clientId);
-      const result = core.cancel(route.sessionId, route.turnId, {
+      const result = await core.cancel(route.sessionId, route.turnId, {
         ...(clientId === undefined ? {} : { clientId }),
         ...(body.reason === undefined ? {} : { reason: body.reason }),
       });
@@ -148,7 +150,7 @@ async function dispatch(ctx: HostContext, route: Route, req: IncomingMessage, re
       return;
     }
     case 'events':
-      serveSse(ctx, req, res, route.sessionId, url);
+      await serveSse(ctx, req, res, route.sessionId, url);
       return;
     case 'poll': {
       const after = parseCursor('after', url.searchParams.get('after')) ?? 0;
@@ -177,6 +179,11 @@ async function dispatch(ctx: HostContext, route: Route, req: IncomingMessage, re
       } finally {
         ctx.polls.delete(tracked);
       }
+      return;
+    }
+    case 'health': {
+      const health = await core.health();
+      sendJson(res, health.status === 'ok' ? 200 : 503, health, {}, options.cors);
       return;
     }
     case 'websocket':

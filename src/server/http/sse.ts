@@ -13,14 +13,14 @@ import { CORS_HEADERS } from './respond.js';
  * `retry:` first, `: ping` every `heartbeatMs`, `event: reset` when the
  * cursor cannot be honoured. Backpressure (F6) via `res.write` callbacks.
  */
-export function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResponse, sessionId: string, url: URL): void {
+export async function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResponse, sessionId: string, url: URL): Promise<void> {
   const lastEventId = req.headers['last-event-id'];
   const after =
     parseCursor('Last-Event-ID', typeof lastEventId === 'string' ? lastEventId.trim() : undefined) ??
     parseCursor('after', url.searchParams.get('after')) ??
     0;
   const epoch = url.searchParams.get('epoch') || undefined;
-  const cursor = ctx.core.cursor(sessionId, epoch === undefined ? { after } : { after, epoch });
+  const cursor = await ctx.core.cursor(sessionId, epoch === undefined ? { after } : { after, epoch });
   if (!cursor) throw new ServerError('session_not_found', `Unknown session: ${sessionId}`, 404);
 
   const { clock, heartbeatMs, sseRetryMs, highWaterBytes, maxBatchEvents } = ctx.options;

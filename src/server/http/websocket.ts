@@ -115,31 +115,43 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
       return;
     }
     const frame = decoded.frame;
-    try {
-      handle(frame);
-    } catch (error) {
+    handle(frame).catch((error: unknown) => {
       const id = 'id' in frame ? frame.id : undefined;
       const info =
         error instanceof ServerError
           ? error.toInfo()
           : { code: 'internal_error', message: 'The server failed to handle the frame', status: 500 };
       if (!(error instanceof ServerError)) logger.error?.({ err: error }, 'agent-tether: websocket frame failed');
-      if (id !== undefined) replyError(id, info);
-    }
+      if (id !== undefined && !closed) replyError(id, info);
+    });
   });
 
-  function handle(frame: ClientFrameType): void {
+  async function handle(frame: ClientFrameType): Promise<void> {
     switch (frame.type) {
       case 'ping':
         send(JSON.stringify(frame.time === undefined ? { type: 'pong' } : { type: 'pong', time: frame.time }));
         return;
       case 'subscribe': {
         const from = frame.epoch === undefined ? { after: frame.after ?? 0 } : { after: frame.after ?? 0, epoch: frame.epoch };
-        const cursor = ctx.core.cursor(frame.sessionId, from);
-        if (!cursor) throw new ServerError('session_not_found', `Unknown session: ${frame.sessionId}`, 404);
+        // Claim the slot before the (maybe loading) cursor, so a later unsubscribe or subscribe of this session wins.
         stopSubscription(frame.sessionId);
-        reply(frame.id, { epoch: cursor.log.epoch, seq: cursor.log.seq });
         const controller = new AbortController();
+        const slot = { controller, done: Promise.resolve() };
+        subscriptions.set(frame.sessionId, slot);
+        let cursor;
+        try {
+          cursor = await ctx.core.cursor(frame.sessionId, from);
+        } catch (error) {
+          if (subscriptions.get(frame.sessionId) === slot) subscriptions.delete(frame.sessionId);
+          throw error;
+        }
+        if (!cursor) {
+          if (subscriptions.get(frame.sessionId) === slot) subscriptions.delete(frame.sessionId);
+          throw new ServerError('session_not_found', `Unknown session: ${frame.sessionId}`, 404);
+        }
+        if (closed) return;
+        reply(frame.id, { epoch: cursor.log.epoch, seq: cursor.log.seq });
+        if (controller.signal.aborted) return;
         const sessionJson = JSON.stringify(frame.sessionId);
         const sendBatch = (batch: CursorBatch) => {
           if (batch.reset) send(JSON.stringify({ type: 'reset', ...batch.reset }));
@@ -157,7 +169,7 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
           maxBytes: ctx.batchBytes,
           send: sendBatch,
         }).catch((error: unknown) => logger.error?.({ err: error }, 'agent-tether: websocket stream failed'));
-        subscriptions.set(frame.sessionId, { controller, done });
+        slot.done = done;
         return;
       }
       case 'unsubscribe':
@@ -165,23 +177,22 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
         reply(frame.id, {});
         return;
       case 'prompt': {
-        const result = ctx.core.prompt(frame.sessionId, {
+        // Resolves only once the turn is stored; a failing store is a failed reply (503).
+        const result = await ctx.core.prompt(frame.sessionId, {
           prompt: frame.prompt,
           clientId,
           ...(frame.idempotencyKey === undefined ? {} : { idempotencyKey: frame.idempotencyKey }),
         });
-        const acknowledge = () => reply(frame.id, { turn: result.turn });
-        if (result.created) void ctx.core.durable(frame.sessionId, result.turn.queuedSeq).then(acknowledge, acknowledge);
-        else acknowledge();
+        if (!closed) reply(frame.id, { turn: result.turn });
         return;
       }
       case 'cancel': {
-        const result = ctx.core.cancel(frame.sessionId, frame.turnId, {
+        const result = await ctx.core.cancel(frame.sessionId, frame.turnId, {
           clientId,
           ...(frame.reason === undefined ? {} : { reason: frame.reason }),
         });
         if (!result) throw new ServerError('not_found', `Unknown turn: ${frame.turnId}`, 404);
-        reply(frame.id, result);
+        if (!closed) reply(frame.id, result);
         return;
       }
     }
