@@ -18,33 +18,38 @@ export function storeUnavailable(cause: unknown): ServerError {
  */
 export class StoreHealth {
   #logger: Logger;
+  /** Writers whose failed write is waiting for a retry. */
   #failing = new Set<string>();
+  #outage = false;
   #failedWrites = 0;
 
   constructor(logger: Logger) {
     this.#logger = logger;
   }
 
-  /** Whether some session's writes are failing now. */
+  /** Whether the store is failing now (since a failed write, until writes succeed and no retry is pending). */
   get failing(): boolean {
-    return this.#failing.size > 0;
+    return this.#outage;
   }
 
-  /** A write for `key` failed. */
-  failed(key: string, error: unknown): void {
+  /** A write failed; `retried` when its writer keeps retrying it (the outage lasts until that succeeds). */
+  failed(key: string, error: unknown, retried = true): void {
     this.#failedWrites++;
-    if (this.#failing.size === 0) {
+    if (!this.#outage) {
       this.#logger.error?.(
         { err: error, sessionId: key },
         'agent-tether: the store failed; writes are retried, commands answer 503 store_unavailable until it recovers',
       );
+      this.#outage = true;
     }
-    this.#failing.add(key);
+    if (retried) this.#failing.add(key);
   }
 
-  /** A write for `key` succeeded. */
+  /** A write succeeded. */
   succeeded(key: string): void {
-    if (!this.#failing.delete(key) || this.#failing.size > 0) return;
+    this.#failing.delete(key);
+    if (!this.#outage || this.#failing.size > 0) return;
+    this.#outage = false;
     this.#logger.warn?.({ failedWrites: this.#failedWrites }, 'agent-tether: the store recovered');
     this.#failedWrites = 0;
   }

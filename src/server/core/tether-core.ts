@@ -163,7 +163,7 @@ export class TetherCore {
   #saveRecord(record: SessionRecord): void {
     this.#o.store.saveSession(record).then(
       () => this.#health.succeeded(RECORDS),
-      (error: unknown) => this.#health.failed(RECORDS, error),
+      (error: unknown) => this.#health.failed(RECORDS, error, false),
     );
   }
 
@@ -220,7 +220,7 @@ export class TetherCore {
       await this.#o.store.saveSession(record);
       this.#health.succeeded(RECORDS);
     } catch (error) {
-      this.#health.failed(RECORDS, error);
+      this.#health.failed(RECORDS, error, false);
       throw storeUnavailable(error);
     }
     const session = restoreSession(
