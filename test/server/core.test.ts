@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createCore, memoryStore, type TetherCore } from '../../src/server.js';
+import { createCore, memoryStore, SessionLog, type TetherCore } from '../../src/server.js';
+import { utf8Length } from '../../src/server/core/session-log.js';
 import type { Clock } from '../../src/internal/clock.js';
 import type { SessionEvent } from '../../src/protocol/index.js';
 import { SessionEvent as SessionEventSchema } from '../../src/protocol/index.js';
@@ -353,5 +354,52 @@ describe('TetherCore (no sockets)', () => {
       expect(terminalOf(list, turnId)).toEqual([expect.objectContaining({ type: 'turn.error', error: expect.objectContaining({ code: 'shutting_down', retryable: true }) })]);
     }
     await expect(c.prompt(id, { prompt: 'c' })).rejects.toMatchObject({ code: 'shutting_down', status: 503 });
+  });
+});
+
+describe('small things users see', () => {
+  it('an invalid chunk names the valid chunk shapes', async () => {
+    const c = await core({
+      agent: async function* () {
+        yield { delta: 'echo hi' } as never;
+      },
+    });
+    const { id } = await c.createSession();
+    const { turn } = await c.prompt(id, { prompt: 'x' });
+    const list = await until(c, id, (l) => terminalOf(l, turn.id).length > 0);
+    expect((terminalOf(list, turn.id)[0] as { error: { message: string } }).error.message).toBe(
+      `The agent yielded an invalid chunk: {"delta":"echo hi"}; expected { type: 'delta', text: string } or { type: 'item', item: object }`,
+    );
+  });
+
+  it('one info line per turn end: sessionId, turnId, status, ms', async () => {
+    const lines: Array<{ fields: Record<string, unknown>; message: string }> = [];
+    const c = await core({
+      agent: async function* () {
+        yield { type: 'delta', text: 'a' } as const;
+        yield { type: 'delta', text: 'b' } as const;
+      },
+      logger: { info: (fields, message) => lines.push({ fields, message }) },
+    });
+    const { id } = await c.createSession();
+    const { turn } = await c.prompt(id, { prompt: 'x' });
+    await until(c, id, (l) => terminalOf(l, turn.id).length > 0);
+    expect(lines).toEqual([
+      { message: 'agent-tether: turn ended', fields: { sessionId: id, turnId: turn.id, status: 'completed', ms: expect.any(Number) } },
+    ]);
+  });
+
+  it('the byte cap of a read counts UTF-8 bytes, not UTF-16 code units', () => {
+    const log = new SessionLog({ sessionId: 's', epoch: 'e', maxEvents: 100 });
+    const text = '€'.repeat(100); // 100 code units, 300 bytes
+    for (let i = 0; i < 4; i++) log.append({ type: 'turn.delta', turnId: 't', text }, 0);
+    log.publish(4);
+    const one = log.read(0, undefined, { maxEvents: 100 }).entries[0]!;
+    expect(one.bytes).toBe(new TextEncoder().encode(one.json).length);
+    // Two events fit 2 × bytes but not 2 × bytes − 1, whatever their UTF-16 length says.
+    expect(log.read(0, undefined, { maxEvents: 100, maxBytes: one.bytes * 2 }).entries).toHaveLength(2);
+    expect(log.read(0, undefined, { maxEvents: 100, maxBytes: one.bytes * 2 - 1 }).entries).toHaveLength(1);
+    expect(one.json.length * 2).toBeLessThan(one.bytes * 2 - 1); // the old count would have let 2 through
+    expect(utf8Length('a€😀')).toBe(1 + 3 + 4);
   });
 });
