@@ -97,5 +97,5 @@ describe('F10: SIGKILL during heavy writes', () => {
     }
     const total = [...acknowledged.values()].reduce((n, set) => n + set.size, 0);
     expect(total).toBeGreaterThan(ROUNDS); // the rounds really wrote under load
-  }, 120_000);
+  }, 240_000);
 });

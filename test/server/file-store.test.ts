@@ -262,3 +262,35 @@ describe('history loss', () => {
     expect(sse.resets[0]).toMatchObject({ reason: 'epoch_changed', epoch: info.epoch, after: seq });
   });
 });
+
+describe('upgrade from the previous layout', () => {
+  it('sessions of the one-file-per-session layout move into the new one: history, turns and unfinished turns kept', async () => {
+    const dir = await tempDir();
+    const sid = 'old-session';
+    const events = [1, 2, 3].map((seq) => ({ type: seq === 1 ? 'turn.queued' : 'turn.delta', sessionId: sid, seq, epoch: 'e-old', time: seq, turnId: 't2', ...(seq === 1 ? { prompt: 'p' } : { text: 'x' }) }));
+    await writeFile(join(dir, `${sid}.events.jsonl`), events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    await writeFile(
+      join(dir, `${sid}.session.json`),
+      JSON.stringify({
+        version: 1,
+        id: sid,
+        epoch: 'e-old',
+        createdAt: 5,
+        seq: 3,
+        turns: [
+          { id: 't1', status: 'completed', prompt: 'a', createdAt: 1, queuedSeq: 0, terminal: { type: 'turn.completed', seq: 0, output: 'done' } },
+          { id: 't2', status: 'running', prompt: 'p', createdAt: 2, queuedSeq: 1 },
+        ],
+      }),
+    );
+    const script = scriptedAgent();
+    const { url } = await startServer({ agent: script.agent, store: fileStore({ dir }) });
+    const snapshot = (await api(url, 'GET', `/v1/sessions/${sid}`)).body;
+    expect(snapshot.session).toMatchObject({ epoch: 'e-old', seq: 4 }); // 3 kept + the interrupted terminal of t2
+    expect(snapshot.turns.map((t: { id: string; status: string }) => [t.id, t.status])).toEqual([
+      ['t1', 'completed'],
+      ['t2', 'error'],
+    ]);
+    expect((await readdir(dir)).filter((name) => name.endsWith('.json') || name.endsWith('.jsonl'))).toEqual([]);
+  });
+});

@@ -1,11 +1,11 @@
 /** fileStore: the store contract on the file system — atomic records, a segmented JSONL log, streamed restarts. */
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, stat, truncate, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { SessionEvent } from '../../protocol/index.js';
 import { systemClock, type Clock } from '../../internal/clock.js';
-import { SerializedWriter, isAtomicTempFile, syncDir } from '../../internal/atomic-write.js';
+import { SerializedWriter, atomicWriteFile, isAtomicTempFile, syncDir } from '../../internal/atomic-write.js';
 import type {
   AppendOptions,
   SessionRecord,
@@ -59,6 +59,8 @@ interface LogState {
 }
 
 const SESSIONS = 'sessions';
+const LEGACY_RECORD = '.session.json';
+const LEGACY_EVENTS = '.events.jsonl';
 const OPEN = 'open';
 const RECORD = 'session.json';
 const SEGMENT_SUFFIX = '.jsonl';
@@ -130,7 +132,48 @@ export function fileStore(options: FileStoreOptions): FileStore {
     return next;
   }
 
-  const ensureOpen = () => (opened ??= openStore(dir, [sessionsDir, openDir]));
+  const ensureOpen = () => (opened ??= openStore(dir, [sessionsDir, openDir]).then(() => migrateLegacy()));
+
+  /**
+   * Sessions written by agent-tether ≤ 0.x (`<id>.session.json` holding every
+   * turn, `<id>.events.jsonl` holding the whole log) move into the layout
+   * above once, at open: turns become turn records, the log becomes one
+   * segment (trimmed by the next append), unfinished turns get their markers.
+   */
+  async function migrateLegacy(): Promise<void> {
+    for (const name of await readdir(dir)) {
+      if (!name.endsWith(LEGACY_RECORD)) continue;
+      const id = decodeURIComponent(name.slice(0, -LEGACY_RECORD.length));
+      const legacyPath = join(dir, name);
+      let legacy: { version: 1; id: string; epoch: string; createdAt: number; metadata?: Record<string, unknown>; turns: TurnRecord[] };
+      try {
+        legacy = JSON.parse(await readFile(legacyPath, 'utf8'));
+        if (legacy?.version !== 1 || legacy.id !== id || !Array.isArray(legacy.turns)) throw new Error('not a version 1 record');
+      } catch (error) {
+        throw new Error(`fileStore: cannot migrate ${legacyPath} from the previous layout: ${errorText(error)}`, { cause: error });
+      }
+      await mkdir(turnsDir(id), { recursive: true });
+      await mkdir(eventsDir(id), { recursive: true });
+      for (const turn of legacy.turns) {
+        if (!turn.terminal) {
+          const handle = await open(marker(id, turn.id), 'w');
+          await handle.close();
+        }
+        await atomicWriteFile(join(turnsDir(id), `${enc(turn.id)}.json`), JSON.stringify(turn));
+      }
+      const legacyEvents = join(dir, `${enc(id)}${LEGACY_EVENTS}`);
+      const first = await firstSeqOf(legacyEvents);
+      if (first !== undefined) await rename(legacyEvents, join(eventsDir(id), segmentName(first)));
+      else await unlink(legacyEvents).catch(() => {});
+      const record: SessionRecord = { version: 2, id, epoch: legacy.epoch, createdAt: legacy.createdAt };
+      if (legacy.metadata !== undefined) record.metadata = legacy.metadata;
+      await atomicWriteFile(join(sessionDir(id), RECORD), JSON.stringify(record));
+      await syncDir(openDir);
+      await syncDir(sessionsDir);
+      // Last: a crash before this line migrates the session again from scratch next time.
+      await unlink(legacyPath);
+    }
+  }
 
   async function logState(id: string, maxEvents: number): Promise<LogState> {
     let state = logs.get(id);
@@ -162,7 +205,7 @@ export function fileStore(options: FileStoreOptions): FileStore {
     const firsts = await listSegments(id);
     if (firsts.length === 0) return { events: [], state: { segments: [], lastSeq: 0 } };
     // The last segment first: its end is the log's end, which says exactly which older segments hold the tail.
-    const last = await readSegment(id, firsts.at(-1)!, true, problems);
+    const last = await readSegment(id, firsts.at(-1)!, true, maxEvents, problems);
     const lastSeq = last.events.at(-1)?.seq ?? firsts.at(-1)! - 1;
     const from = lastSeq - maxEvents + 1;
     let start = firsts.length - 1;
@@ -185,7 +228,7 @@ export function fileStore(options: FileStoreOptions): FileStore {
       for (const event of read.events) if (event.seq >= from) events.push(event);
       segments.push({ first: read.first, count: read.count, bytes: read.bytes });
     };
-    for (let i = start; i < firsts.length - 1; i++) take(await readSegment(id, firsts[i]!, false, problems));
+    for (let i = start; i < firsts.length - 1; i++) take(await readSegment(id, firsts[i]!, false, maxEvents, problems));
     take(last);
     return { events: events.slice(-maxEvents), state: { segments, lastSeq } };
   }
@@ -195,7 +238,7 @@ export function fileStore(options: FileStoreOptions): FileStore {
    * last line of the last segment is cut off; a bad line elsewhere is a
    * problem, and only the contiguous events after it count.
    */
-  async function readSegment(id: string, first: number, isLast: boolean, problems: string[]): Promise<SegmentRead> {
+  async function readSegment(id: string, first: number, isLast: boolean, maxEvents: number, problems: string[]): Promise<SegmentRead> {
     const path = join(eventsDir(id), segmentName(first));
     const size = (await stat(path)).size;
     const read: SegmentRead = { path, first, events: [], count: 0, bytes: 0, restart: false };
@@ -233,6 +276,8 @@ export function fileStore(options: FileStoreOptions): FileStore {
       }
       expected = event.seq + 1;
       read.events.push(event);
+      // Only the newest maxEvents can be served: memory stays bounded however long the segment (a migrated log).
+      if (read.events.length >= maxEvents * 2) read.events = read.events.slice(-maxEvents);
     }
     lines.close();
     // Cut the torn tail so the next append starts on a clean line.
@@ -453,6 +498,21 @@ async function openStore(dir: string, subdirs: string[]): Promise<void> {
   } catch (error) {
     throw new Error(`fileStore: the store directory ${dir} is not writable: ${errorText(error)}`, { cause: error });
   }
+}
+
+/** The `seq` of a JSONL file's first line, read alone (never the whole file). */
+async function firstSeqOf(path: string): Promise<number | undefined> {
+  try {
+    const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Number.POSITIVE_INFINITY });
+    for await (const line of lines) {
+      lines.close();
+      const seq = (JSON.parse(line) as { seq?: unknown }).seq;
+      return typeof seq === 'number' ? seq : undefined;
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
 }
 
 function isMissing(error: unknown): boolean {
