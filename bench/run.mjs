@@ -22,6 +22,10 @@ const FIGURES = [
   { name: 'memory', execArgv: ['--expose-gc'], timeoutMs: 240_000 },
   { name: 'slow-consumer', execArgv: ['--expose-gc'], timeoutMs: 180_000 },
   { name: 'fanout', execArgv: [], timeoutMs: 240_000 },
+  { name: 'live-streaming', execArgv: [], timeoutMs: 240_000 },
+  { name: 'storage-retention', execArgv: ['--expose-gc', '--max-old-space-size=2048'], timeoutMs: 240_000 },
+  { name: 'storage-turn-cost', execArgv: [], timeoutMs: 240_000 },
+  { name: 'storage-restart', execArgv: [], timeoutMs: 300_000 },
 ];
 
 const args = parseArgs();

@@ -135,8 +135,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       if (excess > 0) {
         for (let i = entry.head; i < entry.head + excess; i++) entry.bytes -= entry.events[i]!.length;
         entry.head += excess;
-        // Compact in bulk so a full log does not copy itself on every append.
-        if (entry.head * 2 >= entry.events.length) {
+        // Compact in bulk (a quarter of the retention at a time) so a full log neither copies itself on every append nor holds twice the retention.
+        if (entry.head >= Math.max(64, maxEvents >> 2)) {
           entry.events = entry.events.slice(entry.head);
           entry.head = 0;
         }
