@@ -2,11 +2,11 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { TetherCore } from './core/tether-core.js';
-import { within, type Connection, type HostContext } from './http/context.js';
-import { handleRequest, matchRoute } from './http/handle-request.js';
-import { serveWebSocket } from './http/websocket.js';
+import { within, type Connection, type HostContext } from './hosts/context.js';
+import { handleRequest, matchRoute } from './hosts/handle-request.js';
+import { serveWebSocket } from './hosts/websocket.js';
 import { resolveServerOptions, type ServerOptions } from './options.js';
-import { requestUrl } from './http/request-url.js';
+import { requestUrl } from './hosts/request-url.js';
 
 /** Per-connection numbers from {@link TetherServer.stats}. */
 export interface ConnectionStats {
