@@ -3,7 +3,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { TetherCore } from './core/tether-core.js';
 import { within, type Connection, type HostContext } from './hosts/context.js';
-import { handleRequest, matchRoute } from './hosts/handle-request.js';
+import { Dispatcher } from './commands/dispatcher.js';
+import { matchRoute } from './commands/routes.js';
+import { handleRequest } from './hosts/handle-request.js';
 import { serveWebSocket } from './hosts/websocket.js';
 import { resolveServerOptions, type ServerOptions } from './options.js';
 import { requestUrl } from './hosts/request-url.js';
@@ -85,6 +87,7 @@ export function createServer(options: ServerOptions): TetherServer {
   let connectionIds = 0;
   const ctx: HostContext = {
     core,
+    dispatcher: new Dispatcher(core, { logger, maxPollEvents: resolved.maxPollEvents }),
     options: resolved,
     connections: new Set<Connection>(),
     polls: new Set(),

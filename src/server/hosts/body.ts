@@ -1,5 +1,6 @@
+/** Reading a Node request's JSON body within a byte limit. */
 import type { IncomingMessage } from 'node:http';
-import { ServerError } from '../core/server-error.js';
+import { parseJsonBody, payloadTooLarge } from '../commands/json-body.js';
 
 /**
  * Read a request's JSON body, at most `maxBytes`. Resolves `undefined` for
@@ -9,26 +10,13 @@ import { ServerError } from '../core/server-error.js';
  */
 export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    throw new ServerError('payload_too_large', `The body exceeds ${maxBytes} bytes`, 413);
-  }
+  if (Number.isFinite(declared) && declared > maxBytes) throw payloadTooLarge(maxBytes);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > maxBytes) throw new ServerError('payload_too_large', `The body exceeds ${maxBytes} bytes`, 413);
+    if (size > maxBytes) throw payloadTooLarge(maxBytes);
     chunks.push(chunk);
   }
-  if (size === 0) return undefined;
-  const type = req.headers['content-type'];
-  // A missing Content-Type is read as JSON; a different one is refused.
-  if (type !== undefined && !/^application\/([\w.+-]+\+)?json\b/i.test(type.trim())) {
-    throw new ServerError('unsupported_media_type', 'The body must be application/json', 415);
-  }
-  const text = Buffer.concat(chunks, size).toString('utf8');
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new ServerError('invalid_json', 'The body is not valid JSON', 400, { cause: error });
-  }
+  return parseJsonBody(Buffer.concat(chunks, size).toString('utf8'), req.headers['content-type']);
 }

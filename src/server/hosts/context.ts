@@ -1,4 +1,5 @@
 import type { Clock } from '../../internal/clock.js';
+import type { Dispatcher } from '../commands/dispatcher.js';
 import type { TetherCore } from '../core/tether-core.js';
 import type { ResolvedServerOptions } from '../options.js';
 import type { Outbound } from './outbound.js';
@@ -17,10 +18,12 @@ export interface Connection {
 /** What the HTTP and WebSocket handlers share. */
 export interface HostContext {
   readonly core: TetherCore;
+  /** Runs every command (HTTP and WebSocket alike). */
+  readonly dispatcher: Dispatcher;
   readonly options: ResolvedServerOptions;
   readonly connections: Set<Connection>;
   /** Pending long-polls, answered before the server closes. */
-  readonly polls: Set<Promise<void>>;
+  readonly polls: Set<Promise<unknown>>;
   isClosing(): boolean;
   nextConnectionId(): number;
   /** Bytes per batch: small enough to keep a connection's buffer near its high-water mark. */

@@ -1,23 +1,12 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ErrorBody } from '../../protocol/index.js';
-import { ServerError } from '../core/server-error.js';
+/** Writing a command's reply (or any JSON) to a Node response, with CORS headers when on. */
+import type { ServerResponse } from 'node:http';
+import type { CommandReply } from '../commands/command.js';
 
 /** Headers added to every reply when CORS is on. */
 export const CORS_HEADERS = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Expose-Headers': 'Retry-After',
 } as const;
-
-/** Send a JSON reply. */
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  extraHeaders: Record<string, string> = {},
-  cors = true,
-): void {
-  sendJsonText(res, status, JSON.stringify(body), extraHeaders, cors);
-}
 
 /** Send a reply whose body is already JSON text. */
 export function sendJsonText(
@@ -38,18 +27,10 @@ export function sendJsonText(
   res.end(json);
 }
 
-/** Send `{error:{code,message,status}}`. */
-export function sendError(res: ServerResponse, error: ServerError, cors = true, extraHeaders: Record<string, string> = {}): void {
-  const body: ErrorBody = { error: error.toInfo() };
-  sendJson(res, error.status, body, extraHeaders, cors);
+/** Send a {@link CommandReply}: its status, its JSON, and a failure's headers (`Retry-After`). */
+export function sendReply(res: ServerResponse, reply: CommandReply, cors: boolean): void {
+  const headers = reply.ok ? {} : { ...reply.headers };
+  // The body was not read to its end: do not reuse the connection.
+  if (reply.status === 413) headers.Connection = 'close';
+  sendJsonText(res, reply.status, reply.json, headers, cors);
 }
-
-/** The caller's id: body `clientId`, else the `X-Tether-Client` header, else the `clientId` query parameter. */
-export function clientIdOf(req: IncomingMessage, url: URL, bodyClientId?: string): string | undefined {
-  if (bodyClientId !== undefined) return bodyClientId;
-  const header = req.headers['x-tether-client'];
-  if (typeof header === 'string' && header.length > 0) return header;
-  return url.searchParams.get('clientId') ?? undefined;
-}
-
-/** Parse a cursor number (`after`, `Last-Event-ID`): a non-negative safe integer. */

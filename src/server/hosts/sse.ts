@@ -1,27 +1,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { CursorBatch } from '../core/event-cursor.js';
-import { ServerError } from '../core/server-error.js';
+import type { CursorBatch, EventCursor } from '../core/event-cursor.js';
 import { every, within, type Connection, type HostContext } from './context.js';
 import { Outbound } from './outbound.js';
 import { pump } from './pump.js';
-import { parseCursor } from '../core/request-input.js';
+import { requestUrl } from './request-url.js';
 import { CORS_HEADERS } from './respond.js';
 
 /**
  * `GET /v1/sessions/:sid/events`: the session's events as Server-Sent Events,
- * from the cursor (`Last-Event-ID` wins over `after`), then live. Writes
+ * from the cursor the dispatcher's `subscribe` opened (`Last-Event-ID` wins
+ * over `after`), then live. Writes
  * `retry:` first, `: ping` every `heartbeatMs`, `event: reset` when the
  * cursor cannot be honoured. Backpressure (F6) via `res.write` callbacks.
  */
-export function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResponse, sessionId: string, url: URL): void {
-  const lastEventId = req.headers['last-event-id'];
-  const after =
-    parseCursor('Last-Event-ID', typeof lastEventId === 'string' ? lastEventId.trim() : undefined) ??
-    parseCursor('after', url.searchParams.get('after')) ??
-    0;
-  const epoch = url.searchParams.get('epoch') || undefined;
-  const cursor = ctx.core.cursor(sessionId, epoch === undefined ? { after } : { after, epoch });
-  if (!cursor) throw new ServerError('session_not_found', `Unknown session: ${sessionId}`, 404);
+export function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResponse, cursor: EventCursor): void {
+  const url = requestUrl(req.url);
 
   const { clock, heartbeatMs, sseRetryMs, highWaterBytes, maxBatchEvents } = ctx.options;
   const outbound = new Outbound(highWaterBytes);

@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
-import { closeCodes, type ClientFrame as ClientFrameType, type ErrorInfo } from '../../protocol/index.js';
-import type { CursorBatch } from '../core/event-cursor.js';
-import { ServerError } from '../core/server-error.js';
+import { closeCodes } from '../../protocol/index.js';
+import type { CommandReply } from '../commands/command.js';
+import { commandOfFrame, subscribeFrameCommand } from '../commands/frame-command.js';
+import type { CursorBatch, EventCursor } from '../core/event-cursor.js';
 import { decodeClientFrame } from '../core/request-input.js';
 import { every, within, type Connection, type HostContext } from './context.js';
 import { Outbound } from './outbound.js';
@@ -26,6 +27,7 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
   const header = req.headers['x-tether-client'];
   const clientId = url.searchParams.get('clientId') || (typeof header === 'string' && header) || globalThis.crypto.randomUUID();
   const { clock, heartbeatMs, highWaterBytes, maxBatchEvents, logger } = ctx.options;
+  const { dispatcher } = ctx;
   const outbound = new Outbound(highWaterBytes);
   const subscriptions = new Map<string, Subscription>();
   let closed = false;
@@ -35,8 +37,20 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
     const done = outbound.add(Buffer.byteLength(frame));
     ws.send(frame, () => done());
   };
-  const reply = (id: string, result: unknown) => send(JSON.stringify({ type: 'reply', id, ok: true, result }));
-  const replyError = (id: string, error: ErrorInfo) => send(JSON.stringify({ type: 'reply', id, ok: false, error }));
+  // A command's reply as a `reply` frame: its JSON result, or its error.
+  const reply = (id: string, result: CommandReply) =>
+    send(
+      result.ok
+        ? `{"type":"reply","id":${JSON.stringify(id)},"ok":true,"result":${result.json}}`
+        : JSON.stringify({ type: 'reply', id, ok: false, error: result.error }),
+    );
+  const generations = new Map<string, number>();
+  let generationCount = 0;
+  const supersede = (sessionId: string) => {
+    const generation = ++generationCount;
+    generations.set(sessionId, generation);
+    return generation;
+  };
 
   // Liveness: a pong, an incoming frame or flushed bytes prove the peer is there.
   // Two silent periods in a row mean a half-open socket; a slow reader that still
@@ -115,76 +129,52 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
       return;
     }
     const frame = decoded.frame;
-    try {
-      handle(frame);
-    } catch (error) {
-      const id = 'id' in frame ? frame.id : undefined;
-      const info =
-        error instanceof ServerError
-          ? error.toInfo()
-          : { code: 'internal_error', message: 'The server failed to handle the frame', status: 500 };
-      if (!(error instanceof ServerError)) logger.error?.({ err: error }, 'agent-tether: websocket frame failed');
-      if (id !== undefined) replyError(id, info);
-    }
-  });
-
-  function handle(frame: ClientFrameType): void {
     switch (frame.type) {
       case 'ping':
         send(JSON.stringify(frame.time === undefined ? { type: 'pong' } : { type: 'pong', time: frame.time }));
         return;
-      case 'subscribe': {
-        const from = frame.epoch === undefined ? { after: frame.after ?? 0 } : { after: frame.after ?? 0, epoch: frame.epoch };
-        const cursor = ctx.core.cursor(frame.sessionId, from);
-        if (!cursor) throw new ServerError('session_not_found', `Unknown session: ${frame.sessionId}`, 404);
-        stopSubscription(frame.sessionId);
-        reply(frame.id, { epoch: cursor.log.epoch, seq: cursor.log.seq });
-        const controller = new AbortController();
-        const sessionJson = JSON.stringify(frame.sessionId);
-        const sendBatch = (batch: CursorBatch) => {
-          if (batch.reset) send(JSON.stringify({ type: 'reset', ...batch.reset }));
-          if (batch.entries.length > 0) {
-            let text = `{"type":"events","sessionId":${sessionJson},"events":[`;
-            for (let i = 0; i < batch.entries.length; i++) text += (i === 0 ? '' : ',') + batch.entries[i]!.json;
-            send(`${text}]}`);
-          }
-        };
-        const done = pump({
-          cursor,
-          outbound,
-          signal: controller.signal,
-          maxEvents: maxBatchEvents,
-          maxBytes: ctx.batchBytes,
-          send: sendBatch,
-        }).catch((error: unknown) => logger.error?.({ err: error }, 'agent-tether: websocket stream failed'));
-        subscriptions.set(frame.sessionId, { controller, done });
-        return;
-      }
       case 'unsubscribe':
+        supersede(frame.sessionId);
         stopSubscription(frame.sessionId);
-        reply(frame.id, {});
+        reply(frame.id, { ok: true, status: 200, json: '{}' });
         return;
-      case 'prompt': {
-        const result = ctx.core.prompt(frame.sessionId, {
-          prompt: frame.prompt,
-          clientId,
-          ...(frame.idempotencyKey === undefined ? {} : { idempotencyKey: frame.idempotencyKey }),
+      case 'subscribe': {
+        // A later subscribe or unsubscribe of this session, arriving while this
+        // one runs, wins: this one then only answers.
+        const generation = supersede(frame.sessionId);
+        void dispatcher.run(subscribeFrameCommand(frame), 'frame').then((result) => {
+          reply(frame.id, result);
+          if (!result.ok || !result.cursor || closed || generations.get(frame.sessionId) !== generation) return;
+          stopSubscription(frame.sessionId);
+          subscribe(frame.sessionId, result.cursor);
         });
-        const acknowledge = () => reply(frame.id, { turn: result.turn });
-        if (result.created) void ctx.core.durable(frame.sessionId, result.turn.queuedSeq).then(acknowledge, acknowledge);
-        else acknowledge();
         return;
       }
-      case 'cancel': {
-        const result = ctx.core.cancel(frame.sessionId, frame.turnId, {
-          clientId,
-          ...(frame.reason === undefined ? {} : { reason: frame.reason }),
-        });
-        if (!result) throw new ServerError('not_found', `Unknown turn: ${frame.turnId}`, 404);
-        reply(frame.id, result);
-        return;
-      }
+      default:
+        void dispatcher.run(commandOfFrame(frame, clientId), 'frame').then((result) => reply(frame.id, result));
     }
+  });
+
+  function subscribe(sessionId: string, cursor: EventCursor): void {
+    const controller = new AbortController();
+    const sessionJson = JSON.stringify(sessionId);
+    const sendBatch = (batch: CursorBatch) => {
+      if (batch.reset) send(JSON.stringify({ type: 'reset', ...batch.reset }));
+      if (batch.entries.length > 0) {
+        let text = `{"type":"events","sessionId":${sessionJson},"events":[`;
+        for (let i = 0; i < batch.entries.length; i++) text += (i === 0 ? '' : ',') + batch.entries[i]!.json;
+        send(`${text}]}`);
+      }
+    };
+    const done = pump({
+      cursor,
+      outbound,
+      signal: controller.signal,
+      maxEvents: maxBatchEvents,
+      maxBytes: ctx.batchBytes,
+      send: sendBatch,
+    }).catch((error: unknown) => logger.error?.({ err: error }, 'agent-tether: websocket stream failed'));
+    subscriptions.set(sessionId, { controller, done });
   }
 
   send(JSON.stringify({ type: 'welcome', clientId, heartbeatMs }));
