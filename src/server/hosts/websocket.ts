@@ -6,6 +6,7 @@ import { commandOfFrame, subscribeFrameCommand } from '../commands/frame-command
 import type { CursorBatch, EventCursor } from '../core/event-cursor.js';
 import { decodeClientFrame } from '../core/request-input.js';
 import { every, within, type Connection, type HostContext } from './context.js';
+import { LatestWins } from './latest-wins.js';
 import { Outbound } from './outbound.js';
 import { pump } from './pump.js';
 import { requestUrl } from './request-url.js';
@@ -44,13 +45,9 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
         ? `{"type":"reply","id":${JSON.stringify(id)},"ok":true,"result":${result.json}}`
         : JSON.stringify({ type: 'reply', id, ok: false, error: result.error }),
     );
-  const generations = new Map<string, number>();
-  let generationCount = 0;
-  const supersede = (sessionId: string) => {
-    const generation = ++generationCount;
-    generations.set(sessionId, generation);
-    return generation;
-  };
+  // A later subscribe or unsubscribe of a session, arriving while a subscribe
+  // of it runs, wins: the earlier one then only answers.
+  const latest = new LatestWins();
 
   // Liveness: a pong, an incoming frame or flushed bytes prove the peer is there.
   // Two silent periods in a row mean a half-open socket; a slow reader that still
@@ -134,17 +131,15 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
         send(JSON.stringify(frame.time === undefined ? { type: 'pong' } : { type: 'pong', time: frame.time }));
         return;
       case 'unsubscribe':
-        supersede(frame.sessionId);
+        latest.take(frame.sessionId);
         stopSubscription(frame.sessionId);
         reply(frame.id, { ok: true, status: 200, json: '{}' });
         return;
       case 'subscribe': {
-        // A later subscribe or unsubscribe of this session, arriving while this
-        // one runs, wins: this one then only answers.
-        const generation = supersede(frame.sessionId);
+        const ticket = latest.take(frame.sessionId);
         void dispatcher.run(subscribeFrameCommand(frame), 'frame').then((result) => {
           reply(frame.id, result);
-          if (!result.ok || !result.cursor || closed || generations.get(frame.sessionId) !== generation) return;
+          if (!result.ok || !result.cursor || closed || !latest.isCurrent(frame.sessionId, ticket)) return;
           stopSubscription(frame.sessionId);
           subscribe(frame.sessionId, result.cursor);
         });
