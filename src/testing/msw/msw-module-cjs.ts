@@ -3,6 +3,7 @@
  * installed, so `require('agent-tether/testing')` works without it.
  */
 import type * as Msw from 'msw';
+import { mswRequired } from './msw-required.js';
 
 let loaded: typeof Msw | undefined;
 let failure: unknown;
@@ -18,8 +19,5 @@ try {
  * @throws {Error} naming the package to install when msw is missing
  */
 export function mswModule(): typeof Msw {
-  if (!loaded) {
-    throw new Error('createMswHandlers needs the optional peer dependency `msw` (^3): run `npm install --save-dev msw`', { cause: failure });
-  }
-  return loaded;
+  return mswRequired(loaded, failure);
 }
