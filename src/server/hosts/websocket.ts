@@ -104,8 +104,11 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
     },
   };
   ctx.connections.add(connection);
+  const opened = clock.now();
+  logger.info?.({ connection: connection.id, clientId }, 'agent-tether: websocket open');
 
-  ws.on('close', () => {
+  ws.on('close', (code: number) => {
+    logger.info?.({ connection: connection.id, clientId, code, ms: clock.now() - opened }, 'agent-tether: websocket closed');
     closed = true;
     heartbeat.stop();
     for (const sessionId of [...subscriptions.keys()]) stopSubscription(sessionId);
