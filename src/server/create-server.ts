@@ -2,7 +2,8 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { TetherCore } from './core/tether-core.js';
-import { within, type Connection, type HostContext } from './hosts/context.js';
+import { waitAtMost } from '../internal/clock.js';
+import type { Connection, HostContext } from './hosts/context.js';
 import { Dispatcher } from './commands/dispatcher.js';
 import { matchRoute } from './commands/routes.js';
 import { handleRequest } from './hosts/handle-request.js';
@@ -137,11 +138,11 @@ export function createServer(options: ServerOptions): TetherServer {
       http.close(() => resolve());
     });
     // Ends every turn and closes the logs, so every stream has a finite tail.
-    await within(clock, timeoutMs, core.shutdown());
-    await within(clock, deadline - clock.now(), Promise.all([...ctx.polls]));
+    await waitAtMost(clock, core.shutdown(), timeoutMs);
+    await waitAtMost(clock, Promise.all([...ctx.polls]), deadline - clock.now());
     await Promise.all([...ctx.connections].map((connection) => connection.shutdown(deadline)));
     http.closeAllConnections();
-    await within(clock, Math.max(0, deadline - clock.now()) + 100, httpClosed);
+    await waitAtMost(clock, httpClosed, Math.max(0, deadline - clock.now()) + 100);
     wss.close();
   }
 
@@ -180,9 +181,9 @@ export function createServer(options: ServerOptions): TetherServer {
           id: connection.id,
           kind: connection.kind,
           clientId: connection.clientId,
-          bufferedBytes: connection.outbound.pending,
-          peakBufferedBytes: connection.outbound.peak,
-          writtenBytes: connection.outbound.written,
+          bufferedBytes: connection.budget.pending,
+          peakBufferedBytes: connection.budget.peak,
+          writtenBytes: connection.budget.written,
           subscriptions: connection.subscriptionCount(),
         })),
       };

@@ -4,7 +4,8 @@
  * the proxy's current faults chunk by chunk.
  */
 import type { Socket } from 'node:net';
-import { isSseRequest, isWebSocketUpgrade, RequestSniffer, type SniffedRequest } from './request-sniffer.js';
+import { sleep, systemClock } from '../internal/clock.js';
+import { isSseRequest, isWebSocketUpgrade, RequestSniffer, type ProxyRequest } from './request-sniffer.js';
 
 /** `'up'`: client → target. `'down'`: target → client. */
 export type ProxyDirection = 'up' | 'down';
@@ -26,7 +27,7 @@ export interface FaultState {
 export interface ConnectionHost {
   readonly faults: FaultState;
   readonly maxBufferedBytes: number;
-  onRequest(connection: ProxyConnection, request: SniffedRequest): void;
+  onRequest(connection: ProxyConnection, request: ProxyRequest): void;
   onClosed(connection: ProxyConnection): void;
 }
 
@@ -74,7 +75,7 @@ export class ProxyConnection {
   /** The socket to the target. */
   readonly upstream: Socket;
   /** Every HTTP request head seen on this connection, in order. */
-  readonly requests: SniffedRequest[] = [];
+  readonly requests: ProxyRequest[] = [];
   /** Resolves once both sockets are closed. */
   readonly closed: Promise<void>;
 
@@ -269,10 +270,10 @@ class Pipe {
   #endSent = false;
   #running = false;
   #disposed = false;
-  #wakers = new Set<() => void>();
+  /** Aborted to end the loop's current sleep early: a fault changed, or the pipe is disposed. */
+  #wake = new AbortController();
   /** Resolvers of in-flight writes, released on dispose in case a callback never comes. */
   #inFlight = new Set<() => void>();
-  #timers = new Set<NodeJS.Timeout>();
 
   constructor(
     readonly connection: ProxyConnection,
@@ -303,9 +304,10 @@ class Pipe {
 
   /** Starts the forwarding loop if it is idle, or wakes it if it waits for a fault to lift. */
   kick(): void {
-    for (const wake of this.#wakers) wake();
-    this.#wakers.clear();
-    if (this.#running || this.#disposed) return;
+    if (this.#disposed) return;
+    this.#wake.abort();
+    this.#wake = new AbortController();
+    if (this.#running) return;
     this.#running = true;
     void this.#run().finally(() => {
       this.#running = false;
@@ -315,10 +317,7 @@ class Pipe {
   dispose(): void {
     this.#disposed = true;
     this.drop();
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
-    for (const wake of this.#wakers) wake();
-    this.#wakers.clear();
+    this.#wake.abort();
     for (const release of this.#inFlight) release();
     this.#inFlight.clear();
   }
@@ -401,22 +400,11 @@ class Pipe {
     }
   }
 
+  /** Waits `ms`; a fault change wakes the loop early, and it re-checks everything before forwarding. */
   #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer);
-        this.#wakers.delete(resolve);
-        resolve();
-      }, ms);
-      this.#timers.add(timer);
-      // A fault change wakes the loop early; it re-checks everything before forwarding.
-      this.#wakers.add(() => {
-        clearTimeout(timer);
-        this.#timers.delete(timer);
-        resolve();
-      });
-    });
+    return sleep(systemClock, ms, this.#wake.signal);
   }
+
 }
 
 /**

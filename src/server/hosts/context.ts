@@ -2,14 +2,14 @@ import type { Clock } from '../../internal/clock.js';
 import type { Dispatcher } from '../commands/dispatcher.js';
 import type { TetherCore } from '../core/tether-core.js';
 import type { ResolvedServerOptions } from '../options.js';
-import type { Outbound } from './outbound.js';
+import type { WriteBudget } from './write-budget.js';
 
 /** A long-lived connection the host tracks (for shutdown and stats). */
 export interface Connection {
   readonly id: number;
   readonly kind: 'websocket' | 'sse';
   readonly clientId: string | undefined;
-  readonly outbound: Outbound;
+  readonly budget: WriteBudget;
   subscriptionCount(): number;
   /** Flush what is due, then close gracefully; give up at `deadline` (clock time). */
   shutdown(deadline: number): Promise<void>;
@@ -28,24 +28,6 @@ export interface HostContext {
   nextConnectionId(): number;
   /** Bytes per batch: small enough to keep a connection's buffer near its high-water mark. */
   readonly batchBytes: number;
-}
-
-/** Resolve when `promise` settles or `ms` passes, whichever is first. Never rejects. */
-export function within(clock: Clock, ms: number, promise: Promise<unknown>): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    const handle = clock.setTimeout(resolve, ms);
-    promise.then(
-      () => {
-        clock.clearTimeout(handle);
-        resolve();
-      },
-      () => {
-        clock.clearTimeout(handle);
-        resolve();
-      },
-    );
-  });
 }
 
 /** A repeating timer on an injectable clock; `stop()` clears it for good. */

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CursorBatch, EventCursor } from '../core/event-cursor.js';
-import { every, within, type Connection, type HostContext } from './context.js';
-import { Outbound } from './outbound.js';
+import { waitAtMost } from '../../internal/clock.js';
+import { every, type Connection, type HostContext } from './context.js';
+import { WriteBudget } from './write-budget.js';
 import { pump } from './pump.js';
 import { requestUrl } from './request-url.js';
 import { CORS_HEADERS } from './respond.js';
@@ -17,7 +18,7 @@ export function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResp
   const url = requestUrl(req.url);
 
   const { clock, heartbeatMs, sseRetryMs, highWaterBytes, maxBatchEvents } = ctx.options;
-  const outbound = new Outbound(highWaterBytes);
+  const budget = new WriteBudget(highWaterBytes);
   const controller = new AbortController();
   req.socket.setTimeout(0);
   req.socket.setNoDelay(true);
@@ -31,26 +32,26 @@ export function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResp
 
   const write = (text: string) => {
     if (res.destroyed || res.writableEnded) return;
-    const done = outbound.add(Buffer.byteLength(text));
+    const done = budget.add(Buffer.byteLength(text));
     res.write(text, () => done());
   };
   write(`retry: ${sseRetryMs}\n\n`);
 
   const heartbeat = every(clock, heartbeatMs, () => {
     // A full buffer already proves nothing new can get through; skip the ping.
-    if (!outbound.full) write(': ping\n\n');
+    if (!budget.full) write(': ping\n\n');
   });
 
   const connection: Connection = {
     id: ctx.nextConnectionId(),
     kind: 'sse',
     clientId: typeof req.headers['x-tether-client'] === 'string' ? req.headers['x-tether-client'] : url.searchParams.get('clientId') ?? undefined,
-    outbound,
+    budget,
     subscriptionCount: () => (controller.signal.aborted ? 0 : 1),
     shutdown: async (deadline) => {
       // The log is closed: the pump ends once everything was written; then flush and end.
-      await within(clock, deadline - clock.now(), pumped);
-      await within(clock, deadline - clock.now(), outbound.idle());
+      await waitAtMost(clock, pumped, deadline - clock.now());
+      await waitAtMost(clock, budget.idle(), deadline - clock.now());
       finish();
     },
   };
@@ -61,7 +62,7 @@ export function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResp
     finished = true;
     controller.abort();
     heartbeat.stop();
-    outbound.close();
+    budget.close();
     ctx.connections.delete(connection);
     if (!res.writableEnded && !res.destroyed) res.end();
   };
@@ -76,7 +77,7 @@ export function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResp
   };
   const pumped = pump({
     cursor,
-    outbound,
+    budget,
     signal: controller.signal,
     maxEvents: maxBatchEvents,
     maxBytes: ctx.batchBytes,

@@ -5,9 +5,10 @@ import type { CommandReply } from '../commands/command.js';
 import { commandOfFrame, subscribeFrameCommand } from '../commands/frame-command.js';
 import type { CursorBatch, EventCursor } from '../core/event-cursor.js';
 import { decodeClientFrame } from '../core/request-input.js';
-import { every, within, type Connection, type HostContext } from './context.js';
+import { waitAtMost } from '../../internal/clock.js';
+import { every, type Connection, type HostContext } from './context.js';
 import { LatestWins } from './latest-wins.js';
-import { Outbound } from './outbound.js';
+import { WriteBudget } from './write-budget.js';
 import { pump } from './pump.js';
 import { requestUrl } from './request-url.js';
 
@@ -29,13 +30,13 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
   const clientId = url.searchParams.get('clientId') || (typeof header === 'string' && header) || globalThis.crypto.randomUUID();
   const { clock, heartbeatMs, highWaterBytes, maxBatchEvents, logger } = ctx.options;
   const { dispatcher } = ctx;
-  const outbound = new Outbound(highWaterBytes);
+  const budget = new WriteBudget(highWaterBytes);
   const subscriptions = new Map<string, Subscription>();
   let closed = false;
 
   const send = (frame: string) => {
     if (ws.readyState !== ws.OPEN) return;
-    const done = outbound.add(Buffer.byteLength(frame));
+    const done = budget.add(Buffer.byteLength(frame));
     ws.send(frame, () => done());
   };
   // A command's reply as a `reply` frame: its JSON result, or its error.
@@ -54,7 +55,7 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
   // drains is never cut (F6).
   let alive = true;
   let missed = 0;
-  outbound.onProgress = () => {
+  budget.onProgress = () => {
     alive = true;
   };
   const heartbeat = every(clock, heartbeatMs, () => {
@@ -85,21 +86,21 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
     id: ctx.nextConnectionId(),
     kind: 'websocket',
     clientId,
-    outbound,
+    budget,
     subscriptionCount: () => subscriptions.size,
     shutdown: async (deadline) => {
       // Logs are closed: each pump ends once it handed over its tail (F7).
-      await within(clock, deadline - clock.now(), Promise.all([...subscriptions.values()].map((s) => s.done)));
-      await within(clock, deadline - clock.now(), outbound.idle());
+      await waitAtMost(clock, Promise.all([...subscriptions.values()].map((s) => s.done)), deadline - clock.now());
+      await waitAtMost(clock, budget.idle(), deadline - clock.now());
       if (ws.readyState === ws.OPEN) ws.close(closeCodes.goingAway, 'server shutting down');
       const closedPromise = new Promise<void>((resolve) => {
         if (ws.readyState === ws.CLOSED) resolve();
         else ws.once('close', () => resolve());
       });
-      await within(clock, deadline - clock.now(), closedPromise);
+      await waitAtMost(clock, closedPromise, deadline - clock.now());
       if (ws.readyState !== ws.CLOSED) {
         ws.terminate();
-        await within(clock, 1000, closedPromise);
+        await waitAtMost(clock, closedPromise, 1000);
       }
     },
   };
@@ -112,7 +113,7 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
     closed = true;
     heartbeat.stop();
     for (const sessionId of [...subscriptions.keys()]) stopSubscription(sessionId);
-    outbound.close();
+    budget.close();
     ctx.connections.delete(connection);
   });
   ws.on('error', (error) => {
@@ -166,7 +167,7 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
     };
     const done = pump({
       cursor,
-      outbound,
+      budget,
       signal: controller.signal,
       maxEvents: maxBatchEvents,
       maxBytes: ctx.batchBytes,
