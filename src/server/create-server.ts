@@ -1,3 +1,4 @@
+/** The reference server: the core, the dispatcher and the Node HTTP and WebSocket hosts on one port. */
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
@@ -87,7 +88,6 @@ export function createServer(options: ServerOptions): TetherServer {
   let closing = false;
   let connectionIds = 0;
   const ctx: HostContext = {
-    core,
     dispatcher: new Dispatcher(core, { logger, maxPollEvents: resolved.maxPollEvents }),
     options: resolved,
     connections: new Set<Connection>(),

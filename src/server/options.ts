@@ -1,3 +1,4 @@
+/** The server's options, their defaults (`SERVER_DEFAULTS`), and their checks. */
 import { limits } from '../protocol/index.js';
 import { systemClock, type Clock } from '../internal/clock.js';
 import { consoleLogger } from '../logging/logger.js';

@@ -1,6 +1,6 @@
+/** What the hosts share: the dispatcher, the long-lived connections they track, and a repeating timer. */
 import type { Clock } from '../../internal/clock.js';
 import type { Dispatcher } from '../commands/dispatcher.js';
-import type { TetherCore } from '../core/tether-core.js';
 import type { ResolvedServerOptions } from '../options.js';
 import type { WriteBudget } from './write-budget.js';
 
@@ -17,8 +17,7 @@ export interface Connection {
 
 /** What the HTTP and WebSocket handlers share. */
 export interface HostContext {
-  readonly core: TetherCore;
-  /** Runs every command (HTTP and WebSocket alike). */
+  /** Runs every command (HTTP and WebSocket alike): the hosts never call the core themselves. */
   readonly dispatcher: Dispatcher;
   readonly options: ResolvedServerOptions;
   readonly connections: Set<Connection>;

@@ -1,3 +1,4 @@
+/** One subscription's pump: events from the log to a connection, under its write budget (F6). */
 import type { CursorBatch, EventCursor } from '../core/event-cursor.js';
 import type { WriteBudget } from './write-budget.js';
 

@@ -1,3 +1,4 @@
+/** The SSE host: a session's events as `text/event-stream`, with heartbeats, backpressure and graceful shutdown. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CursorBatch, EventCursor } from '../core/event-cursor.js';
 import { waitAtMost } from '../../internal/clock.js';

@@ -1,3 +1,4 @@
+/** The WebSocket host: one client's multiplexed socket, its commands run by the dispatcher, its subscriptions pumped from the log. */
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import { closeCodes } from '../../protocol/index.js';
