@@ -76,6 +76,8 @@ interface Host {
   /** Setup calls go over HTTP to the same server. */
   http(call: HttpCall): Promise<{ status: number; body: any }>;
   send(command: Command): Promise<Reply>;
+  /** Sends raw WebSocket text and resolves with the close code it earns (WebSocket hosts only). */
+  sendRaw(text: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -126,6 +128,7 @@ function httpHost(name: string, base: string, gate: GatedStore, close: () => Pro
       const { status, body } = await http(commandCall(command));
       return { ok: status < 400, status, body };
     },
+    sendRaw: () => Promise.reject(new Error('an HTTP host takes no WebSocket frames')),
     close,
   };
 }
@@ -136,6 +139,7 @@ async function wsHost(name: string, base: string, gate: GatedStore, Socket: type
   const replies = new Map<string, (frame: any) => void>();
   let welcomed!: () => void;
   const welcome = new Promise<void>((resolve) => (welcomed = resolve));
+  const closed = new Promise<number>((resolve) => socket.addEventListener('close', (event: { code: number }) => resolve(event.code)));
   socket.addEventListener('message', (event: { data: unknown }) => {
     const frame = JSON.parse(String(event.data));
     if (frame.type === 'welcome') welcomed();
@@ -163,6 +167,10 @@ async function wsHost(name: string, base: string, gate: GatedStore, Socket: type
       socket.send(JSON.stringify(frame));
       const answer = await reply;
       return answer.ok ? { ok: true, body: answer.result } : { ok: false, status: answer.error.status, body: { error: answer.error } };
+    },
+    sendRaw(text) {
+      socket.send(text);
+      return closed;
     },
     async close() {
       socket.close();
@@ -371,23 +379,38 @@ describe('host parity: every command answers alike on every host', () => {
     expect(reply).toMatchObject({ ok: false, status, body: { error: { code, status } } });
   });
 
-  it('a prompt is acknowledged only after the store resolved its write (durability)', async () => {
+  it('a prompt, and its repeat with the same key, are acknowledged only after the store resolved the write (durability)', async () => {
     await expectParity(async (h) => {
       const sid = await session(h);
       h.gate.shut();
-      let answered = false;
-      const reply = h.send({ type: 'prompt', sessionId: sid, prompt: 'hi' }).then((r) => {
-        answered = true;
-        return r;
-      });
+      const answered: string[] = [];
+      const first = h.send({ type: 'prompt', sessionId: sid, prompt: 'hi', key: 'k1' }).then((r) => (answered.push('first'), r));
       // The write of turn.queued is pending in the store…
       for (let i = 0; i < 200 && h.gate.pendingWrites === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
       expect(h.gate.pendingWrites, `${h.name}: the write is pending`).toBeGreaterThan(0);
-      // …and stays unacknowledged for as long as the store has not resolved it.
+      // …a retry of the same prompt finds the turn, but it is not stored yet either…
+      const again = h.send({ type: 'prompt', sessionId: sid, prompt: 'hi', key: 'k1' }).then((r) => (answered.push('again'), r));
+      // …so neither is acknowledged for as long as the store has not resolved the write.
       await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(answered, `${h.name} acknowledged a prompt the store had not written`).toBe(false);
+      expect(answered, `${h.name} acknowledged a prompt the store had not written`).toEqual([]);
       h.gate.open();
-      return reply;
+      const [one, two] = await Promise.all([first, again]);
+      expect((two.body as any).turn.id).toBe((one.body as any).turn.id);
+      return one;
     });
+  });
+
+  it('a WebSocket frame that is not JSON closes with 1007, one that is not a client frame with 1008', async () => {
+    for (const [text, code] of [
+      ['nope', 1007],
+      ['{"type":"prompt"}', 1008],
+    ] as const) {
+      await expectParity(async (h) => ({ ok: false, body: { closed: await h.sendRaw(text) } }), ['websocket']).then((reply) =>
+        expect(reply.body).toEqual({ closed: code }),
+      );
+      for (const host of hosts.reverse()) await host.close();
+      hosts = [];
+      msw.resetHandlers();
+    }
   });
 });
