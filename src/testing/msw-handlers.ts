@@ -11,7 +11,7 @@ import { API_PREFIX, limits } from '../protocol/index.js';
 import type { Agent, TetherCore } from '../server.js';
 import { Dispatcher } from '../server/commands/dispatcher.js';
 import { createCore } from '../server/core/create-core.js';
-import { FaultState, mswFaults, type MswFaults } from './msw/faults.js';
+import { MswFaultState, mswFaults, type MswFaults } from './msw/faults.js';
 import { httpHandlers } from './msw/http-handlers.js';
 import type { MswHost } from './msw/msw-host.js';
 import { mswModule } from './msw/msw-module.js';
@@ -67,7 +67,7 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
   const host: MswHost = {
     dispatcher: new Dispatcher(core, { logger, maxPollEvents: limits.maxPollEvents }),
     started,
-    faults: new FaultState(),
+    faults: new MswFaultState(),
     streams: new Set(),
     heartbeatMs,
     sseRetryMs,

@@ -36,7 +36,7 @@ export interface MswFaults {
 }
 
 /** The faults in force, as the handlers read them. */
-export class FaultState {
+export class MswFaultState {
   dropAfter: number | null = null;
   failures: Array<Required<InjectedError>> = [];
   slowMs = 0;
@@ -55,7 +55,7 @@ export class FaultState {
 }
 
 /** The public face of `state`, checking each argument. */
-export function mswFaults(state: FaultState): MswFaults {
+export function mswFaults(state: MswFaultState): MswFaults {
   return {
     dropStreamsAfter(n) {
       if (n !== null && !(Number.isSafeInteger(n) && n >= 0)) {

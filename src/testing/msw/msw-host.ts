@@ -1,6 +1,6 @@
 /** What the msw HTTP handlers and WebSocket handler share: one dispatcher, the faults, the open streams. */
 import type { Dispatcher } from '../../server/commands/dispatcher.js';
-import type { FaultState } from './faults.js';
+import type { MswFaultState } from './faults.js';
 
 /** The in-memory server behind the msw handlers. */
 export interface MswHost {
@@ -8,7 +8,7 @@ export interface MswHost {
   readonly dispatcher: Dispatcher;
   /** Resolves once the core has loaded its store. */
   readonly started: Promise<void>;
-  readonly faults: FaultState;
+  readonly faults: MswFaultState;
   /** Every open event stream and WebSocket; aborted by `close()`. */
   readonly streams: Set<AbortController>;
   /** SSE `: ping` period (`0`: off) and WebSocket `welcome.heartbeatMs`. */

@@ -2,7 +2,7 @@
 import { systemClock, sleep } from '../../internal/clock.js';
 import { limits, type ResetInfo, type SessionEvent } from '../../protocol/index.js';
 import type { EventCursor } from '../../server.js';
-import type { FaultState } from './faults.js';
+import type { MswFaultState } from './faults.js';
 
 /** How a stream ended: the log closed, the drop fault fired, or the reader went away. */
 export type StreamOutcome = 'ended' | 'dropped' | 'aborted';
@@ -13,7 +13,7 @@ export type StreamOutcome = 'ended' | 'dropped' | 'aborted';
  */
 export async function streamEvents(
   cursor: EventCursor,
-  faults: FaultState,
+  faults: MswFaultState,
   signal: AbortSignal,
   budget: { left: number } | null,
   deliver: { reset(reset: ResetInfo): void; events(events: SessionEvent[]): void },
