@@ -1,0 +1,187 @@
+/** The WebSocket host: one client's multiplexed socket, its commands run by the dispatcher, its subscriptions pumped from the log. */
+import type { IncomingMessage } from 'node:http';
+import type { RawData, WebSocket } from 'ws';
+import { closeCodes } from '../../protocol/index.js';
+import type { CommandReply } from '../commands/command.js';
+import { commandOfFrame, subscribeFrameCommand } from '../commands/frame-command.js';
+import type { CursorBatch, EventCursor } from '../core/event-cursor.js';
+import { decodeClientFrame } from '../core/request-input.js';
+import { waitAtMost } from '../../internal/clock.js';
+import { every, type Connection, type HostContext } from './context.js';
+import { LatestWins } from './latest-wins.js';
+import { WriteBudget } from './write-budget.js';
+import { pump } from './pump.js';
+import { requestUrl } from './request-url.js';
+
+interface Subscription {
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * One client's multiplexed WebSocket: `welcome` first, then request frames
+ * answered by `reply` (same `id`), and per subscribed session a pump from the
+ * log with backpressure on the socket's buffer (F6). Bad frames close the
+ * socket: 1007 not JSON (or binary), 1008 not a valid client frame, 1009 too
+ * big (ws `maxPayload`). Shutdown flushes, then closes with 1001 (F7).
+ */
+export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMessage): void {
+  const url = requestUrl(req.url);
+  const header = req.headers['x-tether-client'];
+  const clientId = url.searchParams.get('clientId') || (typeof header === 'string' && header) || globalThis.crypto.randomUUID();
+  const { clock, heartbeatMs, highWaterBytes, maxBatchEvents, logger } = ctx.options;
+  const { dispatcher } = ctx;
+  const budget = new WriteBudget(highWaterBytes);
+  const subscriptions = new Map<string, Subscription>();
+  let closed = false;
+
+  const send = (frame: string) => {
+    if (ws.readyState !== ws.OPEN) return;
+    const done = budget.add(Buffer.byteLength(frame));
+    ws.send(frame, () => done());
+  };
+  // A command's reply as a `reply` frame: its JSON result, or its error.
+  const reply = (id: string, result: CommandReply) =>
+    send(
+      result.ok
+        ? `{"type":"reply","id":${JSON.stringify(id)},"ok":true,"result":${result.json}}`
+        : JSON.stringify({ type: 'reply', id, ok: false, error: result.error }),
+    );
+  // A later subscribe or unsubscribe of a session, arriving while a subscribe
+  // of it runs, wins: the earlier one then only answers.
+  const latest = new LatestWins();
+
+  // Liveness: a pong, an incoming frame or flushed bytes prove the peer is there.
+  // Two silent periods in a row mean a half-open socket; a slow reader that still
+  // drains is never cut (F6).
+  let alive = true;
+  let missed = 0;
+  budget.onProgress = () => {
+    alive = true;
+  };
+  const heartbeat = every(clock, heartbeatMs, () => {
+    if (alive) missed = 0;
+    else if (++missed >= 2) {
+      ws.terminate();
+      return;
+    }
+    alive = false;
+    try {
+      ws.ping();
+    } catch {
+      // the socket is closing; 'close' cleans up
+    }
+  });
+  ws.on('pong', () => {
+    alive = true;
+  });
+
+  const stopSubscription = (sessionId: string) => {
+    const existing = subscriptions.get(sessionId);
+    if (!existing) return;
+    existing.controller.abort();
+    subscriptions.delete(sessionId);
+  };
+
+  const connection: Connection = {
+    id: ctx.nextConnectionId(),
+    kind: 'websocket',
+    clientId,
+    budget,
+    subscriptionCount: () => subscriptions.size,
+    shutdown: async (deadline) => {
+      // Logs are closed: each pump ends once it handed over its tail (F7).
+      await waitAtMost(clock, Promise.all([...subscriptions.values()].map((s) => s.done)), deadline - clock.now());
+      await waitAtMost(clock, budget.idle(), deadline - clock.now());
+      if (ws.readyState === ws.OPEN) ws.close(closeCodes.goingAway, 'server shutting down');
+      const closedPromise = new Promise<void>((resolve) => {
+        if (ws.readyState === ws.CLOSED) resolve();
+        else ws.once('close', () => resolve());
+      });
+      await waitAtMost(clock, closedPromise, deadline - clock.now());
+      if (ws.readyState !== ws.CLOSED) {
+        ws.terminate();
+        await waitAtMost(clock, closedPromise, 1000);
+      }
+    },
+  };
+  ctx.connections.add(connection);
+  const opened = clock.now();
+  logger.info?.({ connection: connection.id, clientId }, 'agent-tether: websocket open');
+
+  ws.on('close', (code: number) => {
+    logger.info?.({ connection: connection.id, clientId, code, ms: clock.now() - opened }, 'agent-tether: websocket closed');
+    closed = true;
+    heartbeat.stop();
+    for (const sessionId of [...subscriptions.keys()]) stopSubscription(sessionId);
+    budget.close();
+    ctx.connections.delete(connection);
+  });
+  ws.on('error', (error) => {
+    // ws closes the socket itself (e.g. 1009 for maxPayload); nothing may throw here.
+    logger.debug?.({ err: error }, 'agent-tether: websocket error');
+  });
+
+  ws.on('message', (data: RawData, isBinary: boolean) => {
+    alive = true;
+    if (closed) return;
+    const decoded = decodeClientFrame(isBinary ? undefined : rawToString(data));
+    if ('close' in decoded) {
+      ws.close(decoded.close, decoded.reason);
+      return;
+    }
+    const frame = decoded.frame;
+    switch (frame.type) {
+      case 'ping':
+        send(JSON.stringify(frame.time === undefined ? { type: 'pong' } : { type: 'pong', time: frame.time }));
+        return;
+      case 'unsubscribe':
+        latest.take(frame.sessionId);
+        stopSubscription(frame.sessionId);
+        reply(frame.id, { ok: true, status: 200, json: '{}' });
+        return;
+      case 'subscribe': {
+        const ticket = latest.take(frame.sessionId);
+        void dispatcher.run(subscribeFrameCommand(frame), 'frame').then((result) => {
+          reply(frame.id, result);
+          if (!result.ok || !result.cursor || closed || !latest.isCurrent(frame.sessionId, ticket)) return;
+          stopSubscription(frame.sessionId);
+          subscribe(frame.sessionId, result.cursor);
+        });
+        return;
+      }
+      default:
+        void dispatcher.run(commandOfFrame(frame, clientId), 'frame').then((result) => reply(frame.id, result));
+    }
+  });
+
+  function subscribe(sessionId: string, cursor: EventCursor): void {
+    const controller = new AbortController();
+    const sessionJson = JSON.stringify(sessionId);
+    const sendBatch = (batch: CursorBatch) => {
+      if (batch.reset) send(JSON.stringify({ type: 'reset', ...batch.reset }));
+      if (batch.entries.length > 0) {
+        let text = `{"type":"events","sessionId":${sessionJson},"events":[`;
+        for (let i = 0; i < batch.entries.length; i++) text += (i === 0 ? '' : ',') + batch.entries[i]!.json;
+        send(`${text}]}`);
+      }
+    };
+    const done = pump({
+      cursor,
+      budget,
+      signal: controller.signal,
+      maxEvents: maxBatchEvents,
+      maxBytes: ctx.batchBytes,
+      send: sendBatch,
+    }).catch((error: unknown) => logger.error?.({ err: error }, 'agent-tether: websocket stream failed'));
+    subscriptions.set(sessionId, { controller, done });
+  }
+
+  send(JSON.stringify({ type: 'welcome', clientId, heartbeatMs }));
+}
+
+function rawToString(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
+  return data.toString('utf8');
+}
