@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,7 +93,7 @@ describe('F10: atomic persistence', () => {
   });
 
   // F10 (DESIGN.md §1): atomic persistence.
-  it('F10: a failed write rejects and leaves the previous version; a crash leftover temp file is ignored and removed on load', async () => {
+  it('F10: a failed write rejects and leaves the previous version; a crash leftover temp file is ignored and removed on load once stale', async () => {
     const dir = await tempDir();
     const path = join(dir, 'r.json');
     await atomicWriteFile(path, '{"v":1}');
@@ -106,10 +106,16 @@ describe('F10: atomic persistence', () => {
     const store = fileStore({ dir });
     await store.saveSession(record('s1', 7));
     // What a crash between "write temp" and "rename" leaves behind: a torn temp file.
-    await writeFile(join(store.sessionDir('s1'), '.session.json.tmp-999-abc'), '{"version":2,"id":"s1","ep');
+    const crashed = join(store.sessionDir('s1'), '.session.json.tmp-999-abc');
+    const inFlight = join(store.sessionDir('s1'), '.session.json.tmp-1000-def');
+    await writeFile(crashed, '{"version":2,"id":"s1","ep');
+    await writeFile(inFlight, '{"version":2,"id":"s1","ep');
+    const minuteAndMore = new Date(Date.now() - 61_000);
+    await utimes(crashed, minuteAndMore, minuteAndMore);
     const loaded = await fileStore({ dir }).loadSession('s1', { maxEvents: 10 });
     expect(loaded!.record.createdAt).toBe(7);
-    expect((await readdir(store.sessionDir('s1'))).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    // The old one is a crash leftover; a fresh one may be another process's write about to be renamed.
+    expect((await readdir(store.sessionDir('s1'))).filter((n) => n.includes('.tmp-'))).toEqual(['.session.json.tmp-1000-def']);
   });
 
   it('a torn trailing JSONL line is ignored on load and cut off, so later appends start on a clean line', async () => {

@@ -218,14 +218,13 @@ export function fileStore(options: FileStoreOptions): FileStore {
           record = { version: 2, id: sessionId, epoch: '', createdAt: 0 };
         }
         for (const name of await readdir(sessionDir(sessionId)).catch(() => [] as string[])) {
-          // A crash between "write temp" and "rename" leaves a temp file; the previous record stands (F10).
-          if (isAtomicTempFile(name)) await unlink(join(sessionDir(sessionId), name)).catch(() => {});
+          if (isAtomicTempFile(name)) await removeStaleTemp(join(sessionDir(sessionId), name), clock.now());
         }
         const turns: TurnRecord[] = [];
         for (const name of await readdir(turnsDir(sessionId)).catch(() => [] as string[])) {
           const path = join(turnsDir(sessionId), name);
           if (isAtomicTempFile(name)) {
-            await unlink(path).catch(() => {});
+            await removeStaleTemp(path, clock.now());
             continue;
           }
           try {
@@ -326,6 +325,19 @@ async function openStore(dir: string, subdirs: string[]): Promise<void> {
   } catch (error) {
     throw new Error(`fileStore: the store directory ${dir} is not writable: ${errorText(error)}`, { cause: error });
   }
+}
+
+// A temp file younger than this may be another process's write in flight (a restart overlapping a shutdown).
+const STALE_TEMP_MS = 60_000;
+
+/**
+ * Remove a temp file a crash left between "write temp" and "rename" (the
+ * previous record stands, F10) — only once it is old enough that no live
+ * writer can still be about to rename it.
+ */
+async function removeStaleTemp(path: string, now: number): Promise<void> {
+  const info = await stat(path).catch(() => undefined);
+  if (info && now - info.mtimeMs > STALE_TEMP_MS) await unlink(path).catch(() => {});
 }
 
 function isMissing(error: unknown): boolean {
