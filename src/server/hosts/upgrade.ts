@@ -17,12 +17,15 @@ import { serveWebSocket } from './websocket.js';
  */
 export function handleUpgrade(ctx: HostContext, wss: WebSocketServer, req: IncomingMessage, socket: Socket, head: Buffer): void {
   socket.on('error', () => {});
+  const path = requestUrl(req.url).pathname;
   try {
-    const path = requestUrl(req.url).pathname;
     if (matchRoute(path)?.name !== 'websocket') throw new ServerError('not_found', `No WebSocket at ${path}`, 404);
     if (ctx.isClosing()) throw new ServerError('shutting_down', 'The server is shutting down', 503);
   } catch (error) {
-    return refuseUpgrade(socket, ctx.dispatcher.fail(error));
+    const reply = ctx.dispatcher.fail(error);
+    // A refused upgrade is a request like any other: one line, as handleRequest writes.
+    ctx.options.logger.info?.({ method: req.method ?? 'GET', path, status: reply.status, ms: 0 }, 'agent-tether: request');
+    return refuseUpgrade(socket, reply);
   }
   wss.handleUpgrade(req, socket, head, (ws) => {
     if (ctx.isClosing()) {
