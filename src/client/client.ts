@@ -1,18 +1,18 @@
+/** `createClient` and the client that ties commands, the connection, sessions and cursors together. */
 import { ClosedError, ConnectionError, HttpError, type TetherError } from '../errors/index.js';
-import { systemClock, waitAtMost, type Clock } from '../internal/clock.js';
+import { waitAtMost, type Clock } from '../internal/clock.js';
 import { createSessionReply } from '../protocol/checks.js';
 import { routes } from '../protocol/constants.js';
-import { createTransport } from '../transport/index.js';
-import { TransportLadder } from '../transport/ladder.js';
 import type { ClientState } from './client-state.js';
-import { ConnectionManager, type ConnectionHooks, type ManagerEvents } from './connection-manager.js';
+import { ConnectionManager, type ManagerEvents } from './connection-manager.js';
 import type { ClientContext, CommandOptions } from './context.js';
 import type { StoredCursor } from './cursor-store.js';
 import { Emitter } from './emitter.js';
 import { HttpClient } from './http-client.js';
-import { resolveOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
+import type { ClientOptions } from './options.js';
 import { Outbox } from './outbox.js';
 import { SessionImpl, type Session } from './session.js';
+import { resolveSettings, type ClientHooks, type ClientSettings } from './settings.js';
 import type { TurnImpl } from './turn.js';
 
 /** Options of `client.createSession`. */
@@ -55,21 +55,7 @@ export interface Client extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/**
- * Internal hooks (tests); not part of the public API. A hook given replaces the
- * default, so leave out (rather than set to `undefined`) those to keep.
- */
-export type ClientHooks = Partial<ConnectionHooks> & {
-  /** Delay before a canceled turn without a terminal is fetched over HTTP (F5). @default 2000 */
-  terminalGraceMs?: number;
-};
-
-const HOOK_DEFAULTS = {
-  stableAfterMs: 5000,
-  upgradeAfterMs: 60_000,
-  pollWaitMs: 25_000,
-  terminalGraceMs: 2000,
-} as const;
+export type { ClientHooks } from './settings.js';
 
 /**
  * Create a client. Connects lazily: only while there is something to stream
@@ -102,8 +88,8 @@ interface CursorWrite {
 }
 
 class ClientImpl implements Client, ClientContext {
-  /** The resolved options, with the hooks (defaults filled in) alongside: one object serves the HTTP client and the manager. */
-  readonly options: ResolvedClientOptions & ConnectionHooks & { terminalGraceMs: number };
+  /** The resolved options and internal settings: one object serves the HTTP client and the manager. */
+  readonly options: ClientSettings;
   readonly manager: ConnectionManager;
   readonly http: HttpClient;
   readonly clock: Clock;
@@ -117,21 +103,12 @@ class ClientImpl implements Client, ClientContext {
   #cursorWrites = new Map<string, CursorWrite>();
 
   constructor(options: ClientOptions, hooks: ClientHooks) {
-    const resolved = resolveOptions(options);
-    const o = (this.options = {
-      ...resolved,
-      ...HOOK_DEFAULTS,
-      clock: systemClock,
-      random: Math.random,
-      createTransport,
-      createLadder: (ladder) => new TransportLadder(ladder),
-      ...hooks,
-    });
+    const o = (this.options = resolveSettings(options, hooks));
     this.clock = o.clock;
     this.terminalGraceMs = o.terminalGraceMs;
     this.http = new HttpClient(o);
     this.#outbox = new Outbox(o.clock, o.requestTimeoutMs);
-    this.manager = new ConnectionManager(o, o, this.#emitter);
+    this.manager = new ConnectionManager(o, this.#emitter);
     // When reconnecting keeps failing, live turns stop waiting on the stream alone (F5).
     this.#emitter.on('state', (state) => {
       if (state.status === 'reconnecting' && state.attempt >= 2) for (const turn of this.turns.values()) turn.checkNow();

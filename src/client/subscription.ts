@@ -1,6 +1,6 @@
 import type { TetherError } from '../errors/index.js';
 import type { KnownSessionEvent, ResetInfo, ResetReason, SessionEvent } from '../protocol/index.js';
-import type { Consumer } from './connection-manager.js';
+import type { Consumer } from './session-feed.js';
 import type { ClientContext } from './context.js';
 import { EventQueue } from './event-queue.js';
 

@@ -10,7 +10,7 @@ import type {
   TurnEvent,
   TurnInfo,
 } from '../protocol/index.js';
-import type { Consumer } from './connection-manager.js';
+import type { Consumer } from './session-feed.js';
 import type { ClientContext } from './context.js';
 import { EventQueue } from './event-queue.js';
 

@@ -126,9 +126,11 @@ describe('connection manager: state machine (F8)', () => {
     await client.close();
   });
 
-  it('ignores late callbacks of a superseded attempt (F4)', async () => {
+  it('ignores late callbacks of a superseded attempt (F4), and says why at debug level', async () => {
     useFakeTime();
-    const { client, transports } = makeClient({}, { random: () => 0 });
+    const debug: Array<Record<string, unknown>> = [];
+    const logger = { debug: (fields: Record<string, unknown>) => debug.push(fields) };
+    const { client, transports } = makeClient({ logger }, { random: () => 0 });
     const sub = client.session('s1').subscribe({ after: 0 });
     const it = sub[Symbol.asyncIterator]();
     const old = transports.last;
@@ -143,6 +145,12 @@ describe('connection manager: state machine (F8)', () => {
     old.reset({ sessionId: 's1', epoch: 'zz', after: 5, reason: 'epoch_changed' });
     old.drop({ opened: true });
     expect(client.state).toEqual({ status: 'reconnecting', transport: 'websocket', attempt: 1 });
+    expect(debug.filter((f) => f.reason === 'superseded')).toEqual([
+      { attempt: 1, reason: 'superseded' },
+      { attempt: 1, reason: 'superseded' },
+      { attempt: 1, reason: 'superseded' },
+      { attempt: 1, reason: 'superseded' },
+    ]);
     fresh.open();
     fresh.push('s1', [delta(1, 't1', 'fresh')]);
     const [first] = await take(it, 1);
