@@ -1,7 +1,7 @@
 /** `createClient` and the client that ties commands, the connection, sessions and cursors together. */
 import { ClosedError, ConnectionError, HttpError, type TetherError } from '../errors/index.js';
 import { waitAtMost, type Clock } from '../internal/clock.js';
-import { createSessionReply } from '../protocol/checks.js';
+import { replyChecks } from '../protocol/checks.js';
 import { routes } from '../protocol/constants.js';
 import type { ClientState } from './client-state.js';
 import { ConnectionManager, type ManagerEvents } from './connection-manager.js';
@@ -165,7 +165,7 @@ class ClientImpl implements Client, ClientContext {
           // JSON leaves out an undefined `metadata`.
           body: { metadata: options.metadata },
           signal,
-          check: createSessionReply,
+          check: replyChecks.createSession,
         }),
       signal: options.signal,
     });

@@ -1,5 +1,5 @@
 import { ConnectionError, HttpError, TetherError, TimeoutError } from '../errors/index.js';
-import { cancelReply, pollReply, turnReply } from '../protocol/checks.js';
+import { replyChecks } from '../protocol/checks.js';
 import { isTerminal, routes } from '../protocol/constants.js';
 import type {
   PollReply,
@@ -105,7 +105,7 @@ export class TurnImpl implements Turn, Consumer {
 
   /** `GET` the turn: where it starts, and its terminal once it has one. */
   #fetch(): Promise<{ turn: TurnInfo }> {
-    return this.#ctx.http.request('GET', routes.turn(this.sessionId, this.id), { check: turnReply });
+    return this.#ctx.http.request('GET', routes.turn(this.sessionId, this.id), { check: replyChecks.turn });
   }
 
   [Symbol.asyncIterator](): AsyncIterator<TurnEvent> {
@@ -281,7 +281,7 @@ export class TurnImpl implements Turn, Consumer {
       try {
         reply = await this.#ctx.http.request<PollReply>('GET', routes.poll(this.sessionId), {
           query: { after: this.seq, epoch: this.epoch, wait: 0 },
-          check: pollReply,
+          check: replyChecks.poll,
         });
       } catch (error) {
         // The server answered but will not serve its log over HTTP: nothing to wait for.
@@ -337,7 +337,7 @@ export class TurnImpl implements Turn, Consumer {
           return this.#ctx.http.request('POST', routes.cancel(sessionId, turnId), {
             body: { clientId: this.#ctx.options.clientId, ...reason },
             signal,
-            check: cancelReply,
+            check: replyChecks.cancel,
             onRetry: () => (resent = true),
           });
         },
