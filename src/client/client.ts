@@ -10,7 +10,7 @@ import type { StoredCursor } from './cursor-store.js';
 import { Emitter } from './emitter.js';
 import { HttpClient } from './http-client.js';
 import type { ClientOptions } from './options.js';
-import { Outbox } from './outbox.js';
+import { CommandTracker } from './command-tracker.js';
 import { SessionImpl, type Session } from './session.js';
 import { resolveSettings, type ClientHooks, type ClientSettings } from './settings.js';
 import type { TurnImpl } from './turn.js';
@@ -96,7 +96,7 @@ class ClientImpl implements Client, ClientContext {
   readonly turns = new Map<string, TurnImpl>();
   readonly terminalGraceMs: number;
   readonly #emitter = new Emitter<ManagerEvents>();
-  readonly #outbox: Outbox;
+  readonly #commands: CommandTracker;
   #closePromise: Promise<void> | undefined;
   #closed = false;
   /** Cursor writes by session id: one in flight per session, only the newest pending. */
@@ -107,7 +107,7 @@ class ClientImpl implements Client, ClientContext {
     this.clock = o.clock;
     this.terminalGraceMs = o.terminalGraceMs;
     this.http = new HttpClient(o);
-    this.#outbox = new Outbox(o.clock, o.requestTimeoutMs);
+    this.#commands = new CommandTracker(o.clock, o.requestTimeoutMs);
     this.manager = new ConnectionManager(o, this.#emitter);
     // When reconnecting keeps failing, live turns stop waiting on the stream alone (F5).
     this.#emitter.on('state', (state) => {
@@ -134,7 +134,7 @@ class ClientImpl implements Client, ClientContext {
   }
 
   command<T>(name: string, { frame, http, signal }: CommandOptions<T>): Promise<T> {
-    return this.#outbox.run(
+    return this.#commands.run(
       name,
       async (opSignal) => {
         const channel = frame && this.manager.commandChannel();
@@ -252,11 +252,11 @@ class ClientImpl implements Client, ClientContext {
     this.#closed = true;
     const { closeTimeoutMs } = this.options;
     // Synchronous part: `closed` is emitted before close() returns; turns settle; iterators end.
-    this.#outbox.stopAccepting();
+    this.#commands.stopAccepting();
     this.manager.close();
     for (const turn of [...this.turns.values()]) turn.closeLocally();
     // Commands in flight get a bounded chance to be delivered (over the still-open transport), then reject.
-    await this.#outbox.close(closeTimeoutMs);
+    await this.#commands.close(closeTimeoutMs);
     this.http.close(new ClosedError());
     await this.manager.shutdown(closeTimeoutMs);
     await waitAtMost(this.clock, Promise.all([...this.#cursorWrites.keys()].map((sessionId) => this.#flushCursor(sessionId))), closeTimeoutMs);

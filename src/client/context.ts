@@ -7,7 +7,7 @@ import type { HttpClient } from './http-client.js';
 import type { ResolvedClientOptions } from './options.js';
 import type { TurnImpl } from './turn.js';
 
-/** A command for the outbox: the WebSocket frame (if it has one) and its HTTP equivalent. */
+/** A command for the command tracker: the WebSocket frame (if it has one) and its HTTP equivalent. */
 export interface CommandOptions<T> {
   frame?: CommandFrame | undefined;
   /** The HTTP form; `resend` is true when it follows a WebSocket attempt that got no reply. */
@@ -27,7 +27,7 @@ export interface ClientContext {
   /** Turn fallback settle delay after a cancel (F5). */
   readonly terminalGraceMs: number;
   /**
-   * Send a command through the outbox (F9): over the open WebSocket when there
+   * Send a tracked command (F9): over the open WebSocket when there
    * is one, else (or when the socket dies before the reply) over HTTP.
    */
   command<T>(name: string, options: CommandOptions<T>): Promise<T>;

@@ -83,7 +83,7 @@ export const RECONNECT_DEFAULTS = {
 } as const satisfies ResolvedReconnectOptions;
 
 /** Defaults of every optional `createClient` option (those with a static value). */
-export const DEFAULTS = {
+export const CLIENT_DEFAULTS = {
   transports: ['websocket', 'sse', 'poll'],
   requestTimeoutMs: 30_000,
   bufferLimit: 1000,
@@ -100,6 +100,11 @@ export const DEFAULTS = {
     reconnect: ResolvedReconnectOptions;
   }
 >;
+
+/**
+ * @deprecated Renamed `CLIENT_DEFAULTS` (the server and testing kit have their own defaults); this alias goes in the next minor version.
+ */
+export const DEFAULTS = CLIENT_DEFAULTS;
 
 /** `ClientOptions` after validation and defaults. */
 export interface ResolvedClientOptions {
@@ -185,11 +190,11 @@ export function resolveOptions(options: ClientOptions): ResolvedClientOptions {
   const clientId = options.clientId ?? globalThis.crypto.randomUUID();
   if (typeof clientId !== 'string' || clientId === '') fail('clientId', 'a non-empty string', clientId);
 
-  const transports = options.transports ?? DEFAULTS.transports;
+  const transports = options.transports ?? CLIENT_DEFAULTS.transports;
   if (
     !Array.isArray(transports) ||
     transports.length === 0 ||
-    transports.some((name) => !DEFAULTS.transports.includes(name)) ||
+    transports.some((name) => !CLIENT_DEFAULTS.transports.includes(name)) ||
     new Set(transports).size !== transports.length
   ) {
     fail('transports', "a non-empty list of distinct 'websocket', 'sse', 'poll'", transports);
@@ -231,7 +236,7 @@ export function resolveOptions(options: ClientOptions): ResolvedClientOptions {
   if (!isObject(logger)) fail('logger', 'an object', logger);
 
   return {
-    ...numbers(options, RULES, DEFAULTS),
+    ...numbers(options, RULES, CLIENT_DEFAULTS),
     baseUrl,
     clientId,
     transports: [...transports],

@@ -254,7 +254,7 @@ export class TurnImpl implements Turn, Consumer {
           // already past the terminal. Otherwise the stream is still on its way
           // and ending now would skip the events between here and the terminal.
           this.#settle(terminal);
-          return this.#catchUp(terminal);
+          return this.#readLogTo(terminal);
         },
         (error: unknown) => {
           if (error instanceof HttpError && error.status === 404) this.#failLocally(error);
@@ -274,7 +274,7 @@ export class TurnImpl implements Turn, Consumer {
    * terminal only when the log cannot give the rest (history reset away,
    * server unreachable while the stream gave up).
    */
-  async #catchUp(terminal: TerminalEvent): Promise<void> {
+  async #readLogTo(terminal: TerminalEvent): Promise<void> {
     let unreadable = false;
     for (let page = 0; !this.#ended && page < MAX_CATCH_UP_PAGES; page++) {
       let reply: PollReply;

@@ -107,7 +107,7 @@ export abstract class BaseTransport implements Transport {
  * loop). Stopped when the session is unsubscribed or resubscribed, or the
  * attempt ends: from then on every late callback of it returns early (F4).
  */
-export interface SessionStream {
+export interface SessionLoop {
   readonly sessionId: string;
   /** Where the next request starts (long-poll moves it after each reply). */
   cursor: Cursor;
@@ -119,7 +119,7 @@ export interface SessionStream {
 }
 
 /**
- * What the SSE and long-poll transports share: one `SessionStream` per
+ * What the SSE and long-poll transports share: one `SessionLoop` per
  * subscribed session, each run by `run()`.
  *
  * - With no subscribed session there is nothing to prove: the attempt waits
@@ -131,13 +131,13 @@ export interface SessionStream {
  * - No `command()`: commands go over HTTP.
  */
 export abstract class HttpTransport extends BaseTransport {
-  readonly #streams = new Map<string, SessionStream>();
+  readonly #streams = new Map<string, SessionLoop>();
   #headers: Promise<Record<string, string>> | undefined;
 
   subscribe(sessionId: string, cursor: Cursor): void {
     if (this.ended) return;
     this.#stop(this.#streams.get(sessionId));
-    const stream: SessionStream = {
+    const stream: SessionLoop = {
       sessionId,
       cursor: { after: cursor.after, epoch: cursor.epoch },
       controller: new AbortController(),
@@ -172,7 +172,7 @@ export abstract class HttpTransport extends BaseTransport {
    * attempt (a `TetherError` as it is, anything else wrapped in a
    * `ConnectionError`), unless the stream was stopped meanwhile.
    */
-  protected abstract run(stream: SessionStream): Promise<void>;
+  protected abstract run(stream: SessionLoop): Promise<void>;
 
   /** The request headers for `accept`. */
   protected async headers(accept: string): Promise<Record<string, string>> {
@@ -187,7 +187,7 @@ export abstract class HttpTransport extends BaseTransport {
    * keeping the server's `Retry-After`).
    */
   protected async get(
-    stream: SessionStream,
+    stream: SessionLoop,
     path: string,
     headers: Record<string, string>,
     query: Record<string, number> = {},
@@ -203,13 +203,13 @@ export abstract class HttpTransport extends BaseTransport {
   }
 
   /** A reset may only be about the stream's own session. */
-  protected checkReset(info: ResetInfo, stream: SessionStream): void {
+  protected checkReset(info: ResetInfo, stream: SessionLoop): void {
     if (info.sessionId !== stream.sessionId) {
       throw new ProtocolError(`reset of ${info.sessionId} on the ${this.name} stream of ${stream.sessionId}`, { code: 'invalid_event' });
     }
   }
 
-  #stop(stream: SessionStream | undefined): void {
+  #stop(stream: SessionLoop | undefined): void {
     if (!stream || stream.stopped) return;
     stream.stopped = true;
     stream.watchdog?.stop();

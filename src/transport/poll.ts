@@ -3,7 +3,7 @@ import { sleep } from '../internal/clock.js';
 import { pollReply } from '../protocol/checks.js';
 import { routes } from '../protocol/constants.js';
 import type { SessionEvent } from '../protocol/index.js';
-import { HttpTransport, type SessionStream } from './base-transport.js';
+import { HttpTransport, type SessionLoop } from './base-transport.js';
 import type { Transport, TransportEvents, TransportOptions } from './transport.js';
 import { validateEvent, validateFrame } from './validate-event.js';
 import { Watchdog } from './watchdog.js';
@@ -43,7 +43,7 @@ export function createPollTransport(options: TransportOptions, events: Transport
 class PollTransport extends HttpTransport {
   readonly name = 'poll' as const;
 
-  protected async run(stream: SessionStream): Promise<void> {
+  protected async run(stream: SessionLoop): Promise<void> {
     const { sessionId } = stream;
     const headers = await this.headers('application/json');
     const margin = Math.min(POLL_DEADLINE_MARGIN_MS, this.options.heartbeatTimeoutMs);

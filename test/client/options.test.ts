@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay } from '../../src/client/backoff.js';
-import { DEFAULTS, RECONNECT_DEFAULTS, resolveOptions } from '../../src/client/options.js';
+import { CLIENT_DEFAULTS, DEFAULTS, RECONNECT_DEFAULTS, resolveOptions } from '../../src/client/options.js';
 import { createClientWith } from '../../src/client/client.js';
 import { createClient, memoryCursorStore, localStorageCursorStore } from '../../src/index.js';
 
@@ -24,7 +24,9 @@ describe('options', () => {
       transports: undefined,
     });
     expect(o.reconnect).toEqual({ ...RECONNECT_DEFAULTS, maxDelayMs: 5000 });
-    expect(o.requestTimeoutMs).toBe(DEFAULTS.requestTimeoutMs);
+    expect(o.requestTimeoutMs).toBe(CLIENT_DEFAULTS.requestTimeoutMs);
+    // The deprecated name stays an alias for one minor version.
+    expect(DEFAULTS).toBe(CLIENT_DEFAULTS);
     expect(o.transports).toEqual(['websocket', 'sse', 'poll']);
     expect(o.bufferLimit).toBe(1000);
     expect(o.heartbeatTimeoutMs).toBe(45_000);
