@@ -3,6 +3,7 @@ import { ClosedError, ConnectionError, HttpError, type TetherError } from '../er
 import { waitAtMost, type Clock } from '../internal/clock.js';
 import { replyChecks } from '../protocol/checks.js';
 import { routes } from '../protocol/constants.js';
+import { finalScope } from '../transport/final-answers.js';
 import type { ClientState } from './client-state.js';
 import { ConnectionManager, type ManagerEvents } from './connection-manager.js';
 import type { ClientContext, CommandOptions } from './context.js';
@@ -133,8 +134,8 @@ class ClientImpl implements Client, ClientContext {
     return this.#emitter.on(event, listener as ManagerEvents[K]);
   }
 
-  command<T>(name: string, { frame, http, signal }: CommandOptions<T>): Promise<T> {
-    return this.#commands.run(
+  command<T>(name: string, { sessionId, frame, http, signal }: CommandOptions<T>): Promise<T> {
+    const promise = this.#commands.run(
       name,
       async (opSignal) => {
         const channel = frame && this.manager.commandChannel();
@@ -156,6 +157,13 @@ class ClientImpl implements Client, ClientContext {
       },
       signal,
     );
+    const about = sessionId ?? frame?.sessionId;
+    if (about !== undefined) promise.catch((error: unknown) => this.noteFailure(about, error));
+    return promise;
+  }
+
+  noteFailure(sessionId: string, error: unknown): void {
+    if (finalScope(error) === 'session') this.manager.endSession(sessionId, error as TetherError);
   }
 
   async createSession(options: CreateSessionOptions = {}): Promise<Session> {

@@ -126,6 +126,22 @@ export class ConnectionManager {
     if (this.#feeds.size === 0 && this.#state.status !== 'closed') this.#goIdle('nothing left to stream');
   }
 
+  /**
+   * The server gave a final answer about `sessionId` (`session_not_found`):
+   * its consumers end with `error` (typed, not retryable) and its stream
+   * stops. The connection and every other session are not touched: no
+   * reconnect, no state change (unless nothing is left to stream).
+   */
+  endSession(sessionId: string, error: TetherError): void {
+    const feed = this.#feeds.get(sessionId);
+    if (!feed) return;
+    this.#settings.logger.info?.({ sessionId, code: error.code }, `agent-tether: session ${sessionId} ended by the server (${error.code})`);
+    this.#feeds.delete(sessionId);
+    for (const attempt of this.#attempts()) attempt.transport.unsubscribe(sessionId);
+    for (const consumer of [...feed.consumers]) consumer.onEnd(error);
+    if (this.#feeds.size === 0 && this.#state.status !== 'closed') this.#goIdle('nothing left to stream');
+  }
+
   /** (Re)subscribe `feed` on every attempt, from its oldest consumer's cursor. */
   #subscribeAll(feed: SessionFeed): void {
     for (const attempt of this.#attempts()) attempt.transport.subscribe(feed.id, feed.cursor());
@@ -168,6 +184,10 @@ export class ConnectionManager {
       open: () => this.#onOpen(id),
       events: (sessionId, list) => this.#onEvents(id, sessionId, list),
       reset: (info) => this.#onReset(id, info),
+      sessionEnded: (sessionId, error) => {
+        if (this.#active?.id === id || this.#probe?.id === id) this.endSession(sessionId, error);
+        else this.#stale(id, 'session end', 'superseded');
+      },
       closed: (info) => this.#onClosed(id, info),
     };
     const attempt: Attempt = { id, name, transport: inertTransport(name), opened: false, proven: false };

@@ -9,6 +9,8 @@ import type { TurnImpl } from './turn.js';
 
 /** A command for the command tracker: the WebSocket frame (if it has one) and its HTTP equivalent. */
 export interface CommandOptions<T> {
+  /** The session the command is about: a final answer about it (`session_not_found`) ends its subscriptions and turns. */
+  sessionId?: string | undefined;
   frame?: CommandFrame | undefined;
   /** The HTTP form; `resend` is true when it follows a WebSocket attempt that got no reply. */
   http: (signal: AbortSignal, resend: boolean) => Promise<T>;
@@ -34,6 +36,8 @@ export interface ClientContext {
   loadCursor(sessionId: string): Promise<StoredCursor | undefined>;
   /** Remember that the app received everything up to `seq` of `epoch` (written throttled). */
   saveCursor(sessionId: string, epoch: string, seq: number): void;
+  /** A call about `sessionId` failed with `error`: when that is a final answer (`session_not_found`), the session's subscriptions and turns end with it. */
+  noteFailure(sessionId: string, error: unknown): void;
   /** Report an error on `client.on('error')`. */
   reportError(error: TetherError): void;
 }

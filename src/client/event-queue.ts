@@ -89,12 +89,13 @@ export class EventQueue<T extends Coalescible> implements AsyncIterator<T> {
   }
 
   #flushWaiters(): void {
-    for (const waiter of this.#waiters.splice(0)) {
+    const waiters = this.#waiters.splice(0);
+    for (const waiter of waiters) {
       if (this.#hasError) waiter.reject(this.#error);
       else waiter.resolve({ value: undefined, done: true });
     }
-    // The error is reported once; later reads just see `done`.
-    this.#hasError = false;
+    // The error is reported once (to a reader waiting now, else to the next read); later reads just see `done`.
+    if (waiters.length > 0) this.#hasError = false;
   }
 
   next(): Promise<IteratorResult<T>> {

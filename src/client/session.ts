@@ -84,6 +84,7 @@ export class SessionImpl implements Session {
 
   snapshot(options: { signal?: AbortSignal } = {}): Promise<SessionSnapshot> {
     return this.#ctx.command('snapshot', {
+      sessionId: this.id,
       http: (signal) =>
         this.#ctx.http.request('GET', routes.session(this.id), { signal, check: replyChecks.snapshot }),
       signal: options.signal,

@@ -11,6 +11,7 @@ import type {
   TurnInfo,
 } from '../protocol/index.js';
 import type { Consumer } from './session-feed.js';
+import { finalScope, isFinalCode } from '../transport/final-answers.js';
 import type { ClientContext } from './context.js';
 import { EventQueue } from './event-queue.js';
 
@@ -98,9 +99,12 @@ export class TurnImpl implements Turn, Consumer {
   /** `session.turn(id)`: learn where the turn starts, then attach. */
   attachById(): void {
     void this.#fetch().then(
-        (reply) => this.attach(reply.turn),
-        (error: unknown) => this.#failLocally(error),
-      );
+      (reply) => this.attach(reply.turn),
+      (error: unknown) => {
+        this.#failLocally(error);
+        this.#ctx.noteFailure(this.sessionId, error);
+      },
+    );
   }
 
   /** `GET` the turn: where it starts, and its terminal once it has one. */
@@ -155,6 +159,11 @@ export class TurnImpl implements Turn, Consumer {
     this.#registered = false;
     if (error.code === 'client_closed') {
       this.closeLocally();
+      return;
+    }
+    if (finalScope(error)) {
+      // The server said the session is gone: nothing to fetch, nothing to retry.
+      this.#finish(this.#localError(error.code, error.message));
       return;
     }
     // Reconnecting gave up: the stream cannot deliver the terminal; fetch it instead (F5).
@@ -222,7 +231,7 @@ export class TurnImpl implements Turn, Consumer {
       seq: this.seq,
       epoch: this.epoch ?? '',
       time: this.#ctx.clock.now(),
-      error: { code, message, retryable: code !== 'not_found' },
+      error: { code, message, retryable: code !== 'not_found' && !isFinalCode(code) },
     } as TurnErrorEvent;
   }
 
@@ -257,7 +266,10 @@ export class TurnImpl implements Turn, Consumer {
           return this.#readLogTo(terminal);
         },
         (error: unknown) => {
-          if (error instanceof HttpError && error.status === 404) this.#failLocally(error);
+          if (error instanceof HttpError && error.status === 404) {
+            this.#failLocally(error);
+            this.#ctx.noteFailure(this.sessionId, error);
+          }
           // Otherwise the server is unreachable too; a later trigger checks again.
         },
       )
@@ -287,6 +299,7 @@ export class TurnImpl implements Turn, Consumer {
         // The server answered but will not serve its log over HTTP: nothing to wait for.
         // A network failure, though, leaves it to the stream and the next check.
         unreadable = error instanceof TetherError && !(error instanceof ConnectionError) && !(error instanceof TimeoutError);
+        this.#ctx.noteFailure(this.sessionId, error);
         break;
       }
       if (this.#ended) return;

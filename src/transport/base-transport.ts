@@ -2,6 +2,7 @@ import { ConnectionError, ProtocolError, TetherError, TimeoutError } from '../er
 import type { Clock } from '../internal/clock.js';
 import { headers as protocolHeaders, limits } from '../protocol/constants.js';
 import type { ResetInfo } from '../protocol/index.js';
+import { finalScope } from './final-answers.js';
 import { endpoint, httpErrorFrom, parseRetryAfter, requestHeaders } from './http.js';
 import type {
   Cursor,
@@ -126,7 +127,8 @@ export interface SessionLoop {
  *   (no request, no open deadline) until the first `subscribe()`.
  * - Any stream failing (HTTP error, drop, stall, bad event: whatever `run()`
  *   throws) ends the whole attempt; the manager reconnects every session
- *   from its cursor.
+ *   from its cursor. A final answer about one session (`session_not_found`)
+ *   stops only that session's stream (`events.sessionEnded`).
  * - `getHeaders()` is read once per attempt.
  * - No `command()`: commands go over HTTP.
  */
@@ -197,9 +199,16 @@ export abstract class HttpTransport extends BaseTransport {
     const response = await this.options.fetch(url, { headers, signal: stream.controller.signal, cache: 'no-store' });
     if (stream.stopped) return void cancelBody(response);
     if (response.ok) return response;
-    this.retryAfterMs = parseRetryAfter(response.headers.get(protocolHeaders.retryAfter), this.clock.now());
     const error = await httpErrorFrom(response, `${this.name} stream of ${sessionId}`, { sessionId });
-    if (!stream.stopped) this.fail(error);
+    if (stream.stopped) return;
+    if (finalScope(error) === 'session') {
+      // An answer about this session alone: stop its stream, keep the attempt (and every other session) going.
+      this.unsubscribe(sessionId);
+      this.events.sessionEnded(sessionId, error);
+      return;
+    }
+    this.retryAfterMs = parseRetryAfter(response.headers.get(protocolHeaders.retryAfter), this.clock.now());
+    this.fail(error);
   }
 
   /** A reset may only be about the stream's own session. */

@@ -47,6 +47,12 @@ export interface TransportEvents {
   /** The server could not resume `info.sessionId` from the cursor asked for. */
   reset(info: ResetInfo): void;
   /**
+   * The server gave a final answer about one session (`session_not_found`,
+   * see `FINAL_ANSWERS`): that session's stream has stopped, the attempt and
+   * every other session's stream carry on.
+   */
+  sessionEnded(sessionId: string, error: TetherError): void;
+  /**
    * Called exactly once per attempt when it ends for any reason other than our
    * own `close()`: network failure, server close, heartbeat deadline, protocol error.
    */

@@ -5,6 +5,7 @@ import { routes } from '../protocol/constants.js';
 import type { ResetInfo, SessionEvent } from '../protocol/index.js';
 import { BaseTransport, DEFAULT_CLOSE_TIMEOUT_MS, toTetherError } from './base-transport.js';
 import { closeCodeFor, closeGracefully, closeWith, errorFromClose, READY_STATE } from './close-handshake.js';
+import { finalScope } from './final-answers.js';
 import { endpoint } from './http.js';
 import { RequestTracker, type OutgoingRequest } from './request-tracker.js';
 import type { CommandFrame, Cursor, Transport, TransportEvents, TransportOptions } from './transport.js';
@@ -214,7 +215,12 @@ class WebSocketTransport extends BaseTransport {
 
   #onReply(frame: { ok?: unknown }): void {
     const failure = this.#requests.settle(validateFrame(replyFrame, frame, 'reply frame'));
-    if (failure?.type === 'subscribe' && this.#subscriptions.has(failure.sessionId)) {
+    if (failure?.type !== 'subscribe' || !this.#subscriptions.has(failure.sessionId)) return;
+    if (finalScope(failure.error) === 'session') {
+      // An answer about this session alone: forget it here, keep the socket for every other session.
+      this.#subscriptions.delete(failure.sessionId);
+      this.events.sessionEnded(failure.sessionId, failure.error);
+    } else {
       // A session this socket cannot stream ends the attempt, as on SSE: the
       // manager sees which session (`details.sessionId`) and why (`status`).
       this.fail(failure.error);
