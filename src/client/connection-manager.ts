@@ -173,6 +173,7 @@ export class ConnectionManager {
       heartbeatTimeoutMs: s.heartbeatTimeoutMs,
       openTimeoutMs: s.openTimeoutMs,
       pollWaitMs: s.pollWaitMs,
+      maxMessageBytes: s.maxMessageBytes,
     };
   }
 
@@ -326,10 +327,15 @@ export class ConnectionManager {
     if (next !== attempt.name) {
       this.#settings.logger.info?.({ from: attempt.name, to: next }, `agent-tether: falling back from ${attempt.name} to ${next}`);
     }
-    const delay = Math.max(backoffDelay(this.#failures, this.#settings.reconnect, this.#settings.random), retryAfterMs ?? 0);
+    // The client's own backoff (full jitter) governs every transport (F8). Only an explicit
+    // ask (`Retry-After` on a 429/503) may raise the delay, and never past `maxDelayMs`;
+    // an SSE `retry:` field is a hint every stream carries, not an ask (docs/client.md).
+    const { reconnect, random } = this.#settings;
+    const backoff = backoffDelay(this.#failures, reconnect, random);
+    const delay = Math.max(backoff, Math.min(retryAfterMs ?? 0, reconnect.maxDelayMs));
     this.#setState({ status: 'reconnecting', transport: next, attempt: this.#failures }, reason);
     this.#settings.logger.debug?.(
-      { attempt: this.#failures, delayMs: delay, retryAfterMs, reason },
+      { attempt: this.#failures, delayMs: delay, backoffMs: backoff, retryAfterMs, reason },
       `agent-tether: reconnect attempt ${this.#failures} in ${delay} ms`,
     );
     this.#setTimer('retry', delay, () => this.#connect());

@@ -2,7 +2,7 @@ import { ConnectionError, HttpError, TetherError, TimeoutError } from '../errors
 import { sleep } from '../internal/clock.js';
 import type { Check } from '../protocol/checks.js';
 import { headers as headerNames } from '../protocol/constants.js';
-import { endpoint, httpErrorFrom, parseRetryAfter, requestHeaders } from '../transport/http.js';
+import { endpoint, httpErrorFrom, parseRetryAfter, readText, requestHeaders } from '../transport/http.js';
 import { parseJson, validateFrame } from '../transport/validate-event.js';
 import { backoffDelay } from './backoff.js';
 import type { ResolvedClientOptions } from './options.js';
@@ -17,7 +17,7 @@ const RETRIES = 4;
 /** What the HTTP client uses of the client's settings: its options, clock and chance (for the retry jitter, injected by tests). */
 export type HttpClientOptions = Pick<
   ResolvedClientOptions,
-  'baseUrl' | 'clientId' | 'getHeaders' | 'fetch' | 'requestTimeoutMs' | 'logger'
+  'baseUrl' | 'clientId' | 'getHeaders' | 'fetch' | 'requestTimeoutMs' | 'maxMessageBytes' | 'logger'
 > &
   Pick<InternalSettings, 'clock' | 'random'>;
 
@@ -101,7 +101,7 @@ export class HttpClient {
     const payload = body === undefined ? null : JSON.stringify(body);
     // The network failed (fetch rejected, or the body broke off): a `ConnectionError`, retried.
     const network = (error: unknown): never => {
-      if (signal.aborted) throw error;
+      if (signal.aborted || error instanceof TetherError) throw error;
       throw new ConnectionError(`${what} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
     };
     const response = await this.#settings
@@ -113,8 +113,9 @@ export class HttpClient {
       if (retryAfterMs !== undefined) Object.assign(error, { retryAfterMs });
       throw error;
     }
-    const text = await response.text().catch(network);
     what = `reply to ${what}`;
+    // Bounded (F6): a reply over `maxMessageBytes` is a ProtocolError, not retried, never the client's memory.
+    const text = await readText(response, this.#settings.maxMessageBytes, what).catch(network);
     return validateFrame(options.check, text === '' ? undefined : parseJson(text, what), what);
   }
 

@@ -2,7 +2,7 @@ import type { TetherError } from '../errors/index.js';
 import type { KnownSessionEvent, ResetInfo, ResetReason, SessionEvent } from '../protocol/index.js';
 import type { Consumer } from './session-feed.js';
 import type { ClientContext } from './context.js';
-import { EventQueue } from './event-queue.js';
+import { EventQueue, overflowError } from './event-queue.js';
 
 /**
  * Yielded by a subscription, not sent by the server: the history needed to
@@ -70,6 +70,8 @@ export class SubscriptionImpl implements Subscription, Consumer {
       () => this.close(),
       // Persist what the app has actually received, so a restart resumes right after it.
       (ev) => ctx.saveCursor(this.sessionId, ev.epoch, ev.type === 'session.reset' ? ev.after : ev.seq),
+      // A reader this far behind ends typed (F6: bounded memory); it resumes with `subscribe({ after: lastSeq })`.
+      { maxChars: ctx.options.maxMessageBytes, onOverflow: () => this.#end(overflowError(sessionId)) },
     );
     this.#signal = options.signal;
     const after = options.after;

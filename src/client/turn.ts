@@ -13,7 +13,7 @@ import type {
 import type { Consumer } from './session-feed.js';
 import { finalScope, isFinalCode } from '../transport/final-answers.js';
 import type { ClientContext } from './context.js';
-import { EventQueue } from './event-queue.js';
+import { EventQueue, overflowError } from './event-queue.js';
 
 /** What `turn.cancel()` resolves with. `not_found`: the server does not know the turn (404). */
 export type CancelResult = { cancelled: true } | { cancelled: false; reason: 'already_finished' | 'not_found' };
@@ -77,7 +77,11 @@ export class TurnImpl implements Turn, Consumer {
     this.sessionId = sessionId;
     this.id = id;
     this.result = new Promise((resolve) => (this.#resolve = resolve));
-    this.#queue = new EventQueue(ctx.options.bufferLimit);
+    // A reader this far behind gets a typed error from the iterator; `result` still settles (F6: bounded memory).
+    this.#queue = new EventQueue(ctx.options.bufferLimit, undefined, undefined, {
+      maxChars: ctx.options.maxMessageBytes,
+      onOverflow: () => this.#queue.end(overflowError(sessionId)),
+    });
     ctx.turns.set(this.#key, this);
   }
 

@@ -3,7 +3,9 @@ import type { Clock } from '../internal/clock.js';
 import { headers as protocolHeaders, limits } from '../protocol/constants.js';
 import type { ResetInfo } from '../protocol/index.js';
 import { finalScope } from './final-answers.js';
-import { endpoint, httpErrorFrom, parseRetryAfter, requestHeaders } from './http.js';
+import { cancelBody, endpoint, httpErrorFrom, parseRetryAfter, requestHeaders } from './http.js';
+
+export { cancelBody } from './http.js';
 import type {
   Cursor,
   Transport,
@@ -36,8 +38,10 @@ export abstract class BaseTransport implements Transport {
   protected opened = false;
   /** The attempt is over (closed by us or failed): every late callback returns early. */
   protected ended = false;
-  /** Last server hint for the next delay (SSE `retry:`, `Retry-After`). */
+  /** The server's explicit ask for a delay (`Retry-After` on an error reply). */
   protected retryAfterMs: number | undefined;
+  /** The SSE stream's `retry:` field: a hint, reported but not an ask. */
+  protected retryHintMs: number | undefined;
   #openTimer: unknown;
 
   constructor(
@@ -91,7 +95,7 @@ export abstract class BaseTransport implements Transport {
     } catch {
       // Releasing resources must not stop the report below.
     }
-    this.events.closed({ opened: this.opened, error, retryAfterMs: this.retryAfterMs, code: extra.code });
+    this.events.closed({ opened: this.opened, error, retryAfterMs: this.retryAfterMs, retryHintMs: this.retryHintMs, code: extra.code });
   }
 
   /** Ends the attempt on our own `close()`: no `closed()` call. Returns false when it had already ended. */
@@ -225,9 +229,4 @@ export abstract class HttpTransport extends BaseTransport {
     // No reason needed: what the abort rejects with meets `stopped` and is ignored.
     stream.controller.abort();
   }
-}
-
-/** Drops a body we will not read (frees the connection even when `fetch` ignores the abort). */
-export function cancelBody(response: Response): void {
-  response.body?.cancel().catch(() => {});
 }

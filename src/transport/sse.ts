@@ -79,15 +79,15 @@ class SseTransport extends HttpTransport {
         // Other event names are ignored (forward compatibility).
       },
       onRetry: (ms) => {
-        if (!stream.stopped) this.retryAfterMs = ms;
+        if (!stream.stopped) this.retryHintMs = ms;
       },
       onError: (error) => {
         if (error.type === 'max-buffer-size-exceeded') {
           throw new ProtocolError(`sse event over ${this.maxBytes} bytes`, { code: 'frame_too_large', cause: error });
         }
       },
-      // Two frames' worth: a bigger pending event is a protocol violation, not a reason to grow.
-      maxBufferSize: 2 * this.maxBytes,
+      // One frame's worth: a bigger pending event (or a line that never ends) is a protocol violation, not a reason to grow (F6).
+      maxBufferSize: this.maxBytes,
     });
     const reader = response.body.getReader();
     const decoder = new TextDecoder('utf-8', { ignoreBOM: true });

@@ -474,3 +474,31 @@ describe('robustness', () => {
     await client.close();
   });
 });
+
+describe("reconnect delay: the client's backoff governs (F8)", () => {
+  it("ignores an SSE retry: hint, and caps a server's Retry-After at reconnect.maxDelayMs", async () => {
+    useFakeTime();
+    const debug: Array<Record<string, unknown>> = [];
+    const { client, transports } = makeClient(
+      { transports: ['sse'], reconnect: { initialDelayMs: 200, maxDelayMs: 10_000 }, logger: { debug: (f: Record<string, unknown>) => debug.push(f) } },
+      { random: () => 0.5 },
+    );
+    const sub = client.session('s1').subscribe({ after: 0 });
+    transports.last.open();
+    // A day-long `retry:` on the stream: a hint, not an ask. Backoff: 0.5 × 200 ms.
+    transports.last.drop({ opened: true, retryHintMs: 86_400_000 });
+    await vi.advanceTimersByTimeAsync(99);
+    expect(transports.created).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(transports.created).toHaveLength(2);
+    expect(debug.find((f) => f.delayMs !== undefined)).toMatchObject({ delayMs: 100, backoffMs: 100 });
+    // An explicit Retry-After (a 503) raises the delay, but never past maxDelayMs.
+    transports.last.drop({ opened: false, retryAfterMs: 86_400_000 });
+    await vi.advanceTimersByTimeAsync(9_999);
+    expect(transports.created).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(transports.created).toHaveLength(3);
+    sub.close();
+    await client.close();
+  });
+});
