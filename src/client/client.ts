@@ -4,6 +4,7 @@ import { waitAtMost, type Clock } from '../internal/clock.js';
 import { replyChecks } from '../protocol/checks.js';
 import { routes } from '../protocol/constants.js';
 import { finalScope } from '../transport/final-answers.js';
+import type { SessionSnapshot } from '../protocol/index.js';
 import type { ClientState } from './client-state.js';
 import { ConnectionManager, type ManagerEvents } from './connection-manager.js';
 import type { ClientContext, CommandOptions } from './context.js';
@@ -178,6 +179,14 @@ class ClientImpl implements Client, ClientContext {
       signal: options.signal,
     });
     return new SessionImpl(this, reply.session.id);
+  }
+
+  snapshot(sessionId: string, signal?: AbortSignal): Promise<SessionSnapshot> {
+    return this.command('snapshot', {
+      sessionId,
+      http: (opSignal) => this.http.request('GET', routes.session(sessionId), { signal: opSignal, check: replyChecks.snapshot }),
+      signal,
+    });
   }
 
   session(sessionId: string): Session {

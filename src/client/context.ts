@@ -1,6 +1,7 @@
 import type { TetherError } from '../errors/index.js';
 import type { Clock } from '../internal/clock.js';
 import type { CommandFrame } from '../transport/transport.js';
+import type { SessionSnapshot } from '../protocol/index.js';
 import type { ConnectionManager } from './connection-manager.js';
 import type { StoredCursor } from './cursor-store.js';
 import type { HttpClient } from './http-client.js';
@@ -33,6 +34,8 @@ export interface ClientContext {
    * is one, else (or when the socket dies before the reply) over HTTP.
    */
   command<T>(name: string, options: CommandOptions<T>): Promise<T>;
+  /** The session's current state (`GET` the session), as `session.snapshot()`. */
+  snapshot(sessionId: string, signal?: AbortSignal): Promise<SessionSnapshot>;
   loadCursor(sessionId: string): Promise<StoredCursor | undefined>;
   /** Remember that the app received everything up to `seq` of `epoch` (written throttled). */
   saveCursor(sessionId: string, epoch: string, seq: number): void;

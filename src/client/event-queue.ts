@@ -12,6 +12,14 @@ export function overflowError(sessionId: string): TetherError {
   );
 }
 
+/** The typed error of a second iteration: a queue hands each event out once. */
+export function alreadyIterated(what: string): TetherError {
+  return new TetherError(
+    'already_iterated',
+    `The ${what} was already iterated; its events are handed out once. Await turn.result for the terminal, or subscribe to the session again with the cursor you need.`,
+  );
+}
+
 /** The only thing the queue needs to know to coalesce: deltas of one turn. */
 interface Coalescible {
   type: string;

@@ -83,11 +83,6 @@ export class SessionImpl implements Session {
   }
 
   snapshot(options: { signal?: AbortSignal } = {}): Promise<SessionSnapshot> {
-    return this.#ctx.command('snapshot', {
-      sessionId: this.id,
-      http: (signal) =>
-        this.#ctx.http.request('GET', routes.session(this.id), { signal, check: replyChecks.snapshot }),
-      signal: options.signal,
-    });
+    return this.#ctx.snapshot(this.id, options.signal);
   }
 }

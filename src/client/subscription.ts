@@ -30,10 +30,12 @@ export type SubscriptionEvent = KnownSessionEvent | SessionResetEvent;
 /** Options of `session.subscribe`. */
 export interface SubscribeOptions {
   /**
-   * Yield the events after this `seq`. @default the cursor in `cursorStore`
-   * for this session, else 0 (the whole history the server holds).
+   * Yield the events after this `seq`; `'now'` yields only events created
+   * after the call (the session's current `seq` is asked first, no history is
+   * replayed). @default the cursor in `cursorStore` for this session, else 0
+   * (the whole history the server holds).
    */
-  after?: number | undefined;
+  after?: number | 'now' | undefined;
   /** Aborting ends the subscription: the iterator throws `signal.reason`. */
   signal?: AbortSignal | undefined;
 }
@@ -75,15 +77,25 @@ export class SubscriptionImpl implements Subscription, Consumer {
     );
     this.#signal = options.signal;
     const after = options.after;
-    if (after !== undefined && (!Number.isInteger(after) || after < 0)) {
-      throw new TypeError(`subscribe: \`after\` must be a non-negative integer, got ${String(after)}`);
+    if (after !== undefined && after !== 'now' && (!Number.isInteger(after) || after < 0)) {
+      throw new TypeError(`subscribe: \`after\` must be a non-negative integer or 'now', got ${String(after)}`);
     }
     if (this.#signal?.aborted) {
       this.#end(this.#signal.reason);
       return;
     }
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
-    if (after !== undefined) {
+    if (after === 'now') {
+      // Live from here: start after the session's current position (in its current epoch).
+      void ctx.snapshot(sessionId).then(
+        ({ session }) => {
+          this.seq = session.seq;
+          this.epoch = session.epoch;
+          this.#register();
+        },
+        (error: unknown) => this.#end(error),
+      );
+    } else if (after !== undefined) {
       this.seq = after;
       this.#register();
     } else {

@@ -13,7 +13,7 @@ import type {
 import type { Consumer } from './session-feed.js';
 import { finalScope, isFinalCode } from '../transport/final-answers.js';
 import type { ClientContext } from './context.js';
-import { EventQueue, overflowError } from './event-queue.js';
+import { alreadyIterated, EventQueue, overflowError } from './event-queue.js';
 
 /** What `turn.cancel()` resolves with. `not_found`: the server does not know the turn (404). */
 export type CancelResult = { cancelled: true } | { cancelled: false; reason: 'already_finished' | 'not_found' };
@@ -71,6 +71,7 @@ export class TurnImpl implements Turn, Consumer {
   #checking: Promise<void> | undefined;
   #graceTimer: unknown;
   #checks = 0;
+  #iterated = false;
 
   constructor(ctx: ClientContext, sessionId: string, id: string) {
     this.#ctx = ctx;
@@ -116,7 +117,14 @@ export class TurnImpl implements Turn, Consumer {
     return this.#ctx.http.request('GET', routes.turn(this.sessionId, this.id), { check: replyChecks.turn });
   }
 
+  /**
+   * A turn is read once: its events are not kept after they are handed out
+   * (F6), so a second iteration throws instead of silently yielding nothing
+   * (as openai-node's streams do). `result` can be awaited any number of times.
+   */
   [Symbol.asyncIterator](): AsyncIterator<TurnEvent> {
+    if (this.#iterated) throw alreadyIterated(`turn ${this.id}`);
+    this.#iterated = true;
     return this.#queue;
   }
 
