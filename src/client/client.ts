@@ -136,6 +136,9 @@ class ClientImpl implements Client, ClientContext {
   }
 
   command<T>(name: string, { sessionId, frame, http, signal }: CommandOptions<T>): Promise<T> {
+    // A prompt's turn will want the stream: on an idle client, connect alongside the request.
+    const preconnect = name === 'prompt' && this.manager.state.status === 'idle';
+    if (preconnect) this.manager.preconnect();
     const promise = this.#commands.run(
       name,
       async (opSignal) => {
@@ -159,7 +162,10 @@ class ClientImpl implements Client, ClientContext {
       signal,
     );
     const about = sessionId ?? frame?.sessionId;
-    if (about !== undefined) promise.catch((error: unknown) => this.noteFailure(about, error));
+    promise.catch((error: unknown) => {
+      if (about !== undefined) this.noteFailure(about, error);
+      if (preconnect) this.manager.idleIfUnused();
+    });
     return promise;
   }
 

@@ -155,10 +155,26 @@ export class ConnectionManager {
    * Connecting
    * ---------------------------------------------------------------- */
 
+  /**
+   * A stream is about to be needed (a prompt on an idle client): start
+   * connecting now, alongside the request, instead of after its reply. Only
+   * the connection is early: the turn still subscribes from its own
+   * `queuedSeq` once the reply names it, so F4 and F9 hold as before.
+   */
+  preconnect(): void {
+    if (this.#state.status !== 'idle' || this.#active || this.#timers.has('retry')) return;
+    this.#connect('a prompt is on its way');
+  }
+
+  /** Undo a `preconnect()` that nothing came to use (the prompt failed). */
+  idleIfUnused(): void {
+    if (this.#feeds.size === 0 && this.#state.status !== 'idle' && this.#state.status !== 'closed') this.#goIdle('nothing left to stream');
+  }
+
   #ensureConnected(): void {
     if (this.#active || this.#timers.has('retry') || this.#feeds.size === 0) return;
     if (this.#state.status === 'closed') return;
-    this.#connect();
+    this.#connect('something to stream');
   }
 
   #transportOptions(): TransportOptions {
@@ -208,11 +224,11 @@ export class ConnectionManager {
     return attempt;
   }
 
-  #connect(): void {
+  #connect(why: string): void {
     this.#timers.delete('retry');
     const name = this.#ladder.current;
     if (this.#failures === 0 && this.#state.status !== 'reconnecting') {
-      this.#setState({ status: 'connecting', transport: name }, 'something to stream');
+      this.#setState({ status: 'connecting', transport: name }, why);
     } else {
       this.#setState({ status: 'reconnecting', transport: name, attempt: Math.max(1, this.#failures) }, 'backoff elapsed');
     }
@@ -338,7 +354,7 @@ export class ConnectionManager {
       { attempt: this.#failures, delayMs: delay, backoffMs: backoff, retryAfterMs, reason },
       `agent-tether: reconnect attempt ${this.#failures} in ${delay} ms`,
     );
-    this.#setTimer('retry', delay, () => this.#connect());
+    this.#setTimer('retry', delay, () => this.#connect('backoff elapsed'));
   }
 
   /** `reconnect.maxAttempts` failed in a row: end every consumer with a typed error and go idle. */

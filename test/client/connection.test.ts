@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionError, ProtocolError } from '../../src/errors/index.js';
-import { delta, ev, flush, makeClient, take, useFakeTime } from './helpers.js';
+import { delta, ev, flush, json, makeClient, take, turnInfo, useFakeTime } from './helpers.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -499,6 +499,39 @@ describe("reconnect delay: the client's backoff governs (F8)", () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(transports.created).toHaveLength(3);
     sub.close();
+    await client.close();
+  });
+});
+
+describe('a prompt on an idle client connects alongside the request', () => {
+  it('starts the transport before the prompt reply; the turn then subscribes from its own queuedSeq (F4)', async () => {
+    let answer!: (r: Response) => void;
+    const { client, transports, states } = makeClient({ transports: ['sse'] }, {}, {
+      'POST /v1/sessions/s1/turns': () => new Promise<Response>((resolve) => (answer = resolve)),
+    });
+    const prompting = client.session('s1').prompt('hi');
+    await flush();
+    // The request is still out, and the stream is already opening.
+    expect(transports.created).toHaveLength(1);
+    expect(states).toEqual(['connecting:sse']);
+    expect(transports.last.subscriptions.size).toBe(0);
+    answer(json(201, { turn: turnInfo('t1', 7) }));
+    const turn = await prompting;
+    expect(transports.created).toHaveLength(1);
+    expect(transports.last.subscriptions.get('s1')).toEqual({ after: 6 });
+    transports.last.open();
+    transports.last.push('s1', [ev(6, 'turn.delta', 't0', { text: 'older turn' }), ev(7, 'turn.queued', 't1', { prompt: 'hi' })]);
+    expect((await turn[Symbol.asyncIterator]().next()).value).toMatchObject({ type: 'turn.queued', turnId: 't1' });
+    await client.close();
+  });
+
+  it('a prompt that fails leaves the client idle again', async () => {
+    const { client, transports, states } = makeClient({ transports: ['sse'] }, {}, {
+      'POST /v1/sessions/s1/turns': () => json(400, { error: { code: 'bad_request', message: 'no', status: 400 } }),
+    });
+    await expect(client.session('s1').prompt('hi')).rejects.toMatchObject({ code: 'bad_request' });
+    expect(states).toEqual(['connecting:sse', 'idle']);
+    expect(transports.last.closedByClient).toBe(true);
     await client.close();
   });
 });

@@ -73,9 +73,10 @@ describe('reading turns and sessions', () => {
         // keep the stream open
       }
     })();
-    while (c.state.status !== 'open') await new Promise((r) => setTimeout(r, 5));
+    const status = (): string => c.state.status;
+    while (status() !== 'open') await new Promise((r) => setTimeout(r, 5));
     await server.close(); // the server goes away: the stream drops
-    while (c.state.status !== 'reconnecting') await new Promise((r) => setTimeout(r, 5));
+    while (status() !== 'reconnecting') await new Promise((r) => setTimeout(r, 5));
     const messages = lines.map((l) => `${l.level}: ${l.message}`);
     expect(messages).toContainEqual(expect.stringMatching(/^info: agent-tether: idle -> connecting \(something to stream\)/));
     expect(messages).toContainEqual(expect.stringMatching(/^info: agent-tether: connecting -> open \(sse opened\)/));
