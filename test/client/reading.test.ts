@@ -1,32 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createClient, type Client, type Logger } from '../../src/index.js';
-import { createServer } from '../../src/server.js';
-
-type Server = ReturnType<typeof createServer>;
-
-let server: Server;
-let url: string;
-const clients: Client[] = [];
+import { describe, expect, it } from 'vitest';
+import type { Logger } from '../../src/index.js';
+import { useReferenceServer } from './reference-server.js';
 
 async function* agent({ prompt }: { prompt: string }) {
   yield { type: 'delta' as const, text: `re: ${prompt}` };
 }
 
-beforeEach(async () => {
-  server = createServer({ agent: agent as never, logger: {} as never });
-  ({ url } = await server.listen(0, '127.0.0.1'));
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await server.close();
-});
-
-function client(extra: Record<string, unknown> = {}): Client {
-  const c = createClient({ baseUrl: url, requestTimeoutMs: 5000, ...extra });
-  clients.push(c);
-  return c;
-}
+const ref = useReferenceServer(agent);
+const client = ref.client;
 
 describe('reading turns and sessions', () => {
   it('a Turn iterated a second time throws already_iterated instead of yielding nothing', async () => {
@@ -75,7 +56,7 @@ describe('reading turns and sessions', () => {
     })();
     const status = (): string => c.state.status;
     while (status() !== 'open') await new Promise((r) => setTimeout(r, 5));
-    await server.close(); // the server goes away: the stream drops
+    await ref.server.close(); // the server goes away: the stream drops
     while (status() !== 'reconnecting') await new Promise((r) => setTimeout(r, 5));
     const messages = lines.map((l) => `${l.level}: ${l.message}`);
     expect(messages).toContainEqual(expect.stringMatching(/^info: agent-tether: idle -> connecting \(something to stream\)/));

@@ -1,13 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createClient, HttpError, type Client, type ClientState } from '../../src/index.js';
-import { createServer } from '../../src/server.js';
+import { describe, expect, it } from 'vitest';
+import { HttpError, type ClientState } from '../../src/index.js';
 import { delta, json, makeClient, turnInfo } from './helpers.js';
-
-type Server = ReturnType<typeof createServer>;
-
-let server: Server;
-let url: string;
-const clients: Client[] = [];
+import { useReferenceServer } from './reference-server.js';
 
 /** Streams slowly while the unknown session is being answered, so the healthy turn overlaps it. */
 async function* agent({ signal }: { signal: AbortSignal }) {
@@ -18,20 +12,11 @@ async function* agent({ signal }: { signal: AbortSignal }) {
   }
 }
 
-beforeEach(async () => {
-  server = createServer({ agent: agent as never, logger: {} as never });
-  ({ url } = await server.listen(0, '127.0.0.1'));
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await server.close();
-});
+const ref = useReferenceServer(agent);
 
 describe.each(['websocket', 'sse', 'poll'] as const)('an unknown session over %s', (name) => {
   it('ends its subscriptions (and prompts) with session_not_found; the connection and another session are untouched', async () => {
-    const c = createClient({ baseUrl: url, transports: [name], requestTimeoutMs: 5000 });
-    clients.push(c);
+    const c = ref.client({ transports: [name] });
     const healthy = await c.createSession();
     const turn = await healthy.prompt('go');
     const it = turn[Symbol.asyncIterator]();
@@ -71,8 +56,7 @@ describe.each(['websocket', 'sse', 'poll'] as const)('an unknown session over %s
   });
 
   it('a subscription alone on the client ends typed and the client goes idle without reconnecting', async () => {
-    const c = createClient({ baseUrl: url, transports: [name], requestTimeoutMs: 5000 });
-    clients.push(c);
+    const c = ref.client({ transports: [name] });
     const statuses: string[] = [];
     c.on('state', (s) => statuses.push(s.status));
     const sub = c.session('missing').subscribe({ after: 0 });
