@@ -15,7 +15,7 @@ async function* agent({ signal }: { signal: AbortSignal }) {
 const ref = useReferenceServer(agent);
 
 describe.each(['websocket', 'sse', 'poll'] as const)('an unknown session over %s', (name) => {
-  it('ends its subscriptions (and prompts) with session_not_found; the connection and another session are untouched', async () => {
+  it('ends its subscriptions, turns and prompts with session_not_found; the connection and another session are untouched', async () => {
     const c = ref.client({ transports: [name] });
     const healthy = await c.createSession();
     const turn = await healthy.prompt('go');
@@ -43,6 +43,12 @@ describe.each(['websocket', 'sse', 'poll'] as const)('an unknown session over %s
     expect(thrown).toBeInstanceOf(HttpError);
     expect(thrown).toMatchObject({ code: 'session_not_found', status: 404 });
 
+    // A turn attached by id on the gone session settles typed, not retryable.
+    const attached = gone.turn('t-1');
+    expect(await attached.result).toMatchObject({
+      type: 'turn.error',
+      error: { code: 'session_not_found', retryable: false },
+    });
     // A prompt is a call: it rejects with the same typed error.
     await expect(gone.prompt('hello')).rejects.toMatchObject({ code: 'session_not_found', status: 404 });
 
