@@ -13,6 +13,7 @@ import { backoffDelay } from './backoff.js';
 import { canTransition, sameState, type ClientState } from './client-state.js';
 import type { Emitter } from './emitter.js';
 import { SessionFeed, type Consumer } from './session-feed.js';
+import { NamedTimers } from './named-timers.js';
 import type { ClientSettings, Ladder } from './settings.js';
 
 export type { Consumer } from './session-feed.js';
@@ -37,8 +38,6 @@ export interface ManagerEvents extends Record<string, (...args: never[]) => void
   error: (error: TetherError) => void;
 }
 
-/** The manager's timers, cleared in one place. */
-type TimerName = 'retry' | 'stable' | 'upgrade';
 
 /**
  * Owns the connection: the state machine, backoff, the transport ladder and
@@ -55,7 +54,8 @@ export class ConnectionManager {
   #probe: Attempt | undefined;
   /** Consecutive attempts that failed or dropped before proving themselves (F8). */
   #failures = 0;
-  readonly #timers = new Map<TimerName, unknown>();
+  /** retry: the backoff wait; stable: proving an open attempt; upgrade: the next probe check. */
+  readonly #timers: NamedTimers<'retry' | 'stable' | 'upgrade'>;
   readonly #feeds = new Map<string, SessionFeed>();
   /** Transport closes in progress, awaited by `close()`. */
   readonly #closing = new Set<Promise<void>>();
@@ -63,6 +63,7 @@ export class ConnectionManager {
   constructor(settings: ClientSettings, emitter: Emitter<ManagerEvents>) {
     this.#settings = settings;
     this.#emitter = emitter;
+    this.#timers = new NamedTimers(settings.clock);
     this.#ladder = settings.createLadder({
       transports: settings.transports,
       upgradeAfterMs: settings.upgradeAfterMs,
@@ -225,7 +226,7 @@ export class ConnectionManager {
   }
 
   #connect(why: string): void {
-    this.#timers.delete('retry');
+    this.#timers.forget('retry');
     const name = this.#ladder.current;
     if (this.#failures === 0 && this.#state.status !== 'reconnecting') {
       this.#setState({ status: 'connecting', transport: name }, why);
@@ -257,7 +258,7 @@ export class ConnectionManager {
 
   /** An attempt that stays open `stableAfterMs` proved itself. */
   #startStableTimer(attempt: Attempt): void {
-    this.#setTimer('stable', this.#settings.stableAfterMs, () => {
+    this.#timers.set('stable', this.#settings.stableAfterMs, () => {
       if (this.#active === attempt) this.#prove(attempt, `open for ${this.#settings.stableAfterMs} ms`);
     });
   }
@@ -319,7 +320,7 @@ export class ConnectionManager {
   #afterDrop(attempt: Attempt, opened: boolean, retryAfterMs: number | undefined, reason: string): void {
     this.#active = undefined;
     if (this.#state.status === 'closed') return;
-    this.#clearTimers();
+    this.#timers.clear();
     this.#ladder.report(attempt.name, { opened });
     if (this.#probe) {
       // The upgrade probe (not open yet: opening would have switched to it) becomes the attempt in progress.
@@ -354,7 +355,7 @@ export class ConnectionManager {
       { attempt: this.#failures, delayMs: delay, backoffMs: backoff, retryAfterMs, reason },
       `agent-tether: reconnect attempt ${this.#failures} in ${delay} ms`,
     );
-    this.#setTimer('retry', delay, () => this.#connect('backoff elapsed'));
+    this.#timers.set('retry', delay, () => this.#connect('backoff elapsed'));
   }
 
   /** `reconnect.maxAttempts` failed in a row: end every consumer with a typed error and go idle. */
@@ -381,10 +382,10 @@ export class ConnectionManager {
    * ---------------------------------------------------------------- */
 
   #scheduleUpgradeCheck(): void {
-    this.#clearTimers('upgrade');
+    this.#timers.clear('upgrade');
     const active = this.#active;
     if (!active?.opened || this.#probe || active.name === this.#settings.transports[0]) return;
-    this.#setTimer('upgrade', this.#settings.upgradeAfterMs, () => {
+    this.#timers.set('upgrade', this.#settings.upgradeAfterMs, () => {
       if (this.#active !== active || this.#probe) return;
       if (this.#ladder.shouldProbeUpgrade()) this.#startProbe();
       else this.#scheduleUpgradeCheck();
@@ -409,14 +410,14 @@ export class ConnectionManager {
     probe.opened = true;
     this.#ladder.upgraded(probe.name);
     this.#active = probe;
-    this.#clearTimers('stable');
+    this.#timers.clear('stable');
     if (old) this.#closeTransport(old.transport);
     this.#setState({ status: 'open', transport: probe.name }, `upgraded to ${probe.name}`);
     this.#startStableTimer(probe);
   }
 
   /* ---------------------------------------------------------------- *
-   * Commands, timers, idle, close
+   * Commands, idle, close
    * ---------------------------------------------------------------- */
 
   /** The open transport's command channel, if it has one (WebSocket). */
@@ -425,25 +426,6 @@ export class ConnectionManager {
     if (!attempt?.opened || !attempt.transport.command) return undefined;
     const transport = attempt.transport;
     return (frame, signal) => transport.command!(frame, signal);
-  }
-
-  /** Start timer `name` (replacing one running under that name); it forgets itself when it fires. */
-  #setTimer(name: TimerName, ms: number, run: () => void): void {
-    this.#clearTimers(name);
-    const handle = this.#settings.clock.setTimeout(() => {
-      if (this.#timers.get(name) === handle) this.#timers.delete(name);
-      run();
-    }, ms);
-    this.#timers.set(name, handle);
-  }
-
-  /** Clear the named timers, or all of them (partysocket's one `_clearTimeouts()`). */
-  #clearTimers(...names: TimerName[]): void {
-    for (const name of names.length > 0 ? names : [...this.#timers.keys()]) {
-      if (!this.#timers.has(name)) continue;
-      this.#settings.clock.clearTimeout(this.#timers.get(name));
-      this.#timers.delete(name);
-    }
   }
 
   #closeTransport(transport: Transport, timeoutMs?: number): void {
@@ -458,7 +440,7 @@ export class ConnectionManager {
   }
 
   #stopAll(timeoutMs?: number): void {
-    this.#clearTimers();
+    this.#timers.clear();
     for (const attempt of this.#attempts()) this.#closeTransport(attempt.transport, timeoutMs);
     this.#active = undefined;
     this.#probe = undefined;
@@ -476,7 +458,7 @@ export class ConnectionManager {
    */
   close(): void {
     if (this.#state.status === 'closed') return;
-    this.#clearTimers();
+    this.#timers.clear();
     const consumers = this.#takeConsumers();
     this.#setState({ status: 'closed' }, 'close() called');
     const error = new ConnectionError('The client is closed', { code: 'client_closed' });
