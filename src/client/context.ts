@@ -5,7 +5,7 @@ import type { SessionSnapshot } from '../protocol/index.js';
 import type { ConnectionManager } from './connection-manager.js';
 import type { StoredCursor } from './cursor-store.js';
 import type { HttpClient } from './http-client.js';
-import type { ResolvedClientOptions } from './options.js';
+import type { ClientSettings } from './settings.js';
 import type { TurnImpl } from './turn.js';
 
 /** A command for the command tracker: the WebSocket frame (if it has one) and its HTTP equivalent. */
@@ -20,7 +20,7 @@ export interface CommandOptions<T> {
 
 /** What sessions, turns and subscriptions share with their client. Internal. */
 export interface ClientContext {
-  readonly options: ResolvedClientOptions;
+  readonly options: ClientSettings;
   readonly manager: ConnectionManager;
   readonly http: HttpClient;
   readonly clock: Clock;

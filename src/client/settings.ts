@@ -30,6 +30,8 @@ export interface InternalSettings {
   pollWaitMs: number;
   /** Delay before a canceled turn without a terminal is fetched over HTTP (F5). @default 2000 */
   terminalGraceMs: number;
+  /** A turn accepted while the connection still opens reads its first events over HTTP meanwhile. @default true */
+  bridgeFirstEvents: boolean;
 }
 
 /**
@@ -55,6 +57,7 @@ const INTERNAL_DEFAULTS: InternalSettings = {
   upgradeAfterMs: 60_000,
   pollWaitMs: 25_000,
   terminalGraceMs: 2000,
+  bridgeFirstEvents: true,
 };
 
 /** Validate `options`, then lay the hooks over the defaults field by field (an `undefined` hook never wipes a default). */

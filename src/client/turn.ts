@@ -42,6 +42,10 @@ export interface Turn extends AsyncIterable<TurnEvent> {
 
 /** Fallback checks after a cancel: how many times to ask `GET turn` before trusting the stream alone. */
 const MAX_FALLBACK_CHECKS = 5;
+/** Requests of the log a new turn reads over HTTP while the connection opens (see #bridge). */
+const BRIDGE_PAGES = 3;
+/** How long each of those after the first may wait for new events, in ms. */
+const BRIDGE_WAIT_MS = 1000;
 /** Pages of the log read over HTTP to bring a turn's iterator up to its fetched terminal. */
 const MAX_CATCH_UP_PAGES = 100;
 
@@ -99,6 +103,7 @@ export class TurnImpl implements Turn, Consumer {
     this.seq = info.queuedSeq - 1;
     this.#registered = true;
     this.#ctx.manager.addConsumer(this);
+    if (this.#ctx.options.bridgeFirstEvents && this.#ctx.manager.state.status === 'connecting' && !info.terminal) void this.#bridge();
   }
 
   /** `session.turn(id)`: learn where the turn starts, then attach. */
@@ -301,33 +306,64 @@ export class TurnImpl implements Turn, Consumer {
   async #readLogTo(terminal: TerminalEvent): Promise<void> {
     let unreadable = false;
     for (let page = 0; !this.#ended && page < MAX_CATCH_UP_PAGES; page++) {
-      let reply: PollReply;
-      try {
-        reply = await this.#ctx.http.request<PollReply>('GET', routes.poll(this.sessionId), {
-          query: { after: this.seq, epoch: this.epoch, wait: 0 },
-          check: replyChecks.poll,
-        });
-      } catch (error) {
+      const reply = await this.#readLogPage(0);
+      if (reply instanceof Error) {
         // The server answered but will not serve its log over HTTP: nothing to wait for.
         // A network failure, though, leaves it to the stream and the next check.
-        unreadable = error instanceof TetherError && !(error instanceof ConnectionError) && !(error instanceof TimeoutError);
-        this.#ctx.noteFailure(this.sessionId, error);
+        unreadable = reply instanceof TetherError && !(reply instanceof ConnectionError) && !(reply instanceof TimeoutError);
         break;
       }
       if (this.#ended) return;
       if (reply.reset) this.#historyLost = true;
-      for (const event of reply.events) {
-        if (this.#ended) return;
-        if (event.seq <= this.seq) continue;
-        this.seq = event.seq;
-        this.epoch = event.epoch;
-        if (event.turnId === this.id) this.onEvent(event);
-      }
       if (reply.reset || reply.events.length === 0 || this.seq >= terminal.seq) break;
     }
     if (this.#ended) return;
     // The log could not bring the terminal: end with the fetched one unless the stream still can.
     if (!this.#registered || this.#historyLost || unreadable || terminal.seq <= this.seq) this.#finish(terminal);
+  }
+
+  /**
+   * One page of the session's log after this turn's cursor, over HTTP (the
+   * long-poll endpoint, waiting up to `waitMs` for something new); this
+   * turn's events in it are handed on, deduped by `seq` against the stream
+   * (F4). Resolves with the reply, or with the error (never rejects).
+   */
+  async #readLogPage(waitMs: number): Promise<PollReply | Error> {
+    let reply: PollReply;
+    try {
+      reply = await this.#ctx.http.request<PollReply>('GET', routes.poll(this.sessionId), {
+        query: { after: this.seq, epoch: this.epoch, wait: waitMs },
+        check: replyChecks.poll,
+      });
+    } catch (error) {
+      this.#ctx.noteFailure(this.sessionId, error);
+      return error instanceof Error ? error : new Error(String(error));
+    }
+    for (const event of reply.events) {
+      if (this.#ended) break;
+      if (event.seq <= this.seq) continue;
+      this.seq = event.seq;
+      this.epoch = event.epoch;
+      if (event.turnId === this.id) this.onEvent(event);
+    }
+    return reply;
+  }
+
+  /**
+   * The connection is still opening when the prompt is accepted (an idle
+   * client): read the turn's first events from the log over HTTP meanwhile,
+   * as a raw client would, instead of waiting for the handshake. At most
+   * BRIDGE_PAGES requests, stopped as soon as the stream is open, the turn
+   * ends or the log has a reset (the stream handles that). The stream
+   * subscribed from the same cursor, so whichever brings an event first
+   * delivers it; the other is deduped by `seq` (F4).
+   */
+  async #bridge(): Promise<void> {
+    for (let page = 0; page < BRIDGE_PAGES; page++) {
+      if (this.#ended || this.#ctx.closed || this.#ctx.manager.state.status === 'open') return;
+      const reply = await this.#readLogPage(page === 0 ? 0 : BRIDGE_WAIT_MS);
+      if (reply instanceof Error || reply.reset) return;
+    }
   }
 
   /** Called by the client when reconnecting keeps failing: do not wait on the stream alone (F5). */

@@ -535,3 +535,29 @@ describe('a prompt on an idle client connects alongside the request', () => {
     await client.close();
   });
 });
+
+describe('a turn accepted while the connection opens reads its first events over HTTP meanwhile', () => {
+  it('yields them before the stream opens; the stream then continues without duplicates (F4)', async () => {
+    let polls = 0;
+    const { client, transports, http } = makeClient({ transports: ['sse'] }, { bridgeFirstEvents: true }, {
+      'POST /v1/sessions/s1/turns': () => json(201, { turn: turnInfo('t1', 1) }),
+      'GET /v1/sessions/s1/poll': () =>
+        json(200, polls++ === 0 ? { epoch: 'e1', next: 2, events: [ev(1, 'turn.queued', 't1', { prompt: 'hi' }), delta(2, 't1', 'a')] } : { epoch: 'e1', next: 2, events: [] }),
+    });
+    const turn = await client.session('s1').prompt('hi');
+    const it = turn[Symbol.asyncIterator]();
+    // The transport has not opened: these came over HTTP.
+    expect((await it.next()).value).toMatchObject({ type: 'turn.queued', seq: 1 });
+    expect((await it.next()).value).toMatchObject({ type: 'turn.delta', text: 'a' });
+    expect(client.state.status).toBe('connecting');
+    expect(transports.last.subscriptions.get('s1')).toEqual({ after: 0 });
+    transports.last.open();
+    transports.last.push('s1', [ev(1, 'turn.queued', 't1', { prompt: 'hi' }), delta(2, 't1', 'a'), delta(3, 't1', 'b')]);
+    expect((await it.next()).value).toMatchObject({ type: 'turn.delta', text: 'b', seq: 3 });
+    await flush();
+    // Once open, the bridge stops asking.
+    const asked = http.calls.filter((c) => c.path.endsWith('/poll')).length;
+    expect(asked).toBeLessThanOrEqual(2);
+    await client.close();
+  });
+});

@@ -22,7 +22,8 @@ describe.each(['websocket', 'sse', 'poll'] as const)('an unknown session over %s
     const it = turn[Symbol.asyncIterator]();
     // The connection is open and carrying the healthy turn.
     expect((await it.next()).value?.type).toBe('turn.queued');
-    expect(c.state.status).toBe('open');
+    const status = (): string => c.state.status;
+    while (status() !== 'open') await new Promise((r) => setTimeout(r, 2));
 
     const states: ClientState[] = [];
     const errors: unknown[] = [];
