@@ -63,7 +63,7 @@ describe('bounded memory against a hostile server (F6)', () => {
     ['poll', 'reply_too_large'],
     ['sse', 'frame_too_large'],
   ])('a 400 MiB %s reply ends in a typed error (%s), the client heap under 64 MB', async (kind, code) => {
-    const run = new Child(child.file, [url, kind, String(4 * MiB)]);
+    const run = new Child(child.file, [url, kind, String(1 * MiB)]);
     running.push(run);
     expect((await run.exit(20_000)).code).toBe(0);
     const result = JSON.parse(run.stdout) as { code: string; peakHeapBytes: number };
