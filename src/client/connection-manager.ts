@@ -307,7 +307,7 @@ export class ConnectionManager {
     const attempt = this.#active;
     if (attempt?.id !== id) return this.#stale(id, 'close', 'superseded');
     if (info.error) this.#reportError(info.error);
-    this.#afterDrop(attempt, info.opened, info.retryAfterMs, info.error?.message ?? 'closed');
+    this.#afterDrop(attempt, info.opened, info.retryAfterMs, info.error?.message ?? 'closed', info.retryHintMs);
   }
 
   /** Our side ends the attempt (bad frame, gap): report, close it, reconnect. Never throws into the socket callback. */
@@ -317,7 +317,7 @@ export class ConnectionManager {
     this.#afterDrop(attempt, attempt.opened, undefined, error.message);
   }
 
-  #afterDrop(attempt: Attempt, opened: boolean, retryAfterMs: number | undefined, reason: string): void {
+  #afterDrop(attempt: Attempt, opened: boolean, retryAfterMs: number | undefined, reason: string, retryHintMs?: number): void {
     this.#active = undefined;
     if (this.#state.status === 'closed') return;
     this.#timers.clear();
@@ -352,7 +352,7 @@ export class ConnectionManager {
     const delay = Math.max(backoff, Math.min(retryAfterMs ?? 0, reconnect.maxDelayMs));
     this.#setState({ status: 'reconnecting', transport: next, attempt: this.#failures }, reason);
     this.#settings.logger.debug?.(
-      { attempt: this.#failures, delayMs: delay, backoffMs: backoff, retryAfterMs, reason },
+      { attempt: this.#failures, delayMs: delay, backoffMs: backoff, retryAfterMs, retryHintMs, reason },
       `agent-tether: reconnect attempt ${this.#failures} in ${delay} ms`,
     );
     this.#timers.set('retry', delay, () => this.#connect('backoff elapsed'));

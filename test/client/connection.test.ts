@@ -491,7 +491,7 @@ describe("reconnect delay: the client's backoff governs (F8)", () => {
     expect(transports.created).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1);
     expect(transports.created).toHaveLength(2);
-    expect(debug.find((f) => f.delayMs !== undefined)).toMatchObject({ delayMs: 100, backoffMs: 100 });
+    expect(debug.find((f) => f.delayMs !== undefined)).toMatchObject({ delayMs: 100, backoffMs: 100, retryHintMs: 86_400_000 });
     // An explicit Retry-After (a 503) raises the delay, but never past maxDelayMs.
     transports.last.drop({ opened: false, retryAfterMs: 86_400_000 });
     await vi.advanceTimersByTimeAsync(9_999);
