@@ -25,12 +25,5 @@ export interface AgentInput {
  */
 export type Agent = (input: AgentInput) => AsyncIterable<AgentChunk> | Iterable<AgentChunk>;
 
-export type {
-  AppendOptions,
-  SessionRecord,
-  SessionStore,
-  StoreStats,
-  StoredSession,
-  TurnRecord,
-  UnfinishedTurn,
-} from './session-store.js';
+// The store contract's types, re-exported for code that imported them from here.
+export type * from './session-store.js';
