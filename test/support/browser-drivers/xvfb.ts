@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 /** A running Xvfb; `display` is what `DISPLAY` should be set to. */
 export interface Xvfb {
   readonly display: string;
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -42,7 +43,7 @@ export async function startXvfb(executablePath: string, { timeoutMs = 15_000 } =
         reject(new Error(`Xvfb exited before reporting a display: ${stderr.trim()}`));
       });
     });
-    return { display: `:${number}`, stop };
+    return { display: `:${number}`, pid: child.pid!, stop };
   } catch (error) {
     await stop();
     throw error;
