@@ -15,8 +15,6 @@ export const HOST_ALIAS = 'tether.test';
 /** One scenario: a name, and steps through {@link ScenarioContext}. */
 export interface BrowserScenario {
   name: string;
-  /** Needs {@link HOST_ALIAS}; skipped in engines that cannot map host names. */
-  needsHostAlias?: boolean;
   run(ctx: ScenarioContext): Promise<void>;
 }
 
@@ -164,7 +162,6 @@ export const BROWSER_SCENARIOS: readonly BrowserScenario[] = [
   },
   {
     name: `streams a turn from a page on http://${HOST_ALIAS}, which is not a secure context`,
-    needsHostAlias: true,
     async run({ openTab, aliasPageUrl, proxy }) {
       const tab = await openTab(aliasPageUrl, `${HOST_ALIAS} tab`);
       try {

@@ -34,8 +34,8 @@ export interface BrowserDriver {
 export interface LaunchOptions {
   /**
    * Host names the browser resolves to 127.0.0.1, for pages that must not be
-   * on `localhost` (an insecure context). Only adapters whose engine can map
-   * names accept it; see each adapter's `mapsHostNames`.
+   * on `localhost` (an insecure context). Every adapter supports it, each
+   * in its engine's own way.
    */
   hostAliases?: readonly string[];
 }

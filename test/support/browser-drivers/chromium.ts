@@ -2,10 +2,7 @@
 import type { BrowserDriver, LaunchOptions } from './browser-driver.js';
 import { launchPuppeteer } from './puppeteer.js';
 
-/** Chromium maps host names with `--host-resolver-rules`. */
-export const chromiumMapsHostNames = true;
-
-/** Launches Chromium at `executablePath`, headless, without background traffic. */
+/** Launches Chromium at `executablePath`, headless, without background traffic; host aliases through `--host-resolver-rules`. */
 export function launchChromium(executablePath: string, { hostAliases = [] }: LaunchOptions = {}): Promise<BrowserDriver> {
   const args = [
     '--no-sandbox',

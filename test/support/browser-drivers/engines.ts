@@ -2,9 +2,9 @@
 import type { BinaryNeed } from '../require-binary.js';
 import { CHROMIUM, FIREFOX, MINIBROWSER, WEBKIT_WEBDRIVER, XVFB } from '../system-binaries.js';
 import type { BrowserDriver, BrowserEngine, LaunchOptions } from './browser-driver.js';
-import { chromiumMapsHostNames, launchChromium } from './chromium.js';
-import { firefoxMapsHostNames, launchFirefox } from './firefox.js';
-import { launchWebKit, webkitMapsHostNames } from './webkit.js';
+import { launchChromium } from './chromium.js';
+import { launchFirefox } from './firefox.js';
+import { launchWebKit } from './webkit.js';
 
 /** One engine: its system binaries (by key) and how to launch it from their paths. */
 export interface EngineSetup<K extends string = string> {
@@ -12,8 +12,6 @@ export interface EngineSetup<K extends string = string> {
   /** As the suite's title says it: `Chromium`, `Firefox (WebDriver BiDi)`. */
   title: string;
   needs: Readonly<Record<K, BinaryNeed>>;
-  /** Whether {@link LaunchOptions.hostAliases} works in this engine. */
-  mapsHostNames: boolean;
   launch(paths: Record<K, string>, options?: LaunchOptions): Promise<BrowserDriver>;
 }
 
@@ -24,21 +22,18 @@ export const ENGINES = {
     engine: 'chromium',
     title: 'Chromium',
     needs: { chromium: CHROMIUM },
-    mapsHostNames: chromiumMapsHostNames,
     launch: (paths, options) => launchChromium(paths.chromium, options),
   }),
   firefox: define({
     engine: 'firefox',
     title: 'Firefox (WebDriver BiDi)',
     needs: { firefox: FIREFOX },
-    mapsHostNames: firefoxMapsHostNames,
     launch: (paths, options) => launchFirefox(paths.firefox, options),
   }),
   webkit: define({
     engine: 'webkit',
     title: 'WebKit (WebKitWebDriver, MiniBrowser on Xvfb)',
     needs: { webKitWebDriver: WEBKIT_WEBDRIVER, miniBrowser: MINIBROWSER, xvfb: XVFB },
-    mapsHostNames: webkitMapsHostNames,
     launch: (paths, options) => launchWebKit(paths, options),
   }),
 } as const satisfies Record<BrowserEngine, EngineSetup>;

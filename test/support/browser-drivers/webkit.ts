@@ -7,10 +7,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Builder, By, type WebDriver } from 'selenium-webdriver';
 import type { BrowserDriver, BrowserTab, LaunchOptions } from './browser-driver.js';
+import { startHostAliasProxy } from './host-alias-proxy.js';
 import { startXvfb, stopChild } from './xvfb.js';
-
-/** WebKitGTK has no switch to map host names; scenarios that need one are not run here. */
-export const webkitMapsHostNames = false;
 
 /** The binaries the WebKit adapter starts. */
 export interface WebKitBinaries {
@@ -19,9 +17,12 @@ export interface WebKitBinaries {
   xvfb: string;
 }
 
-/** Starts Xvfb, WebKitWebDriver on a free loopback port, and a MiniBrowser session through it. */
+/**
+ * Starts Xvfb, WebKitWebDriver on a free loopback port, and a MiniBrowser
+ * session through it. WebKitGTK has no switch to map host names, so host
+ * aliases go through a forward proxy for those names.
+ */
 export async function launchWebKit(binaries: WebKitBinaries, { hostAliases = [] }: LaunchOptions = {}): Promise<BrowserDriver> {
-  if (hostAliases.length > 0) throw new TypeError('launchWebKit: WebKitGTK cannot map host names (hostAliases)');
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.splice(0).reverse()) await stop();
@@ -51,11 +52,19 @@ export async function launchWebKit(binaries: WebKitBinaries, { hostAliases = [] 
     const url = `http://127.0.0.1:${port}`;
     await waitForStatus(url, serverExited);
 
+    let proxy: { proxyType: 'manual'; httpProxy: string; noProxy: string[] } | undefined;
+    if (hostAliases.length > 0) {
+      const aliases = await startHostAliasProxy(hostAliases);
+      stops.push(() => aliases.close());
+      proxy = { proxyType: 'manual', httpProxy: aliases.address, noProxy: ['127.0.0.1', 'localhost'] };
+    }
+
     const driver = await new Builder()
       .usingServer(url)
       .withCapabilities({
         browserName: 'MiniBrowser',
         'webkitgtk:browserOptions': { binary: binaries.miniBrowser, args: ['--automation'] },
+        ...(proxy ? { proxy } : {}),
       })
       .build();
     stops.push(async () => {
