@@ -213,13 +213,18 @@ export function describeBrowserSuite(setup: EngineSetup): void {
     }, 90_000);
 
     afterAll(async () => {
-      await ctx.driver?.close();
-      if (pages) {
-        pages.closeAllConnections();
-        await new Promise((resolve) => pages!.close(resolve));
-      }
+      // Each step even if an earlier one failed, so nothing outlives the suite.
+      const results = await Promise.allSettled([
+        ctx.driver?.close(),
+        pages &&
+          new Promise((resolve) => {
+            pages!.closeAllConnections();
+            pages!.close(resolve);
+          }),
+      ]);
       await ctx.proxy?.close();
       await server?.close();
+      for (const result of results) if (result.status === 'rejected') throw result.reason;
     }, 30_000);
 
     for (const scenario of BROWSER_SCENARIOS) it(scenario.name, () => scenario.run(ctx), 60_000);
