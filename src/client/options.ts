@@ -4,6 +4,7 @@ import type { TransportName, WebSocketConstructor } from '../transport/transport
 import type { Logger } from '../logging/logger.js';
 import type { CursorStore } from './cursor-store.js';
 import { memoryCursorStore } from './cursor-store.js';
+import { randomId } from '../internal/random-id.js';
 
 export type { Logger };
 
@@ -200,7 +201,7 @@ export function resolveOptions(options: ClientOptions): ResolvedClientOptions {
   // Routes are joined to the base path, so a base with a path prefix keeps it.
   if (!baseUrl.pathname.endsWith('/')) baseUrl.pathname += '/';
 
-  const clientId = options.clientId ?? globalThis.crypto.randomUUID();
+  const clientId = options.clientId ?? randomId();
   if (typeof clientId !== 'string' || clientId === '') fail('clientId', 'a non-empty string', clientId);
 
   const transports = options.transports ?? CLIENT_DEFAULTS.transports;

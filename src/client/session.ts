@@ -4,6 +4,7 @@ import type { PromptReply as PromptReplyType, SessionSnapshot } from '../protoco
 import type { ClientContext } from './context.js';
 import { SubscriptionImpl, type SubscribeOptions, type Subscription } from './subscription.js';
 import { TurnImpl, type Turn } from './turn.js';
+import { randomId } from '../internal/random-id.js';
 
 /** Options of `session.prompt`. */
 export interface PromptOptions {
@@ -45,7 +46,7 @@ export class SessionImpl implements Session {
   async prompt(text: string, options: PromptOptions = {}): Promise<Turn> {
     if (typeof text !== 'string') throw new TypeError('prompt: `text` must be a string');
     // Always keyed, so a resend after a dropped reply cannot start a second turn (F9).
-    const idempotencyKey = options.idempotencyKey ?? globalThis.crypto.randomUUID();
+    const idempotencyKey = options.idempotencyKey ?? randomId();
     if (typeof idempotencyKey !== 'string' || idempotencyKey.length === 0 || idempotencyKey.length > 256) {
       throw new TypeError('prompt: `idempotencyKey` must be a string of 1 to 256 characters');
     }
