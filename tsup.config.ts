@@ -16,7 +16,7 @@ export default defineConfig([
     sourcemap: true,
     splitting: true,
     treeshake: true,
-    external: [/^node:/, 'ws', 'isomorphic-ws', 'zod', 'eventsource-parser', 'p-retry', 'msw'],
+    external: [/^node:/, 'ws', 'isomorphic-ws', 'zod', 'eventsource-parser', 'msw'],
   },
   {
     entry: { cli: 'src/cli.ts' },
@@ -27,6 +27,6 @@ export default defineConfig([
     clean: false,
     sourcemap: true,
     banner: { js: '#!/usr/bin/env node' },
-    external: [/^node:/, 'ws', 'isomorphic-ws', 'zod', 'eventsource-parser', 'p-retry', 'msw'],
+    external: [/^node:/, 'ws', 'isomorphic-ws', 'zod', 'eventsource-parser', 'msw'],
   },
 ]);
