@@ -32,6 +32,14 @@ export class FakeClock implements Clock {
   get pending(): number {
     return this.#timers.size;
   }
+  /**
+   * The delays of the timers still scheduled, soonest first. A test waits for the
+   * timer it means to fire to be scheduled before it advances: code reacting to
+   * real I/O schedules it at a moment the test cannot otherwise know.
+   */
+  scheduled(): number[] {
+    return [...this.#timers.values()].map((timer) => timer.at - this.#now).sort((a, b) => a - b);
+  }
   /** Moves time forward, firing due timers in order (including ones they schedule). */
   advance(ms: number): void {
     const end = this.#now + ms;
