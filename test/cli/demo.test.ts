@@ -1,15 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleForNode, Child } from '../examples/support.js';
+import { describe, expect, it } from 'vitest';
+import { Child } from '../examples/support.js';
+import { bundledCli } from './bundled-cli.js';
 
 // The CLI is bundled from src/cli.ts (as tsup does for dist/cli.js) and run as
 // a real process: exit codes, signals and stdout are what is under test.
-let cli: Awaited<ReturnType<typeof bundleForNode>>;
-beforeAll(async () => {
-  cli = await bundleForNode('src/cli.ts');
-});
-afterAll(async () => {
-  await cli?.remove();
-});
+const cli = bundledCli();
 
 describe('agent-tether demo', () => {
   it('walks through every step, checks each, and exits 0', async () => {

@@ -3,17 +3,17 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleForNode, Child, root } from '../examples/support.js';
+import { Child, root } from '../examples/support.js';
+import { bundledCli } from './bundled-cli.js';
 
 // Every way the command line can be wrong ends the same way: one line on
 // stderr naming what was wrong, nothing on stdout, exit code 2.
-let cli: Awaited<ReturnType<typeof bundleForNode>>;
+const cli = bundledCli();
 let dir = '';
 let file = '';
 let busy: Server;
 let busyPort = 0;
 beforeAll(async () => {
-  cli = await bundleForNode('src/cli.ts');
   dir = await mkdtemp(join(tmpdir(), 'agent-tether-cli-errors-'));
   file = join(dir, 'hostname');
   await writeFile(file, 'not a directory\n');
@@ -22,7 +22,6 @@ beforeAll(async () => {
   busyPort = (busy.address() as { port: number }).port;
 });
 afterAll(async () => {
-  await cli?.remove();
   await new Promise((resolve) => busy?.close(resolve));
   if (dir) await rm(dir, { recursive: true, force: true });
 });

@@ -3,16 +3,11 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleForNode, Child } from '../examples/support.js';
+import { Child } from '../examples/support.js';
+import { bundledCli } from './bundled-cli.js';
 
 // `agent-tether serve` as a real process: exit codes, signals and output are what is under test.
-let cli: Awaited<ReturnType<typeof bundleForNode>>;
-beforeAll(async () => {
-  cli = await bundleForNode('src/cli.ts');
-});
-afterAll(async () => {
-  await cli?.remove();
-});
+const cli = bundledCli();
 
 describe('agent-tether serve', () => {
   it('starts, answers POST /v1/sessions, and exits 0 on SIGTERM', async () => {
