@@ -14,7 +14,7 @@ export {
   type ConnectionStats,
   type CloseOptions,
 } from './server/create-server.js';
-export { DEFAULTS, type ServerOptions } from './server/options.js';
+export { SERVER_DEFAULTS, DEFAULTS, type ServerOptions } from './server/options.js';
 export { memoryStore, type MemoryStore } from './server/stores/memory-store.js';
 export { fileStore, type FileStore, type FileStoreOptions } from './server/stores/file-store.js';
 export { demoAgent, type DemoAgentOptions } from './server/demo-agent.js';

@@ -1,12 +1,16 @@
+/** The reference server: the core, the dispatcher and the Node HTTP and WebSocket hosts on one port. */
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { TetherCore } from './core/tether-core.js';
-import { within, type Connection, type HostContext } from './http/context.js';
-import { handleRequest, matchRoute } from './http/handle-request.js';
-import { serveWebSocket } from './http/websocket.js';
+import { waitAtMost } from '../internal/clock.js';
+import type { Connection, HostContext } from './hosts/context.js';
+import { Dispatcher } from './commands/dispatcher.js';
+import { matchRoute } from './commands/routes.js';
+import { handleRequest } from './hosts/handle-request.js';
+import { serveWebSocket } from './hosts/websocket.js';
 import { resolveServerOptions, type ServerOptions } from './options.js';
-import { requestUrl } from './http/request-url.js';
+import { requestUrl } from './hosts/request-url.js';
 
 /** Per-connection numbers from {@link TetherServer.stats}. */
 export interface ConnectionStats {
@@ -84,7 +88,7 @@ export function createServer(options: ServerOptions): TetherServer {
   let closing = false;
   let connectionIds = 0;
   const ctx: HostContext = {
-    core,
+    dispatcher: new Dispatcher(core, { logger, maxPollEvents: resolved.maxPollEvents }),
     options: resolved,
     connections: new Set<Connection>(),
     polls: new Set(),
@@ -134,11 +138,11 @@ export function createServer(options: ServerOptions): TetherServer {
       http.close(() => resolve());
     });
     // Ends every turn and closes the logs, so every stream has a finite tail.
-    await within(clock, timeoutMs, core.shutdown());
-    await within(clock, deadline - clock.now(), Promise.all([...ctx.polls]));
+    await waitAtMost(clock, core.shutdown(), timeoutMs);
+    await waitAtMost(clock, Promise.all([...ctx.polls]), deadline - clock.now());
     await Promise.all([...ctx.connections].map((connection) => connection.shutdown(deadline)));
     http.closeAllConnections();
-    await within(clock, Math.max(0, deadline - clock.now()) + 100, httpClosed);
+    await waitAtMost(clock, httpClosed, Math.max(0, deadline - clock.now()) + 100);
     wss.close();
   }
 
@@ -177,9 +181,9 @@ export function createServer(options: ServerOptions): TetherServer {
           id: connection.id,
           kind: connection.kind,
           clientId: connection.clientId,
-          bufferedBytes: connection.outbound.pending,
-          peakBufferedBytes: connection.outbound.peak,
-          writtenBytes: connection.outbound.written,
+          bufferedBytes: connection.budget.pending,
+          peakBufferedBytes: connection.budget.peak,
+          writtenBytes: connection.budget.written,
           subscriptions: connection.subscriptionCount(),
         })),
       };

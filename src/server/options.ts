@@ -1,3 +1,4 @@
+/** The server's options, their defaults (`SERVER_DEFAULTS`), and their checks. */
 import { limits } from '../protocol/index.js';
 import { systemClock, type Clock } from '../internal/clock.js';
 import { consoleLogger } from '../logging/logger.js';
@@ -43,8 +44,13 @@ export type ResolvedServerOptions = Required<ServerOptions>;
 
 const defaultLogger: Logger = consoleLogger('error');
 
-/** Defaults of every optional {@link ServerOptions} field but `store` (a fresh `memoryStore()` per server). */
-export const DEFAULTS = {
+/**
+ * Defaults of every optional {@link ServerOptions} field but `store` (a fresh `memoryStore()` per server).
+ *
+ * @example
+ * createServer({ agent, heartbeatMs: SERVER_DEFAULTS.heartbeatMs * 2 });
+ */
+export const SERVER_DEFAULTS = {
   heartbeatMs: 15_000,
   maxEventsPerSession: 10_000,
   highWaterBytes: 256 * 1024,
@@ -60,14 +66,20 @@ export const DEFAULTS = {
   cors: true,
 } as const satisfies Required<Omit<ServerOptions, 'agent' | 'store'>>;
 
+/**
+ * @deprecated Renamed {@link SERVER_DEFAULTS} (the client has its own defaults); this alias
+ * goes in the next minor version.
+ */
+export const DEFAULTS = SERVER_DEFAULTS;
+
 /** Merge options field by field (`{x: undefined}` keeps the default) and validate them. */
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
   if (!options || typeof options !== 'object') throw new TypeError('createServer: options must be an object with an `agent`');
   if (typeof options.agent !== 'function') {
     throw new TypeError('createServer: `agent` must be a function returning an AsyncIterable of chunks');
   }
-  const pick = <K extends keyof typeof DEFAULTS>(key: K): (typeof DEFAULTS)[K] | NonNullable<ServerOptions[K]> =>
-    (options[key] ?? DEFAULTS[key]) as (typeof DEFAULTS)[K] | NonNullable<ServerOptions[K]>;
+  const pick = <K extends keyof typeof SERVER_DEFAULTS>(key: K): (typeof SERVER_DEFAULTS)[K] | NonNullable<ServerOptions[K]> =>
+    (options[key] ?? SERVER_DEFAULTS[key]) as (typeof SERVER_DEFAULTS)[K] | NonNullable<ServerOptions[K]>;
   const resolved: ResolvedServerOptions = {
     agent: options.agent,
     store: options.store ?? memoryStore(),

@@ -3,7 +3,7 @@
  * integration tests: one call to start, one to stop.
  */
 import { createServer, type Agent, type ServerOptions, type TetherServer } from '../server.js';
-import { scriptedAgent, type Script } from './scripted-agent.js';
+import { scriptedAgent, type Script, type ScriptedAgent } from './scripted-agent.js';
 
 /** Options of {@link createTestServer}: every `createServer` option, plus where to listen and what the agent does. */
 export interface TestServerOptions extends Partial<Omit<ServerOptions, 'agent'>> {
@@ -32,15 +32,15 @@ export const TEST_SERVER_DEFAULTS = {
   port: 0,
 } as const satisfies Required<Pick<TestServerOptions, 'host' | 'port'>>;
 
-/** A running test server. */
-export interface TestServer extends AsyncDisposable {
+/** A running test server; `A` is its agent's type (`ScriptedAgent` unless you passed `agent`). */
+export interface TestServer<A extends Agent = Agent> extends AsyncDisposable {
   /** Base URL, e.g. `http://127.0.0.1:41234`: the client's `baseUrl`, or a fault proxy's `target`. */
   readonly url: string;
   readonly port: number;
   /** The reference server itself (`core`, `stats()`, …). */
   readonly server: TetherServer;
   /** The agent in use: a `ScriptedAgent` (with `calls`, `nextCall()`) unless you passed `agent`. */
-  readonly agent: Agent;
+  readonly agent: A;
   /** Graceful shutdown of the server (idempotent). */
   close(): Promise<void>;
 }
@@ -56,6 +56,9 @@ export interface TestServer extends AsyncDisposable {
  * });
  * await using client = createClient({ baseUrl: server.url });
  */
+export function createTestServer<A extends Agent>(options: TestServerOptions & { agent: A }): Promise<TestServer<A>>;
+export function createTestServer(options?: TestServerOptions & { agent?: undefined }): Promise<TestServer<ScriptedAgent>>;
+export function createTestServer(options?: TestServerOptions): Promise<TestServer>;
 export async function createTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('createTestServer: `options` must be an object');

@@ -13,55 +13,14 @@
  */
 import { createServer as createNetServer, connect, type Server, type Socket } from 'node:net';
 import { ProxyConnection, type ConnectionHost, type FaultState, type ProxyConnectionKind, type ProxyDirection } from './proxy-connection.js';
-import type { SniffedRequest } from './request-sniffer.js';
+import type { ProxyRequest } from './request-sniffer.js';
+import { describeValue } from '../internal/describe-value.js';
+import { resolveOptions, type FaultProxyOptions, type ResolvedFaultProxyOptions } from './fault-proxy-options.js';
 
 export { ProxyConnection } from './proxy-connection.js';
 export type { DirectionStats, ProxyConnectionKind, ProxyDirection } from './proxy-connection.js';
-export type { SniffedRequest as ProxyRequest } from './request-sniffer.js';
-
-/** Where the proxy forwards to. */
-export type FaultProxyTarget = string | URL | { host?: string; port: number };
-
-/** Options of {@link createFaultProxy}. */
-export interface FaultProxyOptions {
-  /**
-   * The server to forward to: a URL (`http://127.0.0.1:4317`, `ws://…`; only host
-   * and port are used) or `{ host, port }`.
-   */
-  target: FaultProxyTarget;
-  /**
-   * Interface to listen on.
-   * @default '127.0.0.1'
-   */
-  host?: string;
-  /**
-   * Port to listen on; `0` picks a free one.
-   * @default 0
-   */
-  port?: number;
-  /**
-   * Most bytes held per connection and direction (behind a stall, a delay or a
-   * buffered SSE body) before the proxy stops reading from the sender, so TCP
-   * backpressure reaches it. Memory stays bounded.
-   * @default 1048576
-   */
-  maxBufferedBytes?: number;
-}
-
-/** {@link FaultProxyOptions} after defaults, with the target resolved. */
-export interface ResolvedFaultProxyOptions {
-  target: { host: string; port: number };
-  host: string;
-  port: number;
-  maxBufferedBytes: number;
-}
-
-/** Defaults of {@link FaultProxyOptions}. */
-export const FAULT_PROXY_DEFAULTS = {
-  host: '127.0.0.1',
-  port: 0,
-  maxBufferedBytes: 1024 * 1024,
-} as const satisfies Required<Omit<FaultProxyOptions, 'target'>>;
+export type { ProxyRequest } from './request-sniffer.js';
+export { FAULT_PROXY_DEFAULTS, type FaultProxyOptions, type FaultProxyTarget, type ResolvedFaultProxyOptions } from './fault-proxy-options.js';
 
 /** Which direction(s) `stall` affects. */
 export type StallDirection = ProxyDirection | 'both';
@@ -81,7 +40,7 @@ export interface FaultProxyEvents {
   /** A connection was accepted and is being forwarded. */
   connection: (connection: ProxyConnection) => void;
   /** An HTTP request head passed the proxy (after `connection.kind` was updated). */
-  request: (connection: ProxyConnection, request: SniffedRequest) => void;
+  request: (connection: ProxyConnection, request: ProxyRequest) => void;
   /** Both sockets of a connection are closed. */
   disconnect: (connection: ProxyConnection) => void;
 }
@@ -286,9 +245,9 @@ export class FaultProxy implements AsyncDisposable {
    * proxy.stall(false); // everything held flows again
    */
   stall(on: boolean, direction: StallDirection = 'both'): void {
-    if (typeof on !== 'boolean') throw new TypeError(`stall: \`on\` must be a boolean, got ${describe(on)}`);
+    if (typeof on !== 'boolean') throw new TypeError(`stall: \`on\` must be a boolean, got ${describeValue(on)}`);
     if (direction !== 'up' && direction !== 'down' && direction !== 'both') {
-      throw new TypeError(`stall: \`direction\` must be 'up', 'down' or 'both', got ${describe(direction)}`);
+      throw new TypeError(`stall: \`direction\` must be 'up', 'down' or 'both', got ${describeValue(direction)}`);
     }
     if (direction !== 'down') this.#faults.stall.up = on;
     if (direction !== 'up') this.#faults.stall.down = on;
@@ -305,11 +264,11 @@ export class FaultProxy implements AsyncDisposable {
    */
   sliceWrites(bytes: number | null, options: { delayMs?: number } = {}): void {
     if (bytes !== null && !(Number.isSafeInteger(bytes) && bytes >= 1)) {
-      throw new TypeError(`sliceWrites: \`bytes\` must be a positive integer or null, got ${describe(bytes)}`);
+      throw new TypeError(`sliceWrites: \`bytes\` must be a positive integer or null, got ${describeValue(bytes)}`);
     }
     const delayMs = options.delayMs ?? 0;
     if (!(Number.isFinite(delayMs) && delayMs >= 0)) {
-      throw new TypeError(`sliceWrites: \`delayMs\` must be a non-negative number, got ${describe(delayMs)}`);
+      throw new TypeError(`sliceWrites: \`delayMs\` must be a non-negative number, got ${describeValue(delayMs)}`);
     }
     this.#faults.sliceBytes = bytes;
     this.#faults.sliceDelayMs = bytes === null ? 0 : delayMs;
@@ -326,7 +285,7 @@ export class FaultProxy implements AsyncDisposable {
    */
   delay(ms: number | null): void {
     if (ms !== null && !(Number.isFinite(ms) && ms >= 0)) {
-      throw new TypeError(`delay: \`ms\` must be a non-negative number or null, got ${describe(ms)}`);
+      throw new TypeError(`delay: \`ms\` must be a non-negative number or null, got ${describeValue(ms)}`);
     }
     this.#faults.delayMs = ms ?? 0;
     this.#kick();
@@ -342,7 +301,7 @@ export class FaultProxy implements AsyncDisposable {
    * proxy.refuseWebSocket(true); // the WebSocket transport can never open
    */
   refuseWebSocket(on: boolean): void {
-    if (typeof on !== 'boolean') throw new TypeError(`refuseWebSocket: \`on\` must be a boolean, got ${describe(on)}`);
+    if (typeof on !== 'boolean') throw new TypeError(`refuseWebSocket: \`on\` must be a boolean, got ${describeValue(on)}`);
     this.#faults.refuseWebSocket = on;
   }
 
@@ -357,7 +316,7 @@ export class FaultProxy implements AsyncDisposable {
    * proxy.bufferSse(true); // SSE opens (200) but no event ever arrives
    */
   bufferSse(on: boolean): void {
-    if (typeof on !== 'boolean') throw new TypeError(`bufferSse: \`on\` must be a boolean, got ${describe(on)}`);
+    if (typeof on !== 'boolean') throw new TypeError(`bufferSse: \`on\` must be a boolean, got ${describeValue(on)}`);
     this.#faults.bufferSse = on;
     this.#kick();
   }
@@ -372,7 +331,7 @@ export class FaultProxy implements AsyncDisposable {
    * proxy.reset();                 // now the client cannot get back in
    */
   refuseConnections(on: boolean): void {
-    if (typeof on !== 'boolean') throw new TypeError(`refuseConnections: \`on\` must be a boolean, got ${describe(on)}`);
+    if (typeof on !== 'boolean') throw new TypeError(`refuseConnections: \`on\` must be a boolean, got ${describeValue(on)}`);
     this.#refuseConnections = on;
   }
 
@@ -458,7 +417,7 @@ export class FaultProxy implements AsyncDisposable {
 
   #each(filter: ((connection: ProxyConnection) => boolean) | undefined, act: (c: ProxyConnection) => void): number {
     if (filter !== undefined && typeof filter !== 'function') {
-      throw new TypeError(`\`filter\` must be a function, got ${describe(filter)}`);
+      throw new TypeError(`\`filter\` must be a function, got ${describeValue(filter)}`);
     }
     let count = 0;
     for (const connection of [...this.#connections]) {
@@ -490,61 +449,6 @@ export class FaultProxy implements AsyncDisposable {
  */
 export function createFaultProxy(options: FaultProxyOptions): FaultProxy {
   return new FaultProxy(options);
-}
-
-function resolveOptions(options: FaultProxyOptions): ResolvedFaultProxyOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`createFaultProxy: \`options\` must be an object with a \`target\`, got ${describe(options)}`);
-  }
-  const host = options.host ?? FAULT_PROXY_DEFAULTS.host;
-  if (typeof host !== 'string' || host === '') {
-    throw new TypeError(`createFaultProxy: \`host\` must be a non-empty string, got ${describe(host)}`);
-  }
-  const port = options.port ?? FAULT_PROXY_DEFAULTS.port;
-  if (!isPort(port)) throw new TypeError(`createFaultProxy: \`port\` must be an integer 0–65535, got ${describe(port)}`);
-  const maxBufferedBytes = options.maxBufferedBytes ?? FAULT_PROXY_DEFAULTS.maxBufferedBytes;
-  if (!(Number.isSafeInteger(maxBufferedBytes) && maxBufferedBytes >= 1)) {
-    throw new TypeError(`createFaultProxy: \`maxBufferedBytes\` must be a positive integer, got ${describe(maxBufferedBytes)}`);
-  }
-  return { target: resolveTarget(options.target), host, port, maxBufferedBytes };
-}
-
-function resolveTarget(target: FaultProxyTarget): { host: string; port: number } {
-  const invalid = () =>
-    new TypeError(`createFaultProxy: \`target\` must be a URL with a host and port, or { host, port }, got ${describe(target)}`);
-  if (typeof target === 'string' || target instanceof URL) {
-    let url: URL;
-    try {
-      url = new URL(target);
-    } catch {
-      throw invalid();
-    }
-    const defaults: Record<string, number> = { 'http:': 80, 'ws:': 80, 'https:': 443, 'wss:': 443 };
-    const port = url.port === '' ? defaults[url.protocol] : Number(url.port);
-    if (url.hostname === '' || port === undefined) throw invalid();
-    return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port };
-  }
-  if (typeof target === 'object' && target !== null && isPort(target.port) && target.port !== 0) {
-    const host = target.host ?? '127.0.0.1';
-    if (typeof host !== 'string' || host === '') throw invalid();
-    return { host, port: target.port };
-  }
-  throw invalid();
-}
-
-function isPort(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535;
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return 'a function';
-  if (value instanceof URL) return value.href;
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
 }
 
 function waitClosed(socket: Socket): Promise<void> {

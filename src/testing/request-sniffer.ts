@@ -12,7 +12,7 @@
  */
 
 /** One request head seen on a proxied connection. */
-export interface SniffedRequest {
+export interface ProxyRequest {
   /** Request method, e.g. `GET`. */
   readonly method: string;
   /** Request target as sent, e.g. `/v1/sessions/s1/events?after=3`. */
@@ -25,7 +25,7 @@ export interface SniffedRequest {
 export interface SniffedSegment {
   readonly bytes: Buffer;
   /** Set when `bytes` is exactly one request head (request line, headers, blank line). */
-  readonly request?: SniffedRequest;
+  readonly request?: ProxyRequest;
 }
 
 /** Largest request head (or chunk-size / trailer line) the sniffer waits for before giving up. */
@@ -163,7 +163,7 @@ function looksLikeRequestStart(bytes: Buffer): boolean {
   return /^[A-Z-]{0,20}$/.test(prefix) || /^[A-Z-]{1,20} /.test(prefix);
 }
 
-function parseHead(bytes: Buffer): SniffedRequest | undefined {
+function parseHead(bytes: Buffer): ProxyRequest | undefined {
   const lines = bytes.toString('latin1').replace(/^(\r\n)+/, '').split('\r\n');
   const match = /^([A-Z-]+) (\S+) HTTP\/1\.[01]$/.exec(lines[0] ?? '');
   if (!match) return undefined;
@@ -179,7 +179,7 @@ function parseHead(bytes: Buffer): SniffedRequest | undefined {
   return { method: match[1]!, path: match[2]!, headers };
 }
 
-function nextState(request: SniffedRequest): State {
+function nextState(request: ProxyRequest): State {
   const { headers, method } = request;
   if (method === 'CONNECT' || headers.upgrade !== undefined) return { kind: 'opaque' };
   const te = headers['transfer-encoding'];
@@ -195,12 +195,12 @@ function nextState(request: SniffedRequest): State {
 }
 
 /** Is this an HTTP request asking to become a WebSocket? */
-export function isWebSocketUpgrade(request: SniffedRequest): boolean {
+export function isWebSocketUpgrade(request: ProxyRequest): boolean {
   return (request.headers.upgrade ?? '').toLowerCase() === 'websocket';
 }
 
 /** Is this a request for a Server-Sent Events stream (by `Accept`, or the protocol's `/events` route)? */
-export function isSseRequest(request: SniffedRequest): boolean {
+export function isSseRequest(request: ProxyRequest): boolean {
   if (request.method !== 'GET') return false;
   if ((request.headers.accept ?? '').toLowerCase().includes('text/event-stream')) return true;
   const pathname = request.path.split('?', 1)[0] ?? '';

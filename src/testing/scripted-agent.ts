@@ -2,6 +2,7 @@
  * An agent for tests whose every turn follows a script: deltas, items,
  * pauses, errors, hanging until canceled, or waiting for the test to say go.
  */
+import { sleep, systemClock } from '../internal/clock.js';
 import type { Agent, AgentChunk, AgentInput } from '../server.js';
 
 export type { Agent, AgentChunk, AgentInput } from '../server.js';
@@ -86,10 +87,7 @@ export function scriptedAgent(script: Script = echoScript): ScriptedAgent {
       validateStep(step, index++);
       if ('delta' in step) yield { type: 'delta', text: step.delta };
       else if ('item' in step) yield { type: 'item', item: step.item };
-      else if ('delayMs' in step) await abortable(signal, (done) => {
-        const timer = setTimeout(done, step.delayMs);
-        return () => clearTimeout(timer);
-      });
+      else if ('delayMs' in step) await sleep(systemClock, step.delayMs, signal);
       else if ('error' in step) throw toError(step.error);
       else if ('hang' in step) await abortable(signal, () => () => {});
       else {

@@ -12,20 +12,24 @@ const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 // Installs the package the way a consumer would — from the tarball `npm pack`
 // makes — and uses every entry point from ESM and from CJS.
+/** A consumer project in a temporary folder with the packed tarball (and `extra` packages) installed. */
+async function consumer(extra: string[]): Promise<string> {
+  if (!existsSync(join(root, 'dist/index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  const dir = await mkdtemp(join(tmpdir(), 'agent-tether-consumer-'));
+  await run(npm, ['pack', '--pack-destination', dir, '--ignore-scripts'], { cwd: root });
+  const tarball = (await readdir(dir)).find((name) => name.endsWith('.tgz'));
+  if (!tarball) throw new Error('npm pack produced no tarball');
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
+  await run(npm, ['install', `./${tarball}`, ...extra, '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts'], { cwd: dir });
+  return dir;
+}
+
 describe('packed package', () => {
   let dir = '';
 
   beforeAll(async () => {
-    if (!existsSync(join(root, 'dist/index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
-    dir = await mkdtemp(join(tmpdir(), 'agent-tether-consumer-'));
-    await run(npm, ['pack', '--pack-destination', dir, '--ignore-scripts'], { cwd: root });
-    const tarball = (await readdir(dir)).find((name) => name.endsWith('.tgz'));
-    if (!tarball) throw new Error('npm pack produced no tarball');
-    await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
-    // msw is an optional peer dependency that agent-tether/testing needs.
-    await run(npm, ['install', `./${tarball}`, 'msw@^3', '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts'], {
-      cwd: dir,
-    });
+    // msw is an optional peer dependency that agent-tether/testing's msw handlers need.
+    dir = await consumer(['msw@^3']);
   }, 180_000);
 
   afterAll(async () => {
@@ -73,6 +77,7 @@ console.log(JSON.stringify({
   SessionEvent: typeof protocol.SessionEvent?.safeParse,
   createServer: typeof server.createServer,
   createFaultProxy: typeof testing.createFaultProxy,
+  mswHandlers: testing.createMswHandlers({ baseUrl: 'http://tether.test' }).handlers.length > 0,
 }));
 `,
     );
@@ -83,6 +88,74 @@ console.log(JSON.stringify({
       SessionEvent: 'function',
       createServer: 'function',
       createFaultProxy: 'function',
+      mswHandlers: true,
     });
+  });
+});
+
+// msw is an optional peer: without it every testing helper but the msw
+// handlers must still import and work, and the msw handlers must say what to install.
+describe('packed package without msw', () => {
+  let dir = '';
+
+  beforeAll(async () => {
+    dir = await consumer([]);
+  }, 180_000);
+
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  // The same program in both module systems: a test server reached through a fault proxy, then the msw handlers' error.
+  const program = `
+  let mswFound = true;
+  try { requireFrom('msw'); } catch { mswFound = false; }
+  const server = await testing.createTestServer({ script: [{ delta: 'through the proxy' }] });
+  const proxy = await testing.createFaultProxy({ target: server.url }).listen();
+  const client = createClient({ baseUrl: proxy.url, transports: ['sse'] });
+  const session = await client.createSession();
+  const end = await (await session.prompt('hi')).result;
+  await client.close();
+  await proxy.close();
+  await server.close();
+  let mswError = '';
+  try { testing.createMswHandlers({ baseUrl: 'http://tether.test' }); } catch (error) { mswError = error.message; }
+  console.log(JSON.stringify({ mswFound, output: end.output, calls: server.agent.calls.length, mswError }));
+`;
+  const expected = {
+    mswFound: false,
+    output: 'through the proxy',
+    calls: 1,
+    mswError: expect.stringContaining('npm install --save-dev msw'),
+  };
+
+  it('imports agent-tether/testing from ESM and uses createTestServer and createFaultProxy', async () => {
+    await writeFile(
+      join(dir, 'no-msw.mjs'),
+      `
+import { createRequire } from 'node:module';
+import { createClient } from 'agent-tether';
+import * as testing from 'agent-tether/testing';
+const requireFrom = createRequire(import.meta.url);
+${program}`,
+    );
+    const { stdout } = await run(process.execPath, ['no-msw.mjs'], { cwd: dir, timeout: 60_000 });
+    expect(JSON.parse(stdout.trim())).toEqual(expected);
+  });
+
+  it('requires agent-tether/testing from CJS and uses createTestServer and createFaultProxy', async () => {
+    await writeFile(
+      join(dir, 'no-msw.cjs'),
+      `
+const { createClient } = require('agent-tether');
+const testing = require('agent-tether/testing');
+const requireFrom = require;
+(async () => {
+${program}
+})().catch((error) => { console.error(error); process.exit(1); });
+`,
+    );
+    const { stdout } = await run(process.execPath, ['no-msw.cjs'], { cwd: dir, timeout: 60_000 });
+    expect(JSON.parse(stdout.trim())).toEqual(expected);
   });
 });

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createFaultProxy, createTestServer, type ScriptedAgent, type TestServer } from '../../src/testing.js';
 import { wsUrl } from './helpers.js';
@@ -62,13 +62,16 @@ const isTerminal = (e: any) => ['turn.completed', 'turn.canceled', 'turn.error']
 
 describe('createTestServer', () => {
   it('serves the protocol on 127.0.0.1 with the echo script by default', async () => {
-    const server = await start();
+    const server = await createTestServer();
+    cleanups.push(() => server.close());
+    // A scripted test server's agent is typed as one: no cast needed.
+    expectTypeOf(server.agent).toEqualTypeOf<ScriptedAgent>();
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const { sessionId } = await newTurn(server.url, 'hi there');
     const events = await sseUntil(server.url, sessionId, isTerminal);
     expect(events.map((e) => e.type)).toEqual(['turn.queued', 'turn.started', 'turn.delta', 'turn.delta', 'turn.delta', 'turn.completed']);
     expect(events.at(-1).output).toBe('echo: hi there');
-    expect((server.agent as ScriptedAgent).calls.map((c) => c.prompt)).toEqual(['hi there']);
+    expect(server.agent.calls.map((c) => c.prompt)).toEqual(['hi there']);
   });
 
   it('plays a script: items, then an error → turn.error agent_error', async () => {
@@ -80,9 +83,9 @@ describe('createTestServer', () => {
   });
 
   it('a hanging turn runs until canceled → turn.canceled', async () => {
-    const server = await start({ script: [{ delta: 'working' }, { hang: true }] });
-    const agent = server.agent as ScriptedAgent;
-    const started = agent.nextCall();
+    const server = await createTestServer({ script: [{ delta: 'working' }, { hang: true }] });
+    cleanups.push(() => server.close());
+    const started = server.agent.nextCall();
     const { sessionId, turnId } = await newTurn(server.url, 'x');
     await started;
     const stream = sseUntil(server.url, sessionId, isTerminal);

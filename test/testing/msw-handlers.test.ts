@@ -1,6 +1,6 @@
 import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createMswHandlers, type MswTether, type ScriptedAgent } from '../../src/testing.js';
+import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { createMswHandlers, type MswHandlersOptions, type MswTether, type ScriptedAgent } from '../../src/testing.js';
 
 const BASE = 'http://tether.test';
 let tether: MswTether;
@@ -13,10 +13,13 @@ afterEach(async () => {
   await tether?.close();
 });
 
-function use(options: Omit<Parameters<typeof createMswHandlers>[0], 'baseUrl'> = {}): MswTether {
-  tether = createMswHandlers({ baseUrl: BASE, ...options });
-  server.use(...tether.handlers);
-  return tether;
+function use(options: Omit<MswHandlersOptions, 'baseUrl' | 'agent'> = {}): MswTether<ScriptedAgent> {
+  const scripted = createMswHandlers({ baseUrl: BASE, ...options });
+  // A scripted tether's agent is typed as one: no cast needed.
+  expectTypeOf(scripted.agent).toEqualTypeOf<ScriptedAgent>();
+  tether = scripted;
+  server.use(...scripted.handlers);
+  return scripted;
 }
 
 async function call(path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) {
@@ -99,7 +102,7 @@ describe('createMswHandlers: HTTP', () => {
   it('cancels a hanging turn; a second cancel reports already_finished', async () => {
     const t = use({ script: [{ delta: 'x' }, { hang: true }] });
     const sid = await session();
-    const started = (t.agent as ScriptedAgent).nextCall();
+    const started = t.agent.nextCall();
     const { body } = await call(`/v1/sessions/${sid}/turns`, { body: { prompt: 'p' } });
     await started;
     const cancel = `/v1/sessions/${sid}/turns/${body.turn.id}/cancel`;
@@ -175,7 +178,7 @@ describe('createMswHandlers: SSE', () => {
   it('close() ends open streams', async () => {
     const t = use({ script: [{ hang: true }] });
     const sid = await session();
-    const started = (t.agent as ScriptedAgent).nextCall();
+    const started = t.agent.nextCall();
     await call(`/v1/sessions/${sid}/turns`, { body: { prompt: 'p' } });
     await started;
     const reading = readSse(`/v1/sessions/${sid}/events`, () => false);

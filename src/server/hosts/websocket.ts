@@ -1,11 +1,15 @@
+/** The WebSocket host: one client's multiplexed socket, its commands run by the dispatcher, its subscriptions pumped from the log. */
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
-import { closeCodes, type ClientFrame as ClientFrameType, type ErrorInfo } from '../../protocol/index.js';
-import type { CursorBatch } from '../core/event-cursor.js';
-import { ServerError } from '../core/server-error.js';
+import { closeCodes } from '../../protocol/index.js';
+import type { CommandReply } from '../commands/command.js';
+import { commandOfFrame, subscribeFrameCommand } from '../commands/frame-command.js';
+import type { CursorBatch, EventCursor } from '../core/event-cursor.js';
 import { decodeClientFrame } from '../core/request-input.js';
-import { every, within, type Connection, type HostContext } from './context.js';
-import { Outbound } from './outbound.js';
+import { waitAtMost } from '../../internal/clock.js';
+import { every, type Connection, type HostContext } from './context.js';
+import { LatestWins } from './latest-wins.js';
+import { WriteBudget } from './write-budget.js';
 import { pump } from './pump.js';
 import { requestUrl } from './request-url.js';
 
@@ -26,24 +30,33 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
   const header = req.headers['x-tether-client'];
   const clientId = url.searchParams.get('clientId') || (typeof header === 'string' && header) || globalThis.crypto.randomUUID();
   const { clock, heartbeatMs, highWaterBytes, maxBatchEvents, logger } = ctx.options;
-  const outbound = new Outbound(highWaterBytes);
+  const { dispatcher } = ctx;
+  const budget = new WriteBudget(highWaterBytes);
   const subscriptions = new Map<string, Subscription>();
   let closed = false;
 
   const send = (frame: string) => {
     if (ws.readyState !== ws.OPEN) return;
-    const done = outbound.add(Buffer.byteLength(frame));
+    const done = budget.add(Buffer.byteLength(frame));
     ws.send(frame, () => done());
   };
-  const reply = (id: string, result: unknown) => send(JSON.stringify({ type: 'reply', id, ok: true, result }));
-  const replyError = (id: string, error: ErrorInfo) => send(JSON.stringify({ type: 'reply', id, ok: false, error }));
+  // A command's reply as a `reply` frame: its JSON result, or its error.
+  const reply = (id: string, result: CommandReply) =>
+    send(
+      result.ok
+        ? `{"type":"reply","id":${JSON.stringify(id)},"ok":true,"result":${result.json}}`
+        : JSON.stringify({ type: 'reply', id, ok: false, error: result.error }),
+    );
+  // A later subscribe or unsubscribe of a session, arriving while a subscribe
+  // of it runs, wins: the earlier one then only answers.
+  const latest = new LatestWins();
 
   // Liveness: a pong, an incoming frame or flushed bytes prove the peer is there.
   // Two silent periods in a row mean a half-open socket; a slow reader that still
   // drains is never cut (F6).
   let alive = true;
   let missed = 0;
-  outbound.onProgress = () => {
+  budget.onProgress = () => {
     alive = true;
   };
   const heartbeat = every(clock, heartbeatMs, () => {
@@ -74,31 +87,34 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
     id: ctx.nextConnectionId(),
     kind: 'websocket',
     clientId,
-    outbound,
+    budget,
     subscriptionCount: () => subscriptions.size,
     shutdown: async (deadline) => {
       // Logs are closed: each pump ends once it handed over its tail (F7).
-      await within(clock, deadline - clock.now(), Promise.all([...subscriptions.values()].map((s) => s.done)));
-      await within(clock, deadline - clock.now(), outbound.idle());
+      await waitAtMost(clock, Promise.all([...subscriptions.values()].map((s) => s.done)), deadline - clock.now());
+      await waitAtMost(clock, budget.idle(), deadline - clock.now());
       if (ws.readyState === ws.OPEN) ws.close(closeCodes.goingAway, 'server shutting down');
       const closedPromise = new Promise<void>((resolve) => {
         if (ws.readyState === ws.CLOSED) resolve();
         else ws.once('close', () => resolve());
       });
-      await within(clock, deadline - clock.now(), closedPromise);
+      await waitAtMost(clock, closedPromise, deadline - clock.now());
       if (ws.readyState !== ws.CLOSED) {
         ws.terminate();
-        await within(clock, 1000, closedPromise);
+        await waitAtMost(clock, closedPromise, 1000);
       }
     },
   };
   ctx.connections.add(connection);
+  const opened = clock.now();
+  logger.info?.({ connection: connection.id, clientId }, 'agent-tether: websocket open');
 
-  ws.on('close', () => {
+  ws.on('close', (code: number) => {
+    logger.info?.({ connection: connection.id, clientId, code, ms: clock.now() - opened }, 'agent-tether: websocket closed');
     closed = true;
     heartbeat.stop();
     for (const sessionId of [...subscriptions.keys()]) stopSubscription(sessionId);
-    outbound.close();
+    budget.close();
     ctx.connections.delete(connection);
   });
   ws.on('error', (error) => {
@@ -115,76 +131,50 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
       return;
     }
     const frame = decoded.frame;
-    try {
-      handle(frame);
-    } catch (error) {
-      const id = 'id' in frame ? frame.id : undefined;
-      const info =
-        error instanceof ServerError
-          ? error.toInfo()
-          : { code: 'internal_error', message: 'The server failed to handle the frame', status: 500 };
-      if (!(error instanceof ServerError)) logger.error?.({ err: error }, 'agent-tether: websocket frame failed');
-      if (id !== undefined) replyError(id, info);
-    }
-  });
-
-  function handle(frame: ClientFrameType): void {
     switch (frame.type) {
       case 'ping':
         send(JSON.stringify(frame.time === undefined ? { type: 'pong' } : { type: 'pong', time: frame.time }));
         return;
-      case 'subscribe': {
-        const from = frame.epoch === undefined ? { after: frame.after ?? 0 } : { after: frame.after ?? 0, epoch: frame.epoch };
-        const cursor = ctx.core.cursor(frame.sessionId, from);
-        if (!cursor) throw new ServerError('session_not_found', `Unknown session: ${frame.sessionId}`, 404);
-        stopSubscription(frame.sessionId);
-        reply(frame.id, { epoch: cursor.log.epoch, seq: cursor.log.seq });
-        const controller = new AbortController();
-        const sessionJson = JSON.stringify(frame.sessionId);
-        const sendBatch = (batch: CursorBatch) => {
-          if (batch.reset) send(JSON.stringify({ type: 'reset', ...batch.reset }));
-          if (batch.entries.length > 0) {
-            let text = `{"type":"events","sessionId":${sessionJson},"events":[`;
-            for (let i = 0; i < batch.entries.length; i++) text += (i === 0 ? '' : ',') + batch.entries[i]!.json;
-            send(`${text}]}`);
-          }
-        };
-        const done = pump({
-          cursor,
-          outbound,
-          signal: controller.signal,
-          maxEvents: maxBatchEvents,
-          maxBytes: ctx.batchBytes,
-          send: sendBatch,
-        }).catch((error: unknown) => logger.error?.({ err: error }, 'agent-tether: websocket stream failed'));
-        subscriptions.set(frame.sessionId, { controller, done });
-        return;
-      }
       case 'unsubscribe':
+        latest.take(frame.sessionId);
         stopSubscription(frame.sessionId);
-        reply(frame.id, {});
+        reply(frame.id, { ok: true, status: 200, json: '{}' });
         return;
-      case 'prompt': {
-        const result = ctx.core.prompt(frame.sessionId, {
-          prompt: frame.prompt,
-          clientId,
-          ...(frame.idempotencyKey === undefined ? {} : { idempotencyKey: frame.idempotencyKey }),
+      case 'subscribe': {
+        const ticket = latest.take(frame.sessionId);
+        void dispatcher.run(subscribeFrameCommand(frame), 'frame').then((result) => {
+          reply(frame.id, result);
+          if (!result.ok || !result.cursor || closed || !latest.isCurrent(frame.sessionId, ticket)) return;
+          stopSubscription(frame.sessionId);
+          subscribe(frame.sessionId, result.cursor);
         });
-        const acknowledge = () => reply(frame.id, { turn: result.turn });
-        if (result.created) void ctx.core.durable(frame.sessionId, result.turn.queuedSeq).then(acknowledge, acknowledge);
-        else acknowledge();
         return;
       }
-      case 'cancel': {
-        const result = ctx.core.cancel(frame.sessionId, frame.turnId, {
-          clientId,
-          ...(frame.reason === undefined ? {} : { reason: frame.reason }),
-        });
-        if (!result) throw new ServerError('not_found', `Unknown turn: ${frame.turnId}`, 404);
-        reply(frame.id, result);
-        return;
-      }
+      default:
+        void dispatcher.run(commandOfFrame(frame, clientId), 'frame').then((result) => reply(frame.id, result));
     }
+  });
+
+  function subscribe(sessionId: string, cursor: EventCursor): void {
+    const controller = new AbortController();
+    const sessionJson = JSON.stringify(sessionId);
+    const sendBatch = (batch: CursorBatch) => {
+      if (batch.reset) send(JSON.stringify({ type: 'reset', ...batch.reset }));
+      if (batch.entries.length > 0) {
+        let text = `{"type":"events","sessionId":${sessionJson},"events":[`;
+        for (let i = 0; i < batch.entries.length; i++) text += (i === 0 ? '' : ',') + batch.entries[i]!.json;
+        send(`${text}]}`);
+      }
+    };
+    const done = pump({
+      cursor,
+      budget,
+      signal: controller.signal,
+      maxEvents: maxBatchEvents,
+      maxBytes: ctx.batchBytes,
+      send: sendBatch,
+    }).catch((error: unknown) => logger.error?.({ err: error }, 'agent-tether: websocket stream failed'));
+    subscriptions.set(sessionId, { controller, done });
   }
 
   send(JSON.stringify({ type: 'welcome', clientId, heartbeatMs }));

@@ -1,15 +1,16 @@
+/** One subscription's pump: events from the log to a connection, under its write budget (F6). */
 import type { CursorBatch, EventCursor } from '../core/event-cursor.js';
-import type { Outbound } from './outbound.js';
+import type { WriteBudget } from './write-budget.js';
 
 /** How one subscription moves events from the log to its connection. */
 export interface PumpOptions {
   cursor: EventCursor;
-  outbound: Outbound;
+  budget: WriteBudget;
   /** Aborted when the subscription or its connection ends. */
   signal: AbortSignal;
   maxEvents: number;
   maxBytes: number;
-  /** Write one batch (a reset and/or events) to the connection; must account its bytes in `outbound`. */
+  /** Write one batch (a reset and/or events) to the connection; must account its bytes in `budget`. */
   send(batch: CursorBatch): void;
 }
 
@@ -22,11 +23,11 @@ export interface PumpOptions {
  * every event was handed to the connection.
  */
 export async function pump(options: PumpOptions): Promise<void> {
-  const { cursor, outbound, signal } = options;
+  const { cursor, budget, signal } = options;
   const limits = { maxEvents: options.maxEvents, maxBytes: options.maxBytes };
-  while (!signal.aborted && !outbound.closed) {
-    if (outbound.full) {
-      await outbound.drained(signal);
+  while (!signal.aborted && !budget.closed) {
+    if (budget.full) {
+      await budget.drained(signal);
       continue;
     }
     const batch = cursor.take(limits);

@@ -1,14 +1,15 @@
+/** What the hosts share: the dispatcher, the long-lived connections they track, and a repeating timer. */
 import type { Clock } from '../../internal/clock.js';
-import type { TetherCore } from '../core/tether-core.js';
+import type { Dispatcher } from '../commands/dispatcher.js';
 import type { ResolvedServerOptions } from '../options.js';
-import type { Outbound } from './outbound.js';
+import type { WriteBudget } from './write-budget.js';
 
 /** A long-lived connection the host tracks (for shutdown and stats). */
 export interface Connection {
   readonly id: number;
   readonly kind: 'websocket' | 'sse';
   readonly clientId: string | undefined;
-  readonly outbound: Outbound;
+  readonly budget: WriteBudget;
   subscriptionCount(): number;
   /** Flush what is due, then close gracefully; give up at `deadline` (clock time). */
   shutdown(deadline: number): Promise<void>;
@@ -16,33 +17,16 @@ export interface Connection {
 
 /** What the HTTP and WebSocket handlers share. */
 export interface HostContext {
-  readonly core: TetherCore;
+  /** Runs every command (HTTP and WebSocket alike): the hosts never call the core themselves. */
+  readonly dispatcher: Dispatcher;
   readonly options: ResolvedServerOptions;
   readonly connections: Set<Connection>;
   /** Pending long-polls, answered before the server closes. */
-  readonly polls: Set<Promise<void>>;
+  readonly polls: Set<Promise<unknown>>;
   isClosing(): boolean;
   nextConnectionId(): number;
   /** Bytes per batch: small enough to keep a connection's buffer near its high-water mark. */
   readonly batchBytes: number;
-}
-
-/** Resolve when `promise` settles or `ms` passes, whichever is first. Never rejects. */
-export function within(clock: Clock, ms: number, promise: Promise<unknown>): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    const handle = clock.setTimeout(resolve, ms);
-    promise.then(
-      () => {
-        clock.clearTimeout(handle);
-        resolve();
-      },
-      () => {
-        clock.clearTimeout(handle);
-        resolve();
-      },
-    );
-  });
 }
 
 /** A repeating timer on an injectable clock; `stop()` clears it for good. */

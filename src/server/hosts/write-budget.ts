@@ -1,10 +1,10 @@
 /**
- * Byte accounting of one connection's outgoing buffer (F6). Every write adds
+ * The write budget of one connection (F6): its outgoing bytes, counted. Every write adds
  * its size until the transport reports it flushed to the kernel; producers
- * stop at `highWater` and wait in {@link Outbound.drained} until half of it
+ * stop at `highWater` and wait in {@link WriteBudget.drained} until half of it
  * is gone. No frames are held here: what is not written stays in the log.
  */
-export class Outbound {
+export class WriteBudget {
   readonly highWater: number;
   #pending = 0;
   #peak = 0;

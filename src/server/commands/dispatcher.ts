@@ -1,0 +1,119 @@
+/** The command table every host calls: a command → the core call → the reply, acknowledged only once durable. */
+import type { Logger } from '../../logging/logger.js';
+import { ServerError } from '../core/server-error.js';
+import type { TetherCore } from '../core/tether-core.js';
+import type { Command, CommandReply, CommandType } from './command.js';
+import { errorReply } from './error-reply.js';
+
+/** What {@link Dispatcher} needs besides the core. */
+export interface DispatcherOptions {
+  logger: Logger;
+  /** Largest number of events in one long-poll reply. */
+  maxPollEvents: number;
+}
+
+type Success = Extract<CommandReply, { ok: true }>;
+type Handler<T extends CommandType> = (core: TetherCore, command: Extract<Command, { type: T }>, options: DispatcherOptions) => Promise<Success> | Success;
+
+const reply = (status: number, body: unknown): Success => ({ ok: true, status, json: JSON.stringify(body) });
+
+/** Throws `session_not_found` unless the session exists, so turn routes tell a gone session from an unknown turn. */
+function requireSession(core: TetherCore, sessionId: string): void {
+  if (!core.getSession(sessionId)) throw new ServerError('session_not_found', `Unknown session: ${sessionId}`, 404);
+}
+
+/**
+ * One entry per command. The HTTP host, the WebSocket host and the msw
+ * handlers all run these, so a test double cannot answer differently from
+ * the real server.
+ */
+const COMMANDS: { [T in CommandType]: Handler<T> } = {
+  createSession(core, command) {
+    return reply(201, { session: core.createSession(command.metadata === undefined ? {} : { metadata: command.metadata }) });
+  },
+  getSession(core, command) {
+    const snapshot = core.snapshot(command.sessionId);
+    if (!snapshot) throw new ServerError('session_not_found', `Unknown session: ${command.sessionId}`, 404);
+    return reply(200, snapshot);
+  },
+  async prompt(core, command) {
+    const result = core.prompt(command.sessionId, {
+      prompt: command.prompt,
+      ...(command.clientId === undefined ? {} : { clientId: command.clientId }),
+      ...(command.idempotencyKey === undefined ? {} : { idempotencyKey: command.idempotencyKey }),
+    });
+    // Acknowledge only once turn.queued is in the store: a crash after the
+    // reply keeps the turn. A repeated key waits too, in case the first
+    // request's write is still in flight.
+    await core.durable(command.sessionId, result.turn.queuedSeq);
+    return reply(result.created ? 201 : 200, { turn: result.turn });
+  },
+  getTurn(core, command) {
+    requireSession(core, command.sessionId);
+    const turn = core.getTurn(command.sessionId, command.turnId);
+    if (!turn) throw new ServerError('not_found', `Unknown turn: ${command.turnId}`, 404);
+    return reply(200, { turn });
+  },
+  cancel(core, command) {
+    requireSession(core, command.sessionId);
+    const result = core.cancel(command.sessionId, command.turnId, {
+      ...(command.clientId === undefined ? {} : { clientId: command.clientId }),
+      ...(command.reason === undefined ? {} : { reason: command.reason }),
+    });
+    if (!result) throw new ServerError('not_found', `Unknown turn: ${command.turnId}`, 404);
+    return reply(200, result);
+  },
+  subscribe(core, command) {
+    const cursor = core.cursor(command.sessionId, command.epoch === undefined ? { after: command.after } : { after: command.after, epoch: command.epoch });
+    if (!cursor) throw new ServerError('session_not_found', `Unknown session: ${command.sessionId}`, 404);
+    return { ...reply(200, { epoch: cursor.log.epoch, seq: cursor.log.seq }), cursor };
+  },
+  async poll(core, command, options) {
+    const polled = await core.pollEntries(command.sessionId, {
+      after: command.after,
+      waitMs: command.waitMs,
+      maxEvents: options.maxPollEvents,
+      ...(command.signal === undefined ? {} : { signal: command.signal }),
+      ...(command.epoch === undefined ? {} : { epoch: command.epoch }),
+    });
+    // Events go out as the log stored them: no second JSON.stringify per event.
+    const events = polled.entries.map((entry) => entry.json).join(',');
+    const reset = polled.reset ? `,"reset":${JSON.stringify(polled.reset)}` : '';
+    return { ok: true, status: 200, json: `{"epoch":${JSON.stringify(polled.epoch)},"events":[${events}]${reset},"next":${polled.next}}` };
+  },
+};
+
+/**
+ * Runs commands against one core. Never rejects: every failure is a reply
+ * (see {@link errorReply}). This is the one place a command passes through on
+ * every host — where authentication and authorization of a caller belong.
+ *
+ * @example
+ * const dispatcher = new Dispatcher(core, { logger, maxPollEvents: 10_000 });
+ * const reply = await dispatcher.run({ type: 'getSession', sessionId });
+ * if (!reply.ok) console.log(reply.status, reply.error.code);
+ */
+export class Dispatcher {
+  readonly core: TetherCore;
+  readonly #options: DispatcherOptions;
+
+  constructor(core: TetherCore, options: DispatcherOptions) {
+    this.core = core;
+    this.#options = options;
+  }
+
+  /** Run `command`; `what` names it in the log when it fails unexpectedly. */
+  async run(command: Command, what = 'request'): Promise<CommandReply> {
+    try {
+      const handler = COMMANDS[command.type] as Handler<CommandType>;
+      return await handler(this.core, command, this.#options);
+    } catch (error) {
+      return errorReply(error, this.#options.logger, what);
+    }
+  }
+
+  /** The reply for a failure that happened before a command could be decoded (bad route, body or frame). */
+  fail(error: unknown, what = 'request'): Extract<CommandReply, { ok: false }> {
+    return errorReply(error, this.#options.logger, what);
+  }
+}

@@ -1,0 +1,31 @@
+/** A WebSocket client frame (as every host decodes it) → the {@link Command} it asks for. */
+import type { ClientFrame } from '../../protocol/index.js';
+import type { Command } from './command.js';
+
+/** The `subscribe` command of a subscribe frame. */
+export function subscribeFrameCommand(frame: Extract<ClientFrame, { type: 'subscribe' }>): Extract<Command, { type: 'subscribe' }> {
+  const after = frame.after ?? 0;
+  return frame.epoch === undefined
+    ? { type: 'subscribe', sessionId: frame.sessionId, after }
+    : { type: 'subscribe', sessionId: frame.sessionId, after, epoch: frame.epoch };
+}
+
+/** The command of a prompt or cancel frame, on behalf of the connection's `clientId`. */
+export function commandOfFrame(frame: Extract<ClientFrame, { type: 'prompt' | 'cancel' }>, clientId: string): Command {
+  if (frame.type === 'prompt') {
+    return {
+      type: 'prompt',
+      sessionId: frame.sessionId,
+      prompt: frame.prompt,
+      clientId,
+      ...(frame.idempotencyKey === undefined ? {} : { idempotencyKey: frame.idempotencyKey }),
+    };
+  }
+  return {
+    type: 'cancel',
+    sessionId: frame.sessionId,
+    turnId: frame.turnId,
+    clientId,
+    ...(frame.reason === undefined ? {} : { reason: frame.reason }),
+  };
+}

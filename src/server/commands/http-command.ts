@@ -1,0 +1,92 @@
+/** An HTTP request (Node's or a fetch `Request` in msw) decoded into a {@link Command}. */
+import { CancelRequest, CreateSessionRequest, PromptRequest } from '../../protocol/index.js';
+import { parseBody, parseCursor } from '../core/request-input.js';
+import { ServerError } from '../core/server-error.js';
+import type { Command } from './command.js';
+import type { Route } from './routes.js';
+
+/** What decoding needs from a request, whichever host received it. */
+export interface HttpCommandRequest {
+  readonly url: URL;
+  /** A header's value (name in lower case), `undefined` when absent. */
+  header(name: string): string | undefined;
+  /** The body as JSON, `undefined` when empty; throws the host's 400/413/415 `ServerError`. */
+  json(): Promise<unknown>;
+  /** Aborted when the request goes away (ends a long-poll's wait). */
+  readonly signal?: AbortSignal;
+}
+
+/** The caller's id: body `clientId`, else the `X-Tether-Client` header, else the `clientId` query parameter. */
+export function clientIdOf(request: HttpCommandRequest, bodyClientId?: string): string | undefined {
+  if (bodyClientId !== undefined) return bodyClientId;
+  const header = request.header('x-tether-client');
+  if (header !== undefined && header.length > 0) return header;
+  return request.url.searchParams.get('clientId') ?? undefined;
+}
+
+/** The SSE stream's starting point: `Last-Event-ID` wins over `?after=`. */
+export function subscribeCommand(sessionId: string, request: HttpCommandRequest): Extract<Command, { type: 'subscribe' }> {
+  const after =
+    parseCursor('Last-Event-ID', request.header('last-event-id')?.trim()) ?? parseCursor('after', request.url.searchParams.get('after')) ?? 0;
+  const epoch = request.url.searchParams.get('epoch') || undefined;
+  return epoch === undefined ? { type: 'subscribe', sessionId, after } : { type: 'subscribe', sessionId, after, epoch };
+}
+
+/**
+ * The command of a request on a command route (everything but `events` and
+ * `websocket`, which are streams).
+ *
+ * @throws {ServerError} 400 for a body or query the protocol does not accept
+ */
+export async function decodeHttpCommand(route: Exclude<Route, { name: 'events' | 'websocket' }>, request: HttpCommandRequest): Promise<Command> {
+  switch (route.name) {
+    case 'sessions': {
+      const body = parseBody(CreateSessionRequest, await request.json());
+      return body.metadata === undefined ? { type: 'createSession' } : { type: 'createSession', metadata: body.metadata };
+    }
+    case 'session':
+      return { type: 'getSession', sessionId: route.sessionId };
+    case 'turns': {
+      const body = parseBody(PromptRequest, await request.json());
+      const idempotencyKey = request.header('idempotency-key');
+      if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 256)) {
+        throw new ServerError('invalid_body', 'Idempotency-Key must be 1 to 256 characters', 400);
+      }
+      const clientId = clientIdOf(request, body.clientId);
+      return {
+        type: 'prompt',
+        sessionId: route.sessionId,
+        prompt: body.prompt,
+        ...(clientId === undefined ? {} : { clientId }),
+        ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+      };
+    }
+    case 'turn':
+      return { type: 'getTurn', sessionId: route.sessionId, turnId: route.turnId };
+    case 'cancel': {
+      const body = parseBody(CancelRequest, await request.json());
+      const clientId = clientIdOf(request, body.clientId);
+      return {
+        type: 'cancel',
+        sessionId: route.sessionId,
+        turnId: route.turnId,
+        ...(clientId === undefined ? {} : { clientId }),
+        ...(body.reason === undefined ? {} : { reason: body.reason }),
+      };
+    }
+    case 'poll': {
+      const query = request.url.searchParams;
+      const after = parseCursor('after', query.get('after')) ?? 0;
+      const waitMs = parseCursor('wait', query.get('wait')) ?? 0;
+      const epoch = query.get('epoch') || undefined;
+      return {
+        type: 'poll',
+        sessionId: route.sessionId,
+        after,
+        waitMs,
+        ...(epoch === undefined ? {} : { epoch }),
+        ...(request.signal === undefined ? {} : { signal: request.signal }),
+      };
+    }
+  }
+}

@@ -1,0 +1,84 @@
+/** The Node HTTP host: a request → the dispatcher's command (or a stream) → the reply, one log line each. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Command, CommandReply } from '../commands/command.js';
+import { decodeHttpCommand, subscribeCommand, type HttpCommandRequest } from '../commands/http-command.js';
+import { routeFor } from '../commands/routes.js';
+import { ServerError } from '../core/server-error.js';
+import { readJsonBody } from './body.js';
+import type { HostContext } from './context.js';
+import { sendReply } from './respond.js';
+import { requestUrl } from './request-url.js';
+import { serveSse } from './sse.js';
+
+const PREFLIGHT_HEADERS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
+  'Access-Control-Allow-Headers': 'Content-Type, Idempotency-Key, X-Tether-Client, Last-Event-ID',
+  'Access-Control-Max-Age': '600',
+};
+
+/**
+ * Serve one HTTP request. Every failure becomes a JSON error reply; nothing
+ * here may reject into the void. Logs one `info` line when the response ends.
+ */
+export async function handleRequest(ctx: HostContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { cors, clock, logger } = ctx.options;
+  const started = clock.now();
+  const url = requestUrl(req.url);
+  const method = req.method ?? 'GET';
+  res.once('close', () => {
+    logger.info?.({ method, path: url.pathname, status: res.statusCode, ms: clock.now() - started }, 'agent-tether: request');
+  });
+  if (cors && method === 'OPTIONS') {
+    res.writeHead(204, PREFLIGHT_HEADERS);
+    res.end();
+    return;
+  }
+  let reply: CommandReply;
+  try {
+    const route = routeFor(method, url.pathname);
+    if (route.name === 'websocket') throw new ServerError('upgrade_required', 'This route needs a WebSocket upgrade', 426);
+    const request = nodeRequest(req, res, url, ctx.options.maxFrameBytes);
+    if (route.name === 'events') {
+      reply = await ctx.dispatcher.run(subscribeCommand(route.sessionId, request));
+      if (reply.ok && reply.cursor) return serveSse(ctx, req, res, reply.cursor);
+    } else {
+      const command = await decodeHttpCommand(route, request);
+      reply = await (command.type === 'poll' ? trackPoll(ctx, command) : ctx.dispatcher.run(command));
+    }
+  } catch (error) {
+    reply = ctx.dispatcher.fail(error);
+  }
+  sendReply(res, reply, cors);
+}
+
+/** A long-poll is answered before the server closes: the host keeps it in `ctx.polls`. */
+async function trackPoll(ctx: HostContext, command: Command): Promise<CommandReply> {
+  const polled = ctx.dispatcher.run(command);
+  ctx.polls.add(polled);
+  try {
+    return await polled;
+  } finally {
+    ctx.polls.delete(polled);
+  }
+}
+
+function nodeRequest(req: IncomingMessage, res: ServerResponse, url: URL, maxBytes: number): HttpCommandRequest {
+  let signal: AbortSignal | undefined;
+  return {
+    url,
+    header(name) {
+      const value = req.headers[name];
+      return typeof value === 'string' ? value : undefined;
+    },
+    json: () => readJsonBody(req, maxBytes),
+    get signal() {
+      if (!signal) {
+        const controller = new AbortController();
+        res.on('close', () => controller.abort());
+        signal = controller.signal;
+      }
+      return signal;
+    },
+  };
+}

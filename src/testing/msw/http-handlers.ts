@@ -1,0 +1,64 @@
+/** The msw HTTP handler: every protocol route, decoded and answered by the reference server's dispatcher. */
+import type { RequestHandler } from 'msw';
+import { systemClock, sleep } from '../../internal/clock.js';
+import { API_PREFIX, limits } from '../../protocol/index.js';
+import type { CommandReply } from '../../server/commands/command.js';
+import { decodeHttpCommand, subscribeCommand, type HttpCommandRequest } from '../../server/commands/http-command.js';
+import { parseJsonBody, payloadTooLarge } from '../../server/commands/json-body.js';
+import { routeFor } from '../../server/commands/routes.js';
+import { ServerError } from '../../server.js';
+import { jsonResponse, type MswHost } from './msw-host.js';
+import { mswModule } from './msw-module.js';
+import { sseResponse } from './sse-response.js';
+
+/**
+ * One handler for everything under `<base>/v1/`: the same routes, bodies,
+ * errors and durable acknowledgements as the Node host, because both decode
+ * with the same functions and run the same command table.
+ */
+export function httpHandlers(host: MswHost): RequestHandler[] {
+  const { http } = mswModule();
+  const basePath = new URL(`${host.base}/`).pathname.slice(0, -1);
+  return [
+    http.all(`${host.base}${API_PREFIX}/*`, async ({ request }) => {
+      // Preflights are the browser's business, as with any handler left unmatched.
+      if (request.method === 'OPTIONS') return undefined;
+      const reply = await serve(host, request, basePath);
+      return reply instanceof Response ? reply : jsonResponse(reply.status, reply.json, reply.ok ? {} : reply.headers);
+    }),
+  ];
+}
+
+async function serve(host: MswHost, request: Request, basePath: string): Promise<CommandReply | Response> {
+  try {
+    await host.started;
+    const url = new URL(request.url);
+    const route = routeFor(request.method, url.pathname.slice(basePath.length));
+    if (route.name === 'websocket') throw new ServerError('upgrade_required', 'This route needs a WebSocket upgrade', 426);
+    const fetched = fetchRequest(request, url);
+    if (route.name === 'events') {
+      const reply = await host.dispatcher.run(subscribeCommand(route.sessionId, fetched));
+      return reply.ok && reply.cursor ? sseResponse(host, request, reply.cursor) : reply;
+    }
+    const injected = host.faults.takeFailure();
+    if (injected) throw injected;
+    const command = await decodeHttpCommand(route, fetched);
+    if (command.type === 'poll' && host.faults.slowMs > 0) await sleep(systemClock, host.faults.slowMs, request.signal);
+    return await host.dispatcher.run(command);
+  } catch (error) {
+    return host.dispatcher.fail(error);
+  }
+}
+
+function fetchRequest(request: Request, url: URL): HttpCommandRequest {
+  return {
+    url,
+    header: (name) => request.headers.get(name) ?? undefined,
+    async json() {
+      const text = await request.text();
+      if (new TextEncoder().encode(text).length > limits.maxFrameBytes) throw payloadTooLarge(limits.maxFrameBytes);
+      return parseJsonBody(text, request.headers.get('content-type') ?? undefined);
+    },
+    signal: request.signal,
+  };
+}
