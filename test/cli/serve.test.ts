@@ -71,6 +71,23 @@ describe('agent-tether serve', () => {
     expect(out).toContain('Try a prompt starting with "slow" for a reply that streams for about 10 s');
   });
 
+  it('logs one line per request at the default level (info), none at --log-level warn', async () => {
+    const requestLines = async (level: string[]) => {
+      await using server = new Child(cli.file, ['serve', '--port', '0', ...level]);
+      const out = await server.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1];
+      expect((await fetch(`${url}/v1/sessions`, { method: 'POST' })).status).toBe(201);
+      server.process.kill('SIGTERM');
+      expect((await server.exit(15_000)).code, server.stderr).toBe(0);
+      return (server.stdout + server.stderr).split('\n').filter((line) => line.includes('/v1/sessions'));
+    };
+    const lines = await requestLines([]);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/POST/);
+    expect(lines[0]).toMatch(/201/);
+    expect(await requestLines(['--log-level', 'warn'])).toEqual([]);
+  }, 30_000);
+
   it('--log-level reaches the server logger: debug shows a malformed request, info (the default) does not', async () => {
     const garbage = async (level: string[]) => {
       await using server = new Child(cli.file, ['serve', '--port', '0', ...level]);
