@@ -19,6 +19,7 @@ const FIGURES = [
   { name: 'bundle', execArgv: [], timeoutMs: 60_000 },
   { name: 'throughput', execArgv: [], timeoutMs: 240_000 },
   { name: 'reconnect', execArgv: [], timeoutMs: 180_000 },
+  { name: 'first-delta', execArgv: [], timeoutMs: 120_000 },
   { name: 'memory', execArgv: ['--expose-gc'], timeoutMs: 240_000 },
   { name: 'slow-consumer', execArgv: ['--expose-gc'], timeoutMs: 180_000 },
   { name: 'fanout', execArgv: [], timeoutMs: 240_000 },

@@ -33,7 +33,7 @@ export { createClient } from './client/client.js';
 export type { Client, ClientEvents, CreateSessionOptions } from './client/client.js';
 export type { ClientOptions, ReconnectOptions } from './client/options.js';
 export { consoleLogger, type Logger, type LogFields, type LogLevel } from './logging/logger.js';
-export { DEFAULTS, RECONNECT_DEFAULTS } from './client/options.js';
+export { CLIENT_DEFAULTS, DEFAULTS, RECONNECT_DEFAULTS } from './client/options.js';
 export type { ClientState, ClientStatus } from './client/client-state.js';
 export type { Session, PromptOptions } from './client/session.js';
 export type { Turn, CancelResult } from './client/turn.js';

@@ -19,6 +19,25 @@ const notice = (text) => {
   $('notice').textContent = text;
 };
 
+/**
+ * The server no longer knows this session (it restarted, or the session
+ * expired): the SDK ends the subscription with `session_not_found` instead of
+ * reconnecting. Say so, and offer a fresh session.
+ */
+const offerNewSession = () => {
+  notice(`Session ${session.id} no longer exists on the server. `);
+  const button = document.createElement('button');
+  button.id = 'new-session';
+  button.type = 'button';
+  button.textContent = 'Start a new session';
+  button.addEventListener('click', () => {
+    params.delete('session');
+    location.search = `?${params}`;
+  });
+  $('notice').append(button);
+};
+const sessionGone = (error) => error?.code === 'session_not_found';
+
 /* ── connection indicator ─────────────────────────────────────────────── */
 
 const describeState = (state) => {
@@ -138,7 +157,7 @@ try {
 
 (async () => {
   for await (const event of session.subscribe()) render(event);
-})().catch((error) => notice(`Stopped following the session: ${error.message}`));
+})().catch((error) => (sessionGone(error) ? offerNewSession() : notice(`Stopped following the session: ${error.message}`)));
 
 $('prompt-form').addEventListener('submit', async (event) => {
   event.preventDefault();
@@ -150,7 +169,8 @@ $('prompt-form').addEventListener('submit', async (event) => {
     // Resolves once the server accepted it; the subscription renders the rest.
     await session.prompt(text);
   } catch (error) {
-    notice(`Could not send: ${error.message}`);
+    if (sessionGone(error)) offerNewSession();
+    else notice(`Could not send: ${error.message}`);
     $('prompt').value = text;
   }
 });

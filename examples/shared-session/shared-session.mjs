@@ -6,7 +6,8 @@
 // Starts its own reference server (no setup needed), then:
 //   1. alice prompts; bob, who only watches, cancels it;
 //   2. bob prompts; alice cancels it;
-//   3. alice prompts something short; it completes.
+//   3. alice prompts something short; it completes;
+//   4. bob opens a session the server does not know: it ends with session_not_found.
 // It checks that each cancel is a normal end for everyone (one turn.canceled,
 // naming who canceled; no errors) and that alice and bob saw exactly the same
 // events in the same order. Exits 0 when all of that held, 1 otherwise.
@@ -113,6 +114,20 @@ try {
   const thirdEnd = await third.result;
   say(`alice › Tell me a short story → ${JSON.stringify(thirdEnd.output)}`);
   check(thirdEnd.type === 'turn.completed', `the third turn ended with ${thirdEnd.type}`);
+
+  // 4. A session the server does not know (it expired, or a server with memory
+  // storage restarted) is an answer, not an outage: the subscription ends with
+  // a typed error at once, bob's connection and his watch of the shared session
+  // carry on. An app would tell the user and offer a new session here.
+  let gone;
+  try {
+    for await (const _ of bob.session('no-such-session').subscribe()) {
+      // nothing arrives: the session does not exist
+    }
+  } catch (error) {
+    gone = error;
+  }
+  check(gone?.code === 'session_not_found', `bob's subscription to an unknown session ended with ${gone?.code}, not a reconnect loop`);
 
   // Both watchers must catch up to the third turn's terminal, then compare notes.
   await Promise.all([

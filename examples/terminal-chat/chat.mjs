@@ -7,6 +7,8 @@
 // Type a prompt and press Enter: the reply streams in as it is generated.
 // Ctrl-C cancels the running turn; a second Ctrl-C quits. When the connection
 // drops, the bot says so, reconnects on its own and carries on where it was.
+// When the server no longer knows the session (it restarted, or the session
+// expired), the bot says so and `/new` starts a fresh one.
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createClient } from 'agent-tether';
@@ -59,16 +61,24 @@ try {
 }
 say(`session ${session.id} — type a prompt and press Enter. Ctrl-C cancels a reply; Ctrl-C twice quits.`);
 
+/** The server answered that the session is gone: an answer, not an outage (the SDK does not retry it). */
+const sessionGone = (error) => error?.code === 'session_not_found';
+const offerNewSession = () => say(`[session ${session.id} no longer exists on the server — type /new to start a new session]`);
+
 // Watching the whole session keeps the connection up between turns (so a drop
 // shows up at once) and shows prompts other clients send to this session.
-const watch = session.subscribe();
-(async () => {
-  for await (const event of watch) {
-    if (event.type === 'turn.queued' && event.clientId !== clientId) {
-      say(`[someone else asked: ${event.prompt}]`);
+let watch;
+function startWatching() {
+  const subscription = (watch = session.subscribe());
+  (async () => {
+    for await (const event of subscription) {
+      if (event.type === 'turn.queued' && event.clientId !== clientId) {
+        say(`[someone else asked: ${event.prompt}]`);
+      }
     }
-  }
-})().catch((error) => say(`[stopped watching the session: ${error.message}]`));
+  })().catch((error) => (sessionGone(error) ? offerNewSession() : say(`[stopped watching the session: ${error.message}]`)));
+}
+startWatching();
 
 /** The turn being streamed now, if any. */
 let current;
@@ -117,6 +127,18 @@ for await (const line of rl) {
     continue;
   }
   armed = false;
+  if (prompt === '/new') {
+    try {
+      watch.close();
+      session = await client.createSession();
+      startWatching();
+      say(`session ${session.id} — a new session; type a prompt and press Enter.`);
+    } catch (error) {
+      say(`[could not start a new session: ${error.message}]`);
+    }
+    showPrompt();
+    continue;
+  }
   try {
     const turn = await session.prompt(prompt);
     current = { turn, canceling: false };
@@ -129,10 +151,12 @@ for await (const line of rl) {
     replyLine = 'closed';
     if (end.type === 'turn.completed') say('[done]');
     else if (end.type === 'turn.canceled') say(`[canceled by ${end.canceledBy === clientId ? 'you' : end.canceledBy}]`);
+    else if (sessionGone(end.error)) offerNewSession();
     else say(`[error ${end.error.code}: ${end.error.message}]`);
   } catch (error) {
     if (quitting) break;
-    say(`[could not send: ${error.message}]`);
+    if (sessionGone(error)) offerNewSession();
+    else say(`[could not send: ${error.message}]`);
   } finally {
     current = undefined;
   }

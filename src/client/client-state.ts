@@ -33,3 +33,12 @@ export type ClientState =
 export function canTransition(prev: ClientStatus, next: ClientStatus): boolean {
   return prev === 'idle' ? next === 'connecting' || next === 'closed' : prev !== 'closed' && next !== 'connecting';
 }
+
+/** Whether two states say the same (no change to emit). */
+export function sameState(a: ClientState, b: ClientState): boolean {
+  return (
+    a.status === b.status &&
+    ('transport' in a ? a.transport : undefined) === ('transport' in b ? b.transport : undefined) &&
+    ('attempt' in a ? a.attempt : undefined) === ('attempt' in b ? b.attempt : undefined)
+  );
+}

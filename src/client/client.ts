@@ -1,18 +1,20 @@
+/** `createClient` and the client that ties commands, the connection, sessions and cursors together. */
 import { ClosedError, ConnectionError, HttpError, type TetherError } from '../errors/index.js';
-import { systemClock, waitAtMost, type Clock } from '../internal/clock.js';
-import { createSessionReply } from '../protocol/checks.js';
+import { waitAtMost, type Clock } from '../internal/clock.js';
+import { replyChecks } from '../protocol/checks.js';
 import { routes } from '../protocol/constants.js';
-import { createTransport } from '../transport/index.js';
-import { TransportLadder } from '../transport/ladder.js';
+import { finalScope } from '../transport/final-answers.js';
+import type { SessionSnapshot } from '../protocol/index.js';
 import type { ClientState } from './client-state.js';
-import { ConnectionManager, type ConnectionHooks, type ManagerEvents } from './connection-manager.js';
+import { ConnectionManager, type ManagerEvents } from './connection-manager.js';
 import type { ClientContext, CommandOptions } from './context.js';
 import type { StoredCursor } from './cursor-store.js';
 import { Emitter } from './emitter.js';
 import { HttpClient } from './http-client.js';
-import { resolveOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
-import { Outbox } from './outbox.js';
+import type { ClientOptions } from './options.js';
+import { CommandTracker } from './command-tracker.js';
 import { SessionImpl, type Session } from './session.js';
+import { resolveSettings, type ClientHooks, type ClientSettings } from './settings.js';
 import type { TurnImpl } from './turn.js';
 
 /** Options of `client.createSession`. */
@@ -55,21 +57,7 @@ export interface Client extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/**
- * Internal hooks (tests); not part of the public API. A hook given replaces the
- * default, so leave out (rather than set to `undefined`) those to keep.
- */
-export type ClientHooks = Partial<ConnectionHooks> & {
-  /** Delay before a canceled turn without a terminal is fetched over HTTP (F5). @default 2000 */
-  terminalGraceMs?: number;
-};
-
-const HOOK_DEFAULTS = {
-  stableAfterMs: 5000,
-  upgradeAfterMs: 60_000,
-  pollWaitMs: 25_000,
-  terminalGraceMs: 2000,
-} as const;
+export type { ClientHooks } from './settings.js';
 
 /**
  * Create a client. Connects lazily: only while there is something to stream
@@ -102,36 +90,27 @@ interface CursorWrite {
 }
 
 class ClientImpl implements Client, ClientContext {
-  /** The resolved options, with the hooks (defaults filled in) alongside: one object serves the HTTP client and the manager. */
-  readonly options: ResolvedClientOptions & ConnectionHooks & { terminalGraceMs: number };
+  /** The resolved options and internal settings: one object serves the HTTP client and the manager. */
+  readonly options: ClientSettings;
   readonly manager: ConnectionManager;
   readonly http: HttpClient;
   readonly clock: Clock;
   readonly turns = new Map<string, TurnImpl>();
   readonly terminalGraceMs: number;
   readonly #emitter = new Emitter<ManagerEvents>();
-  readonly #outbox: Outbox;
+  readonly #commands: CommandTracker;
   #closePromise: Promise<void> | undefined;
   #closed = false;
   /** Cursor writes by session id: one in flight per session, only the newest pending. */
   #cursorWrites = new Map<string, CursorWrite>();
 
   constructor(options: ClientOptions, hooks: ClientHooks) {
-    const resolved = resolveOptions(options);
-    const o = (this.options = {
-      ...resolved,
-      ...HOOK_DEFAULTS,
-      clock: systemClock,
-      random: Math.random,
-      createTransport,
-      createLadder: (ladder) => new TransportLadder(ladder),
-      ...hooks,
-    });
+    const o = (this.options = resolveSettings(options, hooks));
     this.clock = o.clock;
     this.terminalGraceMs = o.terminalGraceMs;
     this.http = new HttpClient(o);
-    this.#outbox = new Outbox(o.clock, o.requestTimeoutMs);
-    this.manager = new ConnectionManager(o, o, this.#emitter);
+    this.#commands = new CommandTracker(o.clock, o.requestTimeoutMs);
+    this.manager = new ConnectionManager(o, this.#emitter);
     // When reconnecting keeps failing, live turns stop waiting on the stream alone (F5).
     this.#emitter.on('state', (state) => {
       if (state.status === 'reconnecting' && state.attempt >= 2) for (const turn of this.turns.values()) turn.checkNow();
@@ -156,8 +135,11 @@ class ClientImpl implements Client, ClientContext {
     return this.#emitter.on(event, listener as ManagerEvents[K]);
   }
 
-  command<T>(name: string, { frame, http, signal }: CommandOptions<T>): Promise<T> {
-    return this.#outbox.run(
+  command<T>(name: string, { sessionId, frame, http, signal }: CommandOptions<T>): Promise<T> {
+    // A prompt's turn will want the stream: on an idle client, connect alongside the request.
+    const preconnect = name === 'prompt' && this.manager.state.status === 'idle';
+    if (preconnect) this.manager.preconnect();
+    const promise = this.#commands.run(
       name,
       async (opSignal) => {
         const channel = frame && this.manager.commandChannel();
@@ -179,6 +161,16 @@ class ClientImpl implements Client, ClientContext {
       },
       signal,
     );
+    const about = sessionId ?? frame?.sessionId;
+    promise.catch((error: unknown) => {
+      if (about !== undefined) this.noteFailure(about, error);
+      if (preconnect) this.manager.idleIfUnused();
+    });
+    return promise;
+  }
+
+  noteFailure(sessionId: string, error: unknown): void {
+    if (finalScope(error) === 'session') this.manager.endSession(sessionId, error as TetherError);
   }
 
   async createSession(options: CreateSessionOptions = {}): Promise<Session> {
@@ -188,11 +180,19 @@ class ClientImpl implements Client, ClientContext {
           // JSON leaves out an undefined `metadata`.
           body: { metadata: options.metadata },
           signal,
-          check: createSessionReply,
+          check: replyChecks.createSession,
         }),
       signal: options.signal,
     });
     return new SessionImpl(this, reply.session.id);
+  }
+
+  snapshot(sessionId: string, signal?: AbortSignal): Promise<SessionSnapshot> {
+    return this.command('snapshot', {
+      sessionId,
+      http: (opSignal) => this.http.request('GET', routes.session(sessionId), { signal: opSignal, check: replyChecks.snapshot }),
+      signal,
+    });
   }
 
   session(sessionId: string): Session {
@@ -275,11 +275,11 @@ class ClientImpl implements Client, ClientContext {
     this.#closed = true;
     const { closeTimeoutMs } = this.options;
     // Synchronous part: `closed` is emitted before close() returns; turns settle; iterators end.
-    this.#outbox.stopAccepting();
+    this.#commands.stopAccepting();
     this.manager.close();
     for (const turn of [...this.turns.values()]) turn.closeLocally();
     // Commands in flight get a bounded chance to be delivered (over the still-open transport), then reject.
-    await this.#outbox.close(closeTimeoutMs);
+    await this.#commands.close(closeTimeoutMs);
     this.http.close(new ClosedError());
     await this.manager.shutdown(closeTimeoutMs);
     await waitAtMost(this.clock, Promise.all([...this.#cursorWrites.keys()].map((sessionId) => this.#flushCursor(sessionId))), closeTimeoutMs);

@@ -1,10 +1,8 @@
-import { ConnectionError, ProtocolError, type TetherError } from '../errors/index.js';
-import type { Clock } from '../internal/clock.js';
+/** The client's connection: state machine, backoff, transport attempts and the ladder's upgrade probe. */
+import { ConnectionError, type TetherError } from '../errors/index.js';
 import type { ResetInfo, SessionEvent } from '../protocol/index.js';
-import type { LadderOptions } from '../transport/ladder.js';
 import type {
   CommandFrame,
-  Cursor,
   Transport,
   TransportCloseInfo,
   TransportEvents,
@@ -12,79 +10,19 @@ import type {
   TransportOptions,
 } from '../transport/transport.js';
 import { backoffDelay } from './backoff.js';
-import { canTransition, type ClientState } from './client-state.js';
+import { canTransition, sameState, type ClientState } from './client-state.js';
 import type { Emitter } from './emitter.js';
-import type { ResolvedClientOptions } from './options.js';
+import { SessionFeed, type Consumer } from './session-feed.js';
+import { NamedTimers } from './named-timers.js';
+import type { ClientSettings, Ladder } from './settings.js';
 
-/** The parts of `TransportLadder` the manager uses (the real one, or a test double). */
-export interface Ladder {
-  readonly current: TransportName;
-  report(name: TransportName, outcome: { opened: boolean }): void;
-  shouldProbeUpgrade(): boolean;
-  upgraded(name: TransportName): void;
-}
-
-/** Creates one transport attempt (`createTransport` of `src/transport`, or a fake in tests). */
-export type TransportFactory = (name: TransportName, options: TransportOptions, events: TransportEvents) => Transport;
-
-/** Internal knobs: tests drive time, chance and transports through these. Not public API. */
-export interface ConnectionHooks {
-  clock: Clock;
-  random: () => number;
-  createTransport: TransportFactory;
-  createLadder: (options: LadderOptions) => Ladder;
-  /** An attempt that stays open this long proved itself (so does one that delivers an event). @default 5000 */
-  stableAfterMs: number;
-  /** How often to ask the ladder whether to probe the top transport again. @default 60_000 */
-  upgradeAfterMs: number;
-  heartbeatTimeoutMs: number;
-  openTimeoutMs: number;
-  pollWaitMs: number;
-}
-
-/**
- * Someone who wants a session's events: a subscription or a turn. The
- * manager tracks its cursor and hands it each event once, in `seq` order.
- */
-export interface Consumer {
-  readonly sessionId: string;
-  /** The last `seq` this consumer has been given. */
-  seq: number;
-  /** The epoch `seq` belongs to, when known. */
-  epoch: string | undefined;
-  onEvent(event: SessionEvent): void;
-  /** The history the consumer needed is gone; events continue after `info.after`. */
-  onReset(info: ResetInfo): void;
-  /** The connection gave up (`reconnect.maxAttempts`), or the client closed. */
-  onEnd(error: TetherError): void;
-}
+export type { Consumer } from './session-feed.js';
 
 /** Stands in for a transport that could not be created. */
 function inertTransport(name: TransportName): Transport {
   return { name, subscribe() {}, unsubscribe() {}, close: () => Promise.resolve() };
 }
 
-/**
- * Recent events kept per session so a late joiner (a turn whose prompt reply came after its events) needs no
- * replay. `recent` holds up to twice as many (trimmed by halves); a late joiner uses only the newest RECENT_EVENTS.
- */
-const RECENT_EVENTS = 256;
-
-interface SessionStream {
-  readonly id: string;
-  epoch: string | undefined;
-  /** Last `seq` received on the active transport's subscription: dedupe and gap detection. */
-  seq: number;
-  /**
-   * The stream was restarted from an older cursor on a live transport: events
-   * already in flight from the old position are skipped (not a gap) until the
-   * replay reaches `seq + 1`.
-   */
-  rewinding: boolean;
-  /** Contiguous recent events, the last one being the newest received. */
-  recent: SessionEvent[];
-  readonly consumers: Set<Consumer>;
-}
 
 interface Attempt {
   readonly id: number;
@@ -100,14 +38,14 @@ export interface ManagerEvents extends Record<string, (...args: never[]) => void
   error: (error: TetherError) => void;
 }
 
+
 /**
- * Owns the connection: the state machine, backoff, the transport ladder, one
- * cursor per session and the fan-out of events to consumers. Knows turns only
- * as consumers; knows sockets only through the `Transport` interface.
+ * Owns the connection: the state machine, backoff, the transport ladder and
+ * one `SessionFeed` per session. Knows turns only as consumers; knows sockets
+ * only through the `Transport` interface.
  */
 export class ConnectionManager {
-  readonly #o: ResolvedClientOptions;
-  readonly #h: ConnectionHooks;
+  readonly #settings: ClientSettings;
   readonly #emitter: Emitter<ManagerEvents>;
   readonly #ladder: Ladder;
   #state: ClientState = { status: 'idle' };
@@ -116,21 +54,20 @@ export class ConnectionManager {
   #probe: Attempt | undefined;
   /** Consecutive attempts that failed or dropped before proving themselves (F8). */
   #failures = 0;
-  #retryTimer: unknown;
-  #stableTimer: unknown;
-  #upgradeTimer: unknown;
-  #streams = new Map<string, SessionStream>();
+  /** retry: the backoff wait; stable: proving an open attempt; upgrade: the next probe check. */
+  readonly #timers: NamedTimers<'retry' | 'stable' | 'upgrade'>;
+  readonly #feeds = new Map<string, SessionFeed>();
   /** Transport closes in progress, awaited by `close()`. */
-  #closing = new Set<Promise<void>>();
+  readonly #closing = new Set<Promise<void>>();
 
-  constructor(options: ResolvedClientOptions, hooks: ConnectionHooks, emitter: Emitter<ManagerEvents>) {
-    this.#o = options;
-    this.#h = hooks;
+  constructor(settings: ClientSettings, emitter: Emitter<ManagerEvents>) {
+    this.#settings = settings;
     this.#emitter = emitter;
-    this.#ladder = hooks.createLadder({
-      transports: options.transports,
-      upgradeAfterMs: hooks.upgradeAfterMs,
-      clock: hooks.clock,
+    this.#timers = new NamedTimers(settings.clock);
+    this.#ladder = settings.createLadder({
+      transports: settings.transports,
+      upgradeAfterMs: settings.upgradeAfterMs,
+      clock: settings.clock,
     });
   }
 
@@ -138,26 +75,26 @@ export class ConnectionManager {
     return this.#state;
   }
 
-  /** One place where state changes: checks the transition, emits `(next, prev)`. */
-  #setState(next: ClientState): void {
+  /** One place where state changes: checks the transition, logs it, emits `(next, prev)`. */
+  #setState(next: ClientState, reason: string): void {
     const prev = this.#state;
-    if (
-      prev.status === next.status &&
-      (prev as { transport?: string }).transport === (next as { transport?: string }).transport &&
-      (prev as { attempt?: number }).attempt === (next as { attempt?: number }).attempt
-    ) {
-      return;
-    }
+    if (sameState(prev, next)) return;
     if (!canTransition(prev.status, next.status)) {
       throw new Error(`agent-tether: invalid state transition ${prev.status} -> ${next.status}`);
     }
     this.#state = next;
+    this.#settings.logger.info?.({ state: next, prev, reason }, `agent-tether: ${prev.status} -> ${next.status} (${reason})`);
     this.#emitter.emit('state', next, prev);
   }
 
   #reportError(error: TetherError): void {
-    this.#o.logger.warn?.({ err: error }, `agent-tether: ${error.message}`);
+    this.#settings.logger.warn?.({ err: error }, `agent-tether: ${error.message}`);
     this.#emitter.emit('error', error);
+  }
+
+  /** A callback of an attempt that is no longer current (F4): dropped, and said why (centrifuge-js). */
+  #stale(id: number, what: string, reason: string): void {
+    this.#settings.logger.debug?.({ attempt: id, reason }, `agent-tether: ignored ${what} of attempt ${id} (${reason})`);
   }
 
   /* ---------------------------------------------------------------- *
@@ -169,83 +106,91 @@ export class ConnectionManager {
       consumer.onEnd(new ConnectionError('The client is closed', { code: 'client_closed' }));
       return;
     }
-    let stream = this.#streams.get(consumer.sessionId);
-    const isNew = !stream;
-    if (!stream) {
-      stream = {
-        id: consumer.sessionId,
-        epoch: consumer.epoch,
-        seq: consumer.seq,
-        rewinding: false,
-        recent: [],
-        consumers: new Set(),
-      };
-      this.#streams.set(stream.id, stream);
-    }
-    stream.consumers.add(consumer);
-    if (isNew) {
-      for (const attempt of this.#attempts()) attempt.transport.subscribe(stream.id, this.#cursor(stream));
-    } else if (consumer.seq < stream.seq) {
-      this.#catchUp(stream, consumer);
+    const feed = this.#feeds.get(consumer.sessionId);
+    if (!feed) {
+      const created = new SessionFeed(consumer);
+      this.#feeds.set(created.id, created);
+      this.#subscribeAll(created);
+    } else {
+      feed.consumers.add(consumer);
+      if (consumer.seq < feed.seq && !feed.serveLateJoiner(consumer, this.#active?.opened === true)) this.#subscribeAll(feed);
     }
     this.#ensureConnected();
   }
 
-  /** A consumer joined behind the stream: serve it from recent events, else rewind the stream (dedupe keeps others exact). */
-  #catchUp(stream: SessionStream, consumer: Consumer): void {
-    const recent = stream.recent.slice(-RECENT_EVENTS);
-    const first = recent[0];
-    const sameEpoch = consumer.epoch === undefined || consumer.epoch === stream.epoch;
-    if (sameEpoch && first && first.seq <= consumer.seq + 1) {
-      for (const event of recent) this.#deliver(consumer, event);
-      return;
-    }
-    stream.seq = consumer.seq;
-    stream.rewinding = this.#active?.opened === true;
-    for (const attempt of this.#attempts()) attempt.transport.subscribe(stream.id, this.#cursor(stream));
+  removeConsumer(consumer: Consumer): void {
+    const feed = this.#feeds.get(consumer.sessionId);
+    if (!feed?.consumers.delete(consumer)) return;
+    if (feed.consumers.size > 0) return;
+    this.#feeds.delete(feed.id);
+    for (const attempt of this.#attempts()) attempt.transport.unsubscribe(feed.id);
+    if (this.#feeds.size === 0 && this.#state.status !== 'closed') this.#goIdle('nothing left to stream');
   }
 
-  removeConsumer(consumer: Consumer): void {
-    const stream = this.#streams.get(consumer.sessionId);
-    if (!stream?.consumers.delete(consumer)) return;
-    if (stream.consumers.size > 0) return;
-    this.#streams.delete(stream.id);
-    for (const attempt of this.#attempts()) attempt.transport.unsubscribe(stream.id);
-    if (this.#streams.size === 0 && this.#state.status !== 'closed') this.#goIdle();
+  /**
+   * The server gave a final answer about `sessionId` (`session_not_found`):
+   * its consumers end with `error` (typed, not retryable) and its stream
+   * stops. The connection and every other session are not touched: no
+   * reconnect, no state change (unless nothing is left to stream).
+   */
+  endSession(sessionId: string, error: TetherError): void {
+    const feed = this.#feeds.get(sessionId);
+    if (!feed) return;
+    this.#settings.logger.info?.({ sessionId, code: error.code }, `agent-tether: session ${sessionId} ended by the server (${error.code})`);
+    this.#feeds.delete(sessionId);
+    for (const attempt of this.#attempts()) attempt.transport.unsubscribe(sessionId);
+    for (const consumer of [...feed.consumers]) consumer.onEnd(error);
+    if (this.#feeds.size === 0 && this.#state.status !== 'closed') this.#goIdle('nothing left to stream');
+  }
+
+  /** (Re)subscribe `feed` on every attempt, from its oldest consumer's cursor. */
+  #subscribeAll(feed: SessionFeed): void {
+    for (const attempt of this.#attempts()) attempt.transport.subscribe(feed.id, feed.cursor());
   }
 
   #attempts(): Attempt[] {
     return [this.#active, this.#probe].filter((a): a is Attempt => a !== undefined);
   }
 
-  /** Where a (re)subscription starts: every consumer of a session is served from one stream, from the oldest cursor. */
-  #cursor(stream: SessionStream): Cursor {
-    let after = stream.seq;
-    for (const consumer of stream.consumers) after = Math.min(after, consumer.seq);
-    return stream.epoch === undefined ? { after } : { after, epoch: stream.epoch };
-  }
-
   /* ---------------------------------------------------------------- *
    * Connecting
    * ---------------------------------------------------------------- */
 
+  /**
+   * A stream is about to be needed (a prompt on an idle client): start
+   * connecting now, alongside the request, instead of after its reply. Only
+   * the connection is early: the turn still subscribes from its own
+   * `queuedSeq` once the reply names it, so F4 and F9 hold as before.
+   */
+  preconnect(): void {
+    if (this.#state.status !== 'idle' || this.#active || this.#timers.has('retry')) return;
+    this.#connect('a prompt is on its way');
+  }
+
+  /** Undo a `preconnect()` that nothing came to use (the prompt failed). */
+  idleIfUnused(): void {
+    if (this.#feeds.size === 0 && this.#state.status !== 'idle' && this.#state.status !== 'closed') this.#goIdle('nothing left to stream');
+  }
+
   #ensureConnected(): void {
-    if (this.#active || this.#retryTimer !== undefined || this.#streams.size === 0) return;
+    if (this.#active || this.#timers.has('retry') || this.#feeds.size === 0) return;
     if (this.#state.status === 'closed') return;
-    this.#connect();
+    this.#connect('something to stream');
   }
 
   #transportOptions(): TransportOptions {
+    const s = this.#settings;
     return {
-      baseUrl: this.#o.baseUrl,
-      clientId: this.#o.clientId,
-      getHeaders: this.#o.getHeaders,
-      fetch: this.#o.fetch,
-      WebSocket: this.#o.WebSocket,
-      clock: this.#h.clock,
-      heartbeatTimeoutMs: this.#h.heartbeatTimeoutMs,
-      openTimeoutMs: this.#h.openTimeoutMs,
-      pollWaitMs: this.#h.pollWaitMs,
+      baseUrl: s.baseUrl,
+      clientId: s.clientId,
+      getHeaders: s.getHeaders,
+      fetch: s.fetch,
+      WebSocket: s.WebSocket,
+      clock: s.clock,
+      heartbeatTimeoutMs: s.heartbeatTimeoutMs,
+      openTimeoutMs: s.openTimeoutMs,
+      pollWaitMs: s.pollWaitMs,
+      maxMessageBytes: s.maxMessageBytes,
     };
   }
 
@@ -257,14 +202,19 @@ export class ConnectionManager {
       open: () => this.#onOpen(id),
       events: (sessionId, list) => this.#onEvents(id, sessionId, list),
       reset: (info) => this.#onReset(id, info),
+      sessionEnded: (sessionId, error) => {
+        if (this.#active?.id === id || this.#probe?.id === id) this.endSession(sessionId, error);
+        else this.#stale(id, 'session end', 'superseded');
+      },
       closed: (info) => this.#onClosed(id, info),
     };
     const attempt: Attempt = { id, name, transport: inertTransport(name), opened: false, proven: false };
     // Registered before the transport exists, so even a synchronous callback is recognised.
     if (role === 'active') this.#active = attempt;
     else this.#probe = attempt;
+    this.#settings.logger.debug?.({ attempt: id, transport: name, role }, `agent-tether: attempt ${id} on ${name} (${role})`);
     try {
-      attempt.transport = this.#h.createTransport(name, this.#transportOptions(), events);
+      attempt.transport = this.#settings.createTransport(name, this.#transportOptions(), events);
     } catch (error) {
       // E.g. a WebSocket constructor that throws: a failed attempt like any other, never a throw into the caller.
       const message = error instanceof Error ? error.message : String(error);
@@ -275,21 +225,20 @@ export class ConnectionManager {
     return attempt;
   }
 
-  #connect(): void {
-    this.#retryTimer = undefined;
+  #connect(why: string): void {
+    this.#timers.forget('retry');
     const name = this.#ladder.current;
-    this.#setState(
-      this.#failures === 0 && this.#state.status !== 'reconnecting'
-        ? { status: 'connecting', transport: name }
-        : { status: 'reconnecting', transport: name, attempt: Math.max(1, this.#failures) },
-    );
+    if (this.#failures === 0 && this.#state.status !== 'reconnecting') {
+      this.#setState({ status: 'connecting', transport: name }, why);
+    } else {
+      this.#setState({ status: 'reconnecting', transport: name, attempt: Math.max(1, this.#failures) }, 'backoff elapsed');
+    }
     const attempt = this.#start(name, 'active');
-    for (const stream of this.#streams.values()) {
+    for (const feed of this.#feeds.values()) {
       if (this.#active !== attempt) return; // it already ended
-      const cursor = this.#cursor(stream);
-      stream.seq = cursor.after;
-      stream.rewinding = false;
-      attempt.transport.subscribe(stream.id, cursor);
+      const cursor = feed.cursor();
+      feed.restartAt(cursor);
+      attempt.transport.subscribe(feed.id, cursor);
     }
   }
 
@@ -299,171 +248,114 @@ export class ConnectionManager {
       return;
     }
     const attempt = this.#active;
-    if (attempt?.id !== id || attempt.opened) return;
+    if (attempt?.id !== id) return this.#stale(id, 'open', 'superseded');
+    if (attempt.opened) return this.#stale(id, 'open', 'already open');
     attempt.opened = true;
-    this.#setState({ status: 'open', transport: attempt.name });
-    this.#stableTimer = this.#h.clock.setTimeout(() => {
-      this.#stableTimer = undefined;
-      if (this.#active === attempt) this.#prove(attempt);
-    }, this.#h.stableAfterMs);
+    this.#setState({ status: 'open', transport: attempt.name }, `${attempt.name} opened`);
+    this.#startStableTimer(attempt);
     this.#scheduleUpgradeCheck();
   }
 
+  /** An attempt that stays open `stableAfterMs` proved itself. */
+  #startStableTimer(attempt: Attempt): void {
+    this.#timers.set('stable', this.#settings.stableAfterMs, () => {
+      if (this.#active === attempt) this.#prove(attempt, `open for ${this.#settings.stableAfterMs} ms`);
+    });
+  }
+
   /** The attempt proved itself: only now does the backoff counter start over (F8). */
-  #prove(attempt: Attempt): void {
+  #prove(attempt: Attempt, reason: string): void {
     if (attempt.proven) return;
     attempt.proven = true;
+    if (this.#failures > 0) {
+      this.#settings.logger.debug?.({ attempt: attempt.id, reason }, `agent-tether: failure count reset (${reason})`);
+    }
     this.#failures = 0;
   }
 
   #onEvents(id: number, sessionId: string, events: SessionEvent[]): void {
     const attempt = this.#active;
-    if (attempt?.id !== id || !attempt.opened) return; // stale or not yet open (F4)
-    const stream = this.#streams.get(sessionId);
-    if (!stream) return;
-    // Fast path for the steady state of a live stream: one consumer, known epoch, no rewind.
-    // Per event: seq checks, `recent`, one delivery; re-check the world only after a delivery
-    // (a consumer may end itself or the attempt when it handles an event, e.g. a terminal).
-    if (stream.consumers.size === 1 && stream.epoch !== undefined && !stream.rewinding) {
-      const [consumer] = stream.consumers as Iterable<Consumer> as [Consumer];
-      const epoch = stream.epoch;
-      if (!attempt.proven) this.#prove(attempt);
-      for (let i = 0; i < events.length; i++) {
-        const event = events[i]!;
-        const seq = event.seq;
-        if (seq <= stream.seq) continue;
-        if (seq > stream.seq + 1 || event.epoch !== epoch) {
-          this.#onEventsSlow(attempt, stream, sessionId, events.slice(i));
-          return;
-        }
-        stream.seq = seq;
-        this.#remember(stream, event);
-        this.#deliver(consumer, event);
-        if (this.#active !== attempt || stream.consumers.size !== 1 || !stream.consumers.has(consumer)) {
-          this.#onEventsSlow(attempt, stream, sessionId, events.slice(i + 1));
-          return;
-        }
-      }
-      return;
-    }
-    this.#onEventsSlow(attempt, stream, sessionId, events);
-  }
-
-  #onEventsSlow(attempt: Attempt, stream: SessionStream, sessionId: string, events: SessionEvent[]): void {
-    for (const event of events) {
-      if (this.#active !== attempt || this.#streams.get(sessionId) !== stream) return;
-      if (event.sessionId !== sessionId) {
-        this.#drop(attempt, new ProtocolError(`Event for session ${event.sessionId} on the stream of ${sessionId}`));
-        return;
-      }
-      if (stream.epoch !== undefined && event.epoch !== stream.epoch) {
-        // A new history without a reset: reconnect with our epoch and let the server send the reset.
-        this.#drop(attempt, new ProtocolError(`Epoch changed without a reset on session ${sessionId}`));
-        return;
-      }
-      if (event.seq <= stream.seq) continue; // duplicate (resend, overlap after a switch)
-      if (event.seq > stream.seq + 1 && stream.rewinding) continue; // sent before the rewind; replayed later
-      if (event.seq > stream.seq + 1) {
-        // A gap is a broken stream: resume from the cursor, never skip (exact resume).
-        this.#drop(attempt, new ProtocolError(`Gap on session ${sessionId}: seq ${event.seq} after ${stream.seq}`, { code: 'sequence_gap' }));
-        return;
-      }
-      stream.seq = event.seq;
-      stream.epoch = event.epoch;
-      stream.rewinding = false;
-      this.#remember(stream, event);
-      this.#prove(attempt);
-      // A consumer may remove itself (or others) while handling an event: iterate a copy.
-      for (const consumer of [...stream.consumers]) {
-        if (stream.consumers.has(consumer)) this.#deliver(consumer, event);
-      }
-    }
-  }
-
-  /** Add `event` to `recent`, unless a rewind re-delivered it (`recent` stays contiguous). */
-  #remember(stream: SessionStream, event: SessionEvent): void {
-    const recent = stream.recent;
-    // Trimmed by halves into a new array: a `shift()` per event moved the whole window, and
-    // pushing into an array that lives long (old GC generation) costs a write barrier per event.
-    if (event.seq > (recent.at(-1)?.seq ?? 0) && recent.push(event) > 2 * RECENT_EVENTS) {
-      stream.recent = recent.slice(-RECENT_EVENTS);
-    }
-  }
-
-  #deliver(consumer: Consumer, event: SessionEvent): void {
-    if (event.seq <= consumer.seq && (consumer.epoch === undefined || consumer.epoch === event.epoch)) return;
-    consumer.seq = event.seq;
-    consumer.epoch = event.epoch;
-    consumer.onEvent(event);
+    if (attempt?.id !== id) return this.#stale(id, 'events', 'superseded');
+    if (!attempt.opened) return this.#stale(id, 'events', 'not open yet');
+    const feed = this.#feeds.get(sessionId);
+    if (!feed) return; // unsubscribed: events in flight from before (F4)
+    const error = feed.push(
+      events,
+      () => this.#active === attempt && this.#feeds.get(sessionId) === feed,
+      () => {
+        if (!attempt.proven) this.#prove(attempt, 'delivered an event');
+      },
+    );
+    if (error) this.#drop(attempt, error);
   }
 
   #onReset(id: number, info: ResetInfo): void {
-    const attempt = this.#active;
-    if (attempt?.id !== id) return;
-    const stream = this.#streams.get(info.sessionId);
-    if (!stream) return;
-    stream.epoch = info.epoch;
-    stream.seq = info.after;
-    stream.rewinding = false;
-    stream.recent = [];
-    for (const consumer of [...stream.consumers]) {
-      // Consumers that already hold everything up to `after` in this epoch lost nothing.
-      if (consumer.epoch === info.epoch && consumer.seq >= info.after) continue;
-      consumer.seq = info.after;
-      consumer.epoch = info.epoch;
-      consumer.onReset(info);
-    }
+    if (this.#active?.id !== id) return this.#stale(id, 'reset', 'superseded');
+    this.#settings.logger.info?.({ sessionId: info.sessionId, reason: info.reason }, `agent-tether: session ${info.sessionId} reset (${info.reason})`);
+    this.#feeds.get(info.sessionId)?.reset(info);
   }
 
   #onClosed(id: number, info: TransportCloseInfo): void {
     const probe = this.#probe;
     if (probe?.id === id) {
       this.#probe = undefined;
+      this.#settings.logger.debug?.({ attempt: id, err: info.error }, `agent-tether: upgrade probe on ${probe.name} failed`);
       this.#ladder.report(probe.name, { opened: info.opened });
       this.#scheduleUpgradeCheck();
       return;
     }
     const attempt = this.#active;
-    if (attempt?.id !== id) return;
+    if (attempt?.id !== id) return this.#stale(id, 'close', 'superseded');
     if (info.error) this.#reportError(info.error);
-    this.#afterDrop(attempt, info.opened, info.retryAfterMs);
+    this.#afterDrop(attempt, info.opened, info.retryAfterMs, info.error?.message ?? 'closed', info.retryHintMs);
   }
 
   /** Our side ends the attempt (bad frame, gap): report, close it, reconnect. Never throws into the socket callback. */
   #drop(attempt: Attempt, error: TetherError): void {
     this.#reportError(error);
     this.#closeTransport(attempt.transport);
-    this.#afterDrop(attempt, attempt.opened, undefined);
+    this.#afterDrop(attempt, attempt.opened, undefined, error.message);
   }
 
-  #afterDrop(attempt: Attempt, opened: boolean, retryAfterMs: number | undefined): void {
+  #afterDrop(attempt: Attempt, opened: boolean, retryAfterMs: number | undefined, reason: string, retryHintMs?: number): void {
     this.#active = undefined;
     if (this.#state.status === 'closed') return;
-    this.#clearTimer('#stableTimer');
-    this.#clearTimer('#upgradeTimer');
+    this.#timers.clear();
     this.#ladder.report(attempt.name, { opened });
     if (this.#probe) {
       // The upgrade probe (not open yet: opening would have switched to it) becomes the attempt in progress.
       this.#active = this.#probe;
       this.#probe = undefined;
     }
-    if (this.#streams.size === 0) {
-      this.#goIdle();
+    if (this.#feeds.size === 0) {
+      this.#goIdle('nothing left to stream');
       return;
     }
     this.#failures += 1;
-    if (this.#failures > this.#o.reconnect.maxAttempts) {
+    if (this.#failures > this.#settings.reconnect.maxAttempts) {
       this.#giveUp();
       return;
     }
     if (this.#active) {
-      this.#setState({ status: 'reconnecting', transport: this.#active.name, attempt: this.#failures });
+      this.#setState({ status: 'reconnecting', transport: this.#active.name, attempt: this.#failures }, `${reason}; the upgrade probe carries on`);
       return;
     }
-    const delay = Math.max(backoffDelay(this.#failures, this.#o.reconnect, this.#h.random), retryAfterMs ?? 0);
-    this.#setState({ status: 'reconnecting', transport: this.#ladder.current, attempt: this.#failures });
-    this.#o.logger.debug?.({ attempt: this.#failures, delayMs: delay }, `agent-tether: reconnect attempt ${this.#failures} in ${delay} ms`);
-    this.#retryTimer = this.#h.clock.setTimeout(() => this.#connect(), delay);
+    const next = this.#ladder.current;
+    if (next !== attempt.name) {
+      this.#settings.logger.info?.({ from: attempt.name, to: next }, `agent-tether: falling back from ${attempt.name} to ${next}`);
+    }
+    // The client's own backoff (full jitter) governs every transport (F8). Only an explicit
+    // ask (`Retry-After` on a 429/503) may raise the delay, and never past `maxDelayMs`;
+    // an SSE `retry:` field is a hint every stream carries, not an ask (docs/client.md).
+    const { reconnect, random } = this.#settings;
+    const backoff = backoffDelay(this.#failures, reconnect, random);
+    const delay = Math.max(backoff, Math.min(retryAfterMs ?? 0, reconnect.maxDelayMs));
+    this.#setState({ status: 'reconnecting', transport: next, attempt: this.#failures }, reason);
+    this.#settings.logger.debug?.(
+      { attempt: this.#failures, delayMs: delay, backoffMs: backoff, retryAfterMs, retryHintMs, reason },
+      `agent-tether: reconnect attempt ${this.#failures} in ${delay} ms`,
+    );
+    this.#timers.set('retry', delay, () => this.#connect('backoff elapsed'));
   }
 
   /** `reconnect.maxAttempts` failed in a row: end every consumer with a typed error and go idle. */
@@ -472,11 +364,17 @@ export class ConnectionManager {
       code: 'reconnect_failed',
     });
     this.#reportError(error);
-    const consumers = [...this.#streams.values()].flatMap((s) => [...s.consumers]);
-    this.#streams.clear();
+    const consumers = this.#takeConsumers();
     this.#failures = 0;
-    this.#setState({ status: 'idle' });
+    this.#setState({ status: 'idle' }, 'gave up reconnecting');
     for (const consumer of consumers) consumer.onEnd(error);
+  }
+
+  /** Every consumer of every feed; the feeds are forgotten. */
+  #takeConsumers(): Consumer[] {
+    const consumers = [...this.#feeds.values()].flatMap((feed) => [...feed.consumers]);
+    this.#feeds.clear();
+    return consumers;
   }
 
   /* ---------------------------------------------------------------- *
@@ -484,23 +382,24 @@ export class ConnectionManager {
    * ---------------------------------------------------------------- */
 
   #scheduleUpgradeCheck(): void {
-    this.#clearTimer('#upgradeTimer');
+    this.#timers.clear('upgrade');
     const active = this.#active;
-    if (!active?.opened || this.#probe || active.name === this.#o.transports[0]) return;
-    this.#upgradeTimer = this.#h.clock.setTimeout(() => {
-      this.#upgradeTimer = undefined;
+    if (!active?.opened || this.#probe || active.name === this.#settings.transports[0]) return;
+    this.#timers.set('upgrade', this.#settings.upgradeAfterMs, () => {
       if (this.#active !== active || this.#probe) return;
       if (this.#ladder.shouldProbeUpgrade()) this.#startProbe();
       else this.#scheduleUpgradeCheck();
-    }, this.#h.upgradeAfterMs);
+    });
   }
 
   /** Open the top transport alongside the current one; switch once it opens (same cursors, dedupe covers overlap). */
   #startProbe(): void {
-    const probe = this.#start(this.#o.transports[0]!, 'probe');
-    for (const stream of this.#streams.values()) {
+    const top = this.#settings.transports[0]!;
+    this.#settings.logger.info?.({ from: this.#active?.name, to: top }, `agent-tether: probing ${top} to upgrade`);
+    const probe = this.#start(top, 'probe');
+    for (const feed of this.#feeds.values()) {
       if (this.#probe !== probe) return;
-      probe.transport.subscribe(stream.id, this.#cursor(stream));
+      probe.transport.subscribe(feed.id, feed.cursor());
     }
   }
 
@@ -511,13 +410,10 @@ export class ConnectionManager {
     probe.opened = true;
     this.#ladder.upgraded(probe.name);
     this.#active = probe;
-    this.#clearTimer('#stableTimer');
+    this.#timers.clear('stable');
     if (old) this.#closeTransport(old.transport);
-    this.#setState({ status: 'open', transport: probe.name });
-    this.#stableTimer = this.#h.clock.setTimeout(() => {
-      this.#stableTimer = undefined;
-      if (this.#active === probe) this.#prove(probe);
-    }, this.#h.stableAfterMs);
+    this.#setState({ status: 'open', transport: probe.name }, `upgraded to ${probe.name}`);
+    this.#startStableTimer(probe);
   }
 
   /* ---------------------------------------------------------------- *
@@ -532,20 +428,6 @@ export class ConnectionManager {
     return (frame, signal) => transport.command!(frame, signal);
   }
 
-  #clearTimer(name: '#retryTimer' | '#stableTimer' | '#upgradeTimer'): void {
-    const clear = (handle: unknown) => handle !== undefined && this.#h.clock.clearTimeout(handle);
-    if (name === '#retryTimer') {
-      clear(this.#retryTimer);
-      this.#retryTimer = undefined;
-    } else if (name === '#stableTimer') {
-      clear(this.#stableTimer);
-      this.#stableTimer = undefined;
-    } else {
-      clear(this.#upgradeTimer);
-      this.#upgradeTimer = undefined;
-    }
-  }
-
   #closeTransport(transport: Transport, timeoutMs?: number): void {
     let promise: Promise<void>;
     try {
@@ -558,32 +440,27 @@ export class ConnectionManager {
   }
 
   #stopAll(timeoutMs?: number): void {
-    this.#clearTimer('#retryTimer');
-    this.#clearTimer('#stableTimer');
-    this.#clearTimer('#upgradeTimer');
+    this.#timers.clear();
     for (const attempt of this.#attempts()) this.#closeTransport(attempt.transport, timeoutMs);
     this.#active = undefined;
     this.#probe = undefined;
   }
 
-  #goIdle(): void {
+  #goIdle(reason: string): void {
     this.#stopAll();
     this.#failures = 0;
-    this.#setState({ status: 'idle' });
+    this.#setState({ status: 'idle' }, reason);
   }
 
   /**
    * Enter `closed` synchronously: consumers end, nothing reconnects. The open
-   * transport stays up so the outbox can flush over it; `shutdown()` closes it.
+   * transport stays up so the command tracker can flush over it; `shutdown()` closes it.
    */
   close(): void {
     if (this.#state.status === 'closed') return;
-    this.#clearTimer('#retryTimer');
-    this.#clearTimer('#stableTimer');
-    this.#clearTimer('#upgradeTimer');
-    const consumers = [...this.#streams.values()].flatMap((s) => [...s.consumers]);
-    this.#streams.clear();
-    this.#setState({ status: 'closed' });
+    this.#timers.clear();
+    const consumers = this.#takeConsumers();
+    this.#setState({ status: 'closed' }, 'close() called');
     const error = new ConnectionError('The client is closed', { code: 'client_closed' });
     for (const consumer of consumers) consumer.onEnd(error);
   }

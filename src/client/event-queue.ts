@@ -1,3 +1,25 @@
+/** The buffer between the connection and one async iterator, bounded by coalescing deltas and by a hard cap (F6). */
+import { TetherError } from '../errors/index.js';
+
+/** Unread events a queue holds, as a multiple of its coalescing limit, before it overflows. */
+export const OVERFLOW_FACTOR = 10;
+
+/** The typed error of a reader that fell too far behind: what the client buffered for it hit its bound. */
+export function overflowError(sessionId: string): TetherError {
+  return new TetherError(
+    'buffer_overflow',
+    `The reader of session ${sessionId} fell more than ${OVERFLOW_FACTOR} × bufferLimit events behind; resume from the last seq it read`,
+  );
+}
+
+/** The typed error of a second iteration: a queue hands each event out once. */
+export function alreadyIterated(what: string): TetherError {
+  return new TetherError(
+    'already_iterated',
+    `The ${what} was already iterated; its events are handed out once. Await turn.result for the terminal, or subscribe to the session again with the cursor you need.`,
+  );
+}
+
 /** The only thing the queue needs to know to coalesce: deltas of one turn. */
 interface Coalescible {
   type: string;
@@ -16,6 +38,13 @@ interface Coalescible {
  * unknown types, resets) is always kept. So memory for a reader that never
  * catches up is about the size of the streamed text plus one entry per
  * non-delta event, never a copy per delta.
+ *
+ * Hard bound: events that cannot be merged (items, lifecycle) beyond
+ * `OVERFLOW_FACTOR * limit` unread, or merged delta text beyond `maxChars`,
+ * overflow the queue: `onOverflow` is called once and nothing more is
+ * buffered. The owner ends its iterator with a typed error (a reader that
+ * far behind must resume from a cursor), so memory stays bounded whatever
+ * the server sends.
  */
 export class EventQueue<T extends Coalescible> implements AsyncIterator<T> {
   readonly #limit: number;
@@ -33,20 +62,41 @@ export class EventQueue<T extends Coalescible> implements AsyncIterator<T> {
   #hasError = false;
   readonly #onReturn: (() => void) | undefined;
   readonly #onTake: ((item: T) => void) | undefined;
+  readonly #maxItems: number;
+  readonly #maxChars: number;
+  readonly #onOverflow: (() => void) | undefined;
+  /** Characters of merged text held in `#parts`. */
+  #partChars = 0;
+  #overflowed = false;
 
   /**
    * @param onReturn called when the consumer stops iterating early.
    * @param onTake called with each item as it is handed to the consumer (no
    *   extra promise per item, unlike wrapping `next()`).
    */
-  constructor(limit: number, onReturn?: () => void, onTake?: (item: T) => void) {
+  constructor(
+    limit: number,
+    onReturn?: () => void,
+    onTake?: (item: T) => void,
+    overflow?: { maxChars: number; onOverflow: () => void },
+  ) {
     this.#limit = limit;
     this.#onReturn = onReturn;
     this.#onTake = onTake;
+    this.#maxItems = OVERFLOW_FACTOR * limit;
+    this.#maxChars = overflow?.maxChars ?? Infinity;
+    this.#onOverflow = overflow?.onOverflow;
+  }
+
+  /** Nothing more is buffered; the owner hears of it once. */
+  #overflow(): void {
+    if (this.#overflowed) return;
+    this.#overflowed = true;
+    this.#onOverflow?.();
   }
 
   push(item: T): void {
-    if (this.#done) return;
+    if (this.#done || this.#overflowed) return;
     if (this.#waiters.length !== 0) {
       this.#onTake?.(item);
       this.#waiters.shift()!.resolve({ value: item, done: false });
@@ -57,13 +107,18 @@ export class EventQueue<T extends Coalescible> implements AsyncIterator<T> {
     if (n - this.#head >= this.#limit && item.type === 'turn.delta') {
       const last = items[n - 1]!;
       if (last.type === 'turn.delta' && last.turnId === item.turnId) {
+        const text = String(item.text);
+        if (this.#partChars + text.length > this.#maxChars) return this.#overflow();
+        if (this.#parts === undefined) this.#partChars = String(last.text).length;
         const parts = (this.#parts ??= [String(last.text)]);
-        parts.push(String(item.text));
+        this.#partChars += text.length;
+        parts.push(text);
         if (parts.length >= 1024) this.#parts = [parts.join('')];
         items[n - 1] = { ...item, text: '' };
         return;
       }
     }
+    if (n - this.#head >= this.#maxItems) return this.#overflow();
     this.#sealParts();
     items.push(item);
   }
@@ -73,6 +128,7 @@ export class EventQueue<T extends Coalescible> implements AsyncIterator<T> {
     const parts = this.#parts;
     if (parts === undefined) return;
     this.#parts = undefined;
+    this.#partChars = 0;
     const n = this.#items.length;
     this.#items[n - 1] = { ...this.#items[n - 1]!, text: parts.join('') };
   }
@@ -89,12 +145,13 @@ export class EventQueue<T extends Coalescible> implements AsyncIterator<T> {
   }
 
   #flushWaiters(): void {
-    for (const waiter of this.#waiters.splice(0)) {
+    const waiters = this.#waiters.splice(0);
+    for (const waiter of waiters) {
       if (this.#hasError) waiter.reject(this.#error);
       else waiter.resolve({ value: undefined, done: true });
     }
-    // The error is reported once; later reads just see `done`.
-    this.#hasError = false;
+    // The error is reported once (to a reader waiting now, else to the next read); later reads just see `done`.
+    if (waiters.length > 0) this.#hasError = false;
   }
 
   next(): Promise<IteratorResult<T>> {

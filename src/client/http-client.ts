@@ -2,11 +2,11 @@ import { ConnectionError, HttpError, TetherError, TimeoutError } from '../errors
 import { sleep } from '../internal/clock.js';
 import type { Check } from '../protocol/checks.js';
 import { headers as headerNames } from '../protocol/constants.js';
-import { endpoint, httpErrorFrom, parseRetryAfter, requestHeaders } from '../transport/http.js';
+import { endpoint, httpErrorFrom, parseRetryAfter, readText, requestHeaders } from '../transport/http.js';
 import { parseJson, validateFrame } from '../transport/validate-event.js';
 import { backoffDelay } from './backoff.js';
-import type { ConnectionHooks } from './connection-manager.js';
 import type { ResolvedClientOptions } from './options.js';
+import type { InternalSettings } from './settings.js';
 
 /** Statuses worth retrying (besides network errors): overload and transient gateway failures. */
 const RETRYABLE_STATUS: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
@@ -17,9 +17,9 @@ const RETRIES = 4;
 /** What the HTTP client uses of the client's settings: its options, clock and chance (for the retry jitter, injected by tests). */
 export type HttpClientOptions = Pick<
   ResolvedClientOptions,
-  'baseUrl' | 'clientId' | 'getHeaders' | 'fetch' | 'requestTimeoutMs' | 'logger'
+  'baseUrl' | 'clientId' | 'getHeaders' | 'fetch' | 'requestTimeoutMs' | 'maxMessageBytes' | 'logger'
 > &
-  Pick<ConnectionHooks, 'clock' | 'random'>;
+  Pick<InternalSettings, 'clock' | 'random'>;
 
 /** Delays between HTTP retries: 200 ms doubling up to 5 s, full jitter (the reconnect formula). */
 const RETRY_BACKOFF = { initialDelayMs: 200, maxDelayMs: 5000, factor: 2, jitter: 'full' } as const;
@@ -43,16 +43,16 @@ export interface RequestOptions<T> {
  * safe (prompts always carry an idempotency key).
  */
 export class HttpClient {
-  readonly #o: HttpClientOptions;
+  readonly #settings: HttpClientOptions;
   /** Aborted by `close()`: every in-flight fetch stops (F7). */
   readonly #closing = new AbortController();
 
   constructor(options: HttpClientOptions) {
-    this.#o = options;
+    this.#settings = options;
   }
 
   async request<T>(method: string, path: string, options: RequestOptions<T>): Promise<T> {
-    const { clock, requestTimeoutMs } = this.#o;
+    const { clock, requestTimeoutMs } = this.#settings;
     const what = `${method} ${path}`;
     const controller = new AbortController();
     const { signal } = controller;
@@ -74,9 +74,9 @@ export class HttpClient {
           // Network failures and overload are worth another try; bad replies, 4xx and a failing `headers` function are not.
           const retryable = error instanceof HttpError ? RETRYABLE_STATUS.has(error.status) : error instanceof ConnectionError;
           if (signal.aborted || !retryable || attempt > RETRIES) throw error;
-          this.#o.logger.debug?.({ err: error }, `agent-tether: ${what} failed (${(error as Error)?.message}); retrying`);
+          this.#settings.logger.debug?.({ err: error }, `agent-tether: ${what} failed (${(error as Error)?.message}); retrying`);
           options.onRetry?.();
-          const delay = Math.max((error as { retryAfterMs?: number }).retryAfterMs ?? 0, backoffDelay(attempt, RETRY_BACKOFF, this.#o.random));
+          const delay = Math.max((error as { retryAfterMs?: number }).retryAfterMs ?? 0, backoffDelay(attempt, RETRY_BACKOFF, this.#settings.random));
           // Sleep on the injected clock; an abort ends the sleep (and the request) at once.
           await sleep(clock, delay, signal);
           if (signal.aborted) throw signal.reason;
@@ -95,26 +95,27 @@ export class HttpClient {
 
   async #once<T>(method: string, path: string, options: RequestOptions<T>, signal: AbortSignal, what: string): Promise<T> {
     const { body, idempotencyKey } = options;
-    const headers = requestHeaders(await this.#o.getHeaders(), this.#o.clientId, 'application/json');
+    const headers = requestHeaders(await this.#settings.getHeaders(), this.#settings.clientId, 'application/json');
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (idempotencyKey !== undefined) headers[headerNames.idempotencyKey] = idempotencyKey;
     const payload = body === undefined ? null : JSON.stringify(body);
     // The network failed (fetch rejected, or the body broke off): a `ConnectionError`, retried.
     const network = (error: unknown): never => {
-      if (signal.aborted) throw error;
+      if (signal.aborted || error instanceof TetherError) throw error;
       throw new ConnectionError(`${what} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
     };
-    const response = await this.#o
-      .fetch(endpoint(this.#o.baseUrl, path, options.query ?? {}), { method, headers, body: payload, signal })
+    const response = await this.#settings
+      .fetch(endpoint(this.#settings.baseUrl, path, options.query ?? {}), { method, headers, body: payload, signal })
       .catch(network);
     if (!response.ok) {
       const error = await httpErrorFrom(response, what);
-      const retryAfterMs = parseRetryAfter(response.headers.get(headerNames.retryAfter), this.#o.clock.now());
+      const retryAfterMs = parseRetryAfter(response.headers.get(headerNames.retryAfter), this.#settings.clock.now());
       if (retryAfterMs !== undefined) Object.assign(error, { retryAfterMs });
       throw error;
     }
-    const text = await response.text().catch(network);
     what = `reply to ${what}`;
+    // Bounded (F6): a reply over `maxMessageBytes` is a ProtocolError, not retried, never the client's memory.
+    const text = await readText(response, this.#settings.maxMessageBytes, what).catch(network);
     return validateFrame(options.check, text === '' ? undefined : parseJson(text, what), what);
   }
 

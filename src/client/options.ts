@@ -1,4 +1,5 @@
 import IsomorphicWebSocket from 'isomorphic-ws';
+import { limits } from '../protocol/constants.js';
 import type { TransportName, WebSocketConstructor } from '../transport/transport.js';
 import type { Logger } from '../logging/logger.js';
 import type { CursorStore } from './cursor-store.js';
@@ -66,6 +67,15 @@ export interface ClientOptions {
    * counts towards moving down the transport ladder (F8). @default 10_000
    */
   openTimeoutMs?: number | undefined;
+  /**
+   * Largest message accepted from the server, in bytes: a WebSocket frame, an
+   * SSE event (or a line that never ends), a long-poll or command reply. Past
+   * it the client fails with a typed `ProtocolError` (`frame_too_large`,
+   * `reply_too_large`) instead of growing (F6); the client's memory for
+   * messages stays within a small multiple of this.
+   * @default 67_108_864 (64 MiB: `turn.completed.output` repeats a whole turn's text)
+   */
+  maxMessageBytes?: number | undefined;
   /** Where to log. @default silent */
   logger?: Logger | undefined;
 }
@@ -83,7 +93,7 @@ export const RECONNECT_DEFAULTS = {
 } as const satisfies ResolvedReconnectOptions;
 
 /** Defaults of every optional `createClient` option (those with a static value). */
-export const DEFAULTS = {
+export const CLIENT_DEFAULTS = {
   transports: ['websocket', 'sse', 'poll'],
   requestTimeoutMs: 30_000,
   bufferLimit: 1000,
@@ -91,15 +101,21 @@ export const DEFAULTS = {
   // Three missed server heartbeats (15 s each) before a connection counts as half-open.
   heartbeatTimeoutMs: 45_000,
   openTimeoutMs: 10_000,
+  maxMessageBytes: limits.maxServerFrameBytes,
   reconnect: RECONNECT_DEFAULTS,
 } as const satisfies Required<
   Pick<
     ClientOptions,
-    'transports' | 'requestTimeoutMs' | 'bufferLimit' | 'closeTimeoutMs' | 'heartbeatTimeoutMs' | 'openTimeoutMs'
+    'transports' | 'requestTimeoutMs' | 'bufferLimit' | 'closeTimeoutMs' | 'heartbeatTimeoutMs' | 'openTimeoutMs' | 'maxMessageBytes'
   > & {
     reconnect: ResolvedReconnectOptions;
   }
 >;
+
+/**
+ * @deprecated Renamed `CLIENT_DEFAULTS` (the server and testing kit have their own defaults); this alias goes in the next minor version.
+ */
+export const DEFAULTS = CLIENT_DEFAULTS;
 
 /** `ClientOptions` after validation and defaults. */
 export interface ResolvedClientOptions {
@@ -116,6 +132,7 @@ export interface ResolvedClientOptions {
   closeTimeoutMs: number;
   heartbeatTimeoutMs: number;
   openTimeoutMs: number;
+  maxMessageBytes: number;
   logger: Logger;
 }
 
@@ -146,12 +163,13 @@ const RECONNECT_RULES: Record<Exclude<keyof ResolvedReconnectOptions, 'jitter'>,
   factor: ['a finite number >= 1', (v) => Number.isFinite(v) && v >= 1],
   maxAttempts: ['an integer >= 1 or Infinity', (v) => v === Infinity || (Number.isInteger(v) && v >= 1)],
 };
-const RULES: Record<'requestTimeoutMs' | 'bufferLimit' | 'closeTimeoutMs' | 'heartbeatTimeoutMs' | 'openTimeoutMs', NumberRule> = {
+const RULES: Record<'requestTimeoutMs' | 'bufferLimit' | 'closeTimeoutMs' | 'heartbeatTimeoutMs' | 'openTimeoutMs' | 'maxMessageBytes', NumberRule> = {
   requestTimeoutMs: ABOVE_0,
   bufferLimit: ABOVE_0,
   closeTimeoutMs: AT_LEAST_0,
   heartbeatTimeoutMs: ABOVE_0,
   openTimeoutMs: ABOVE_0,
+  maxMessageBytes: ['an integer >= 1024', (v) => Number.isSafeInteger(v) && v >= 1024],
 };
 
 /** `defaults` with every number `from` gives in their place, each checked against its rule. */
@@ -185,11 +203,11 @@ export function resolveOptions(options: ClientOptions): ResolvedClientOptions {
   const clientId = options.clientId ?? globalThis.crypto.randomUUID();
   if (typeof clientId !== 'string' || clientId === '') fail('clientId', 'a non-empty string', clientId);
 
-  const transports = options.transports ?? DEFAULTS.transports;
+  const transports = options.transports ?? CLIENT_DEFAULTS.transports;
   if (
     !Array.isArray(transports) ||
     transports.length === 0 ||
-    transports.some((name) => !DEFAULTS.transports.includes(name)) ||
+    transports.some((name) => !CLIENT_DEFAULTS.transports.includes(name)) ||
     new Set(transports).size !== transports.length
   ) {
     fail('transports', "a non-empty list of distinct 'websocket', 'sse', 'poll'", transports);
@@ -231,7 +249,7 @@ export function resolveOptions(options: ClientOptions): ResolvedClientOptions {
   if (!isObject(logger)) fail('logger', 'an object', logger);
 
   return {
-    ...numbers(options, RULES, DEFAULTS),
+    ...numbers(options, RULES, CLIENT_DEFAULTS),
     baseUrl,
     clientId,
     transports: [...transports],

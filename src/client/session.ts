@@ -1,4 +1,4 @@
-import { sessionSnapshot, turnReply } from '../protocol/checks.js';
+import { replyChecks } from '../protocol/checks.js';
 import { routes } from '../protocol/constants.js';
 import type { PromptReply as PromptReplyType, SessionSnapshot } from '../protocol/index.js';
 import type { ClientContext } from './context.js';
@@ -56,7 +56,7 @@ export class SessionImpl implements Session {
           body: { prompt: text, clientId: this.#ctx.options.clientId },
           idempotencyKey,
           signal,
-          check: turnReply,
+          check: replyChecks.prompt,
         }),
       signal: options.signal,
     });
@@ -83,10 +83,6 @@ export class SessionImpl implements Session {
   }
 
   snapshot(options: { signal?: AbortSignal } = {}): Promise<SessionSnapshot> {
-    return this.#ctx.command('snapshot', {
-      http: (signal) =>
-        this.#ctx.http.request('GET', routes.session(this.id), { signal, check: sessionSnapshot }),
-      signal: options.signal,
-    });
+    return this.#ctx.snapshot(this.id, options.signal);
   }
 }

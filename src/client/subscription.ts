@@ -1,8 +1,8 @@
 import type { TetherError } from '../errors/index.js';
 import type { KnownSessionEvent, ResetInfo, ResetReason, SessionEvent } from '../protocol/index.js';
-import type { Consumer } from './connection-manager.js';
+import type { Consumer } from './session-feed.js';
 import type { ClientContext } from './context.js';
-import { EventQueue } from './event-queue.js';
+import { EventQueue, overflowError } from './event-queue.js';
 
 /**
  * Yielded by a subscription, not sent by the server: the history needed to
@@ -30,10 +30,12 @@ export type SubscriptionEvent = KnownSessionEvent | SessionResetEvent;
 /** Options of `session.subscribe`. */
 export interface SubscribeOptions {
   /**
-   * Yield the events after this `seq`. @default the cursor in `cursorStore`
-   * for this session, else 0 (the whole history the server holds).
+   * Yield the events after this `seq`; `'now'` yields only events created
+   * after the call (the session's current `seq` is asked first, no history is
+   * replayed). @default the cursor in `cursorStore` for this session, else 0
+   * (the whole history the server holds).
    */
-  after?: number | undefined;
+  after?: number | 'now' | undefined;
   /** Aborting ends the subscription: the iterator throws `signal.reason`. */
   signal?: AbortSignal | undefined;
 }
@@ -70,18 +72,30 @@ export class SubscriptionImpl implements Subscription, Consumer {
       () => this.close(),
       // Persist what the app has actually received, so a restart resumes right after it.
       (ev) => ctx.saveCursor(this.sessionId, ev.epoch, ev.type === 'session.reset' ? ev.after : ev.seq),
+      // A reader this far behind ends typed (F6: bounded memory); it resumes with `subscribe({ after: lastSeq })`.
+      { maxChars: ctx.options.maxMessageBytes, onOverflow: () => this.#end(overflowError(sessionId)) },
     );
     this.#signal = options.signal;
     const after = options.after;
-    if (after !== undefined && (!Number.isInteger(after) || after < 0)) {
-      throw new TypeError(`subscribe: \`after\` must be a non-negative integer, got ${String(after)}`);
+    if (after !== undefined && after !== 'now' && (!Number.isInteger(after) || after < 0)) {
+      throw new TypeError(`subscribe: \`after\` must be a non-negative integer or 'now', got ${String(after)}`);
     }
     if (this.#signal?.aborted) {
       this.#end(this.#signal.reason);
       return;
     }
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
-    if (after !== undefined) {
+    if (after === 'now') {
+      // Live from here: start after the session's current position (in its current epoch).
+      void ctx.snapshot(sessionId).then(
+        ({ session }) => {
+          this.seq = session.seq;
+          this.epoch = session.epoch;
+          this.#register();
+        },
+        (error: unknown) => this.#end(error),
+      );
+    } else if (after !== undefined) {
       this.seq = after;
       this.#register();
     } else {

@@ -1,5 +1,5 @@
 import { ConnectionError, HttpError, TetherError, TimeoutError } from '../errors/index.js';
-import { cancelReply, pollReply, turnReply } from '../protocol/checks.js';
+import { replyChecks } from '../protocol/checks.js';
 import { isTerminal, routes } from '../protocol/constants.js';
 import type {
   PollReply,
@@ -10,9 +10,10 @@ import type {
   TurnEvent,
   TurnInfo,
 } from '../protocol/index.js';
-import type { Consumer } from './connection-manager.js';
+import type { Consumer } from './session-feed.js';
+import { finalScope, isFinalCode } from '../transport/final-answers.js';
 import type { ClientContext } from './context.js';
-import { EventQueue } from './event-queue.js';
+import { alreadyIterated, EventQueue, overflowError } from './event-queue.js';
 
 /** What `turn.cancel()` resolves with. `not_found`: the server does not know the turn (404). */
 export type CancelResult = { cancelled: true } | { cancelled: false; reason: 'already_finished' | 'not_found' };
@@ -41,6 +42,10 @@ export interface Turn extends AsyncIterable<TurnEvent> {
 
 /** Fallback checks after a cancel: how many times to ask `GET turn` before trusting the stream alone. */
 const MAX_FALLBACK_CHECKS = 5;
+/** Requests of the log a new turn reads over HTTP while the connection opens (see #bridge). */
+const BRIDGE_PAGES = 3;
+/** How long each of those after the first may wait for new events, in ms. */
+const BRIDGE_WAIT_MS = 1000;
 /** Pages of the log read over HTTP to bring a turn's iterator up to its fetched terminal. */
 const MAX_CATCH_UP_PAGES = 100;
 
@@ -70,13 +75,18 @@ export class TurnImpl implements Turn, Consumer {
   #checking: Promise<void> | undefined;
   #graceTimer: unknown;
   #checks = 0;
+  #iterated = false;
 
   constructor(ctx: ClientContext, sessionId: string, id: string) {
     this.#ctx = ctx;
     this.sessionId = sessionId;
     this.id = id;
     this.result = new Promise((resolve) => (this.#resolve = resolve));
-    this.#queue = new EventQueue(ctx.options.bufferLimit);
+    // A reader this far behind gets a typed error from the iterator; `result` still settles (F6: bounded memory).
+    this.#queue = new EventQueue(ctx.options.bufferLimit, undefined, undefined, {
+      maxChars: ctx.options.maxMessageBytes,
+      onOverflow: () => this.#queue.end(overflowError(sessionId)),
+    });
     ctx.turns.set(this.#key, this);
   }
 
@@ -93,22 +103,33 @@ export class TurnImpl implements Turn, Consumer {
     this.seq = info.queuedSeq - 1;
     this.#registered = true;
     this.#ctx.manager.addConsumer(this);
+    if (this.#ctx.options.bridgeFirstEvents && this.#ctx.manager.state.status === 'connecting' && !info.terminal) void this.#bridge();
   }
 
   /** `session.turn(id)`: learn where the turn starts, then attach. */
   attachById(): void {
     void this.#fetch().then(
-        (reply) => this.attach(reply.turn),
-        (error: unknown) => this.#failLocally(error),
-      );
+      (reply) => this.attach(reply.turn),
+      (error: unknown) => {
+        this.#failLocally(error);
+        this.#ctx.noteFailure(this.sessionId, error);
+      },
+    );
   }
 
   /** `GET` the turn: where it starts, and its terminal once it has one. */
   #fetch(): Promise<{ turn: TurnInfo }> {
-    return this.#ctx.http.request('GET', routes.turn(this.sessionId, this.id), { check: turnReply });
+    return this.#ctx.http.request('GET', routes.turn(this.sessionId, this.id), { check: replyChecks.turn });
   }
 
+  /**
+   * A turn is read once: its events are not kept after they are handed out
+   * (F6), so a second iteration throws instead of silently yielding nothing
+   * (as openai-node's streams do). `result` can be awaited any number of times.
+   */
   [Symbol.asyncIterator](): AsyncIterator<TurnEvent> {
+    if (this.#iterated) throw alreadyIterated(`turn ${this.id}`);
+    this.#iterated = true;
     return this.#queue;
   }
 
@@ -155,6 +176,11 @@ export class TurnImpl implements Turn, Consumer {
     this.#registered = false;
     if (error.code === 'client_closed') {
       this.closeLocally();
+      return;
+    }
+    if (finalScope(error)) {
+      // The server said the session is gone: nothing to fetch, nothing to retry.
+      this.#finish(this.#localError(error.code, error.message));
       return;
     }
     // Reconnecting gave up: the stream cannot deliver the terminal; fetch it instead (F5).
@@ -222,7 +248,7 @@ export class TurnImpl implements Turn, Consumer {
       seq: this.seq,
       epoch: this.epoch ?? '',
       time: this.#ctx.clock.now(),
-      error: { code, message, retryable: code !== 'not_found' },
+      error: { code, message, retryable: code !== 'not_found' && !isFinalCode(code) },
     } as TurnErrorEvent;
   }
 
@@ -254,10 +280,13 @@ export class TurnImpl implements Turn, Consumer {
           // already past the terminal. Otherwise the stream is still on its way
           // and ending now would skip the events between here and the terminal.
           this.#settle(terminal);
-          return this.#catchUp(terminal);
+          return this.#readLogTo(terminal);
         },
         (error: unknown) => {
-          if (error instanceof HttpError && error.status === 404) this.#failLocally(error);
+          if (error instanceof HttpError && error.status === 404) {
+            this.#failLocally(error);
+            this.#ctx.noteFailure(this.sessionId, error);
+          }
           // Otherwise the server is unreachable too; a later trigger checks again.
         },
       )
@@ -274,35 +303,67 @@ export class TurnImpl implements Turn, Consumer {
    * terminal only when the log cannot give the rest (history reset away,
    * server unreachable while the stream gave up).
    */
-  async #catchUp(terminal: TerminalEvent): Promise<void> {
+  async #readLogTo(terminal: TerminalEvent): Promise<void> {
     let unreadable = false;
     for (let page = 0; !this.#ended && page < MAX_CATCH_UP_PAGES; page++) {
-      let reply: PollReply;
-      try {
-        reply = await this.#ctx.http.request<PollReply>('GET', routes.poll(this.sessionId), {
-          query: { after: this.seq, epoch: this.epoch, wait: 0 },
-          check: pollReply,
-        });
-      } catch (error) {
+      const reply = await this.#readLogPage(0);
+      if (reply instanceof Error) {
         // The server answered but will not serve its log over HTTP: nothing to wait for.
         // A network failure, though, leaves it to the stream and the next check.
-        unreadable = error instanceof TetherError && !(error instanceof ConnectionError) && !(error instanceof TimeoutError);
+        unreadable = reply instanceof TetherError && !(reply instanceof ConnectionError) && !(reply instanceof TimeoutError);
         break;
       }
       if (this.#ended) return;
       if (reply.reset) this.#historyLost = true;
-      for (const event of reply.events) {
-        if (this.#ended) return;
-        if (event.seq <= this.seq) continue;
-        this.seq = event.seq;
-        this.epoch = event.epoch;
-        if (event.turnId === this.id) this.onEvent(event);
-      }
       if (reply.reset || reply.events.length === 0 || this.seq >= terminal.seq) break;
     }
     if (this.#ended) return;
     // The log could not bring the terminal: end with the fetched one unless the stream still can.
     if (!this.#registered || this.#historyLost || unreadable || terminal.seq <= this.seq) this.#finish(terminal);
+  }
+
+  /**
+   * One page of the session's log after this turn's cursor, over HTTP (the
+   * long-poll endpoint, waiting up to `waitMs` for something new); this
+   * turn's events in it are handed on, deduped by `seq` against the stream
+   * (F4). Resolves with the reply, or with the error (never rejects).
+   */
+  async #readLogPage(waitMs: number): Promise<PollReply | Error> {
+    let reply: PollReply;
+    try {
+      reply = await this.#ctx.http.request<PollReply>('GET', routes.poll(this.sessionId), {
+        query: { after: this.seq, epoch: this.epoch, wait: waitMs },
+        check: replyChecks.poll,
+      });
+    } catch (error) {
+      this.#ctx.noteFailure(this.sessionId, error);
+      return error instanceof Error ? error : new Error(String(error));
+    }
+    for (const event of reply.events) {
+      if (this.#ended) break;
+      if (event.seq <= this.seq) continue;
+      this.seq = event.seq;
+      this.epoch = event.epoch;
+      if (event.turnId === this.id) this.onEvent(event);
+    }
+    return reply;
+  }
+
+  /**
+   * The connection is still opening when the prompt is accepted (an idle
+   * client): read the turn's first events from the log over HTTP meanwhile,
+   * as a raw client would, instead of waiting for the handshake. At most
+   * BRIDGE_PAGES requests, stopped as soon as the stream is open, the turn
+   * ends or the log has a reset (the stream handles that). The stream
+   * subscribed from the same cursor, so whichever brings an event first
+   * delivers it; the other is deduped by `seq` (F4).
+   */
+  async #bridge(): Promise<void> {
+    for (let page = 0; page < BRIDGE_PAGES; page++) {
+      if (this.#ended || this.#ctx.closed || this.#ctx.manager.state.status === 'open') return;
+      const reply = await this.#readLogPage(page === 0 ? 0 : BRIDGE_WAIT_MS);
+      if (reply instanceof Error || reply.reset) return;
+    }
   }
 
   /** Called by the client when reconnecting keeps failing: do not wait on the stream alone (F5). */
@@ -337,7 +398,7 @@ export class TurnImpl implements Turn, Consumer {
           return this.#ctx.http.request('POST', routes.cancel(sessionId, turnId), {
             body: { clientId: this.#ctx.options.clientId, ...reason },
             signal,
-            check: cancelReply,
+            check: replyChecks.cancel,
             onRetry: () => (resent = true),
           });
         },

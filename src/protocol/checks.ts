@@ -199,3 +199,22 @@ const replyError = object({ type: oneOf('reply'), id: string, ok: oneOf(false), 
 export const replyFrame: Check<ReplyOkFrame | ReplyErrorFrame> = (value) =>
   (isObject(value) && value.ok === true ? replyOk : replyError)(value);
 export const subscribeResult: Check<SubscribeResult> = object({ epoch: string, seq: count });
+
+/**
+ * Each command's reply check, by command name: the one table the WebSocket
+ * transport (reply frames' `result`) and the HTTP client (2xx bodies) both
+ * read, so a command's reply is held to the same shape on every path.
+ */
+export const replyChecks = {
+  createSession: createSessionReply,
+  snapshot: sessionSnapshot,
+  prompt: turnReply,
+  turn: turnReply,
+  cancel: cancelReply,
+  poll: pollReply,
+  subscribe: subscribeResult,
+  unsubscribe: present,
+} as const satisfies Record<string, Check>;
+
+/** A command whose reply has a check. */
+export type CommandName = keyof typeof replyChecks;

@@ -6,11 +6,9 @@ import { TetherCore } from './core/tether-core.js';
 import { waitAtMost } from '../internal/clock.js';
 import type { Connection, HostContext } from './hosts/context.js';
 import { Dispatcher } from './commands/dispatcher.js';
-import { matchRoute } from './commands/routes.js';
 import { handleRequest } from './hosts/handle-request.js';
-import { serveWebSocket } from './hosts/websocket.js';
+import { handleUpgrade } from './hosts/upgrade.js';
 import { resolveServerOptions, type ServerOptions } from './options.js';
-import { requestUrl } from './hosts/request-url.js';
 
 /** Per-connection numbers from {@link TetherServer.stats}. */
 export interface ConnectionStats {
@@ -108,24 +106,7 @@ export function createServer(options: ServerOptions): TetherServer {
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: resolved.maxFrameBytes, clientTracking: false });
   wss.on('error', (error) => logger.error?.({ err: error }, 'agent-tether: websocket server error'));
-  http.on('upgrade', (req, socket: Socket, head) => {
-    socket.on('error', () => {});
-    let path: string;
-    try {
-      path = requestUrl(req.url).pathname;
-    } catch {
-      return refuseUpgrade(socket, 404, 'Not Found');
-    }
-    if (matchRoute(path)?.name !== 'websocket') return refuseUpgrade(socket, 404, 'Not Found');
-    if (closing) return refuseUpgrade(socket, 503, 'Service Unavailable');
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      if (closing) {
-        ws.close(1001, 'server shutting down');
-        return;
-      }
-      serveWebSocket(ctx, ws, req);
-    });
-  });
+  http.on('upgrade', (req, socket: Socket, head: Buffer) => handleUpgrade(ctx, wss, req, socket, head));
 
   let url: string | undefined;
   let closePromise: Promise<void> | undefined;
@@ -193,11 +174,4 @@ export function createServer(options: ServerOptions): TetherServer {
     },
   };
   return server;
-}
-
-function refuseUpgrade(socket: Socket, status: number, text: string): void {
-  const body = JSON.stringify({ error: { code: status === 404 ? 'not_found' : 'shutting_down', message: text, status } });
-  socket.end(
-    `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
 }

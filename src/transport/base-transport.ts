@@ -2,7 +2,10 @@ import { ConnectionError, ProtocolError, TetherError, TimeoutError } from '../er
 import type { Clock } from '../internal/clock.js';
 import { headers as protocolHeaders, limits } from '../protocol/constants.js';
 import type { ResetInfo } from '../protocol/index.js';
-import { endpoint, httpErrorFrom, parseRetryAfter, requestHeaders } from './http.js';
+import { finalScope } from './final-answers.js';
+import { cancelBody, endpoint, httpErrorFrom, parseRetryAfter, requestHeaders } from './http.js';
+
+export { cancelBody } from './http.js';
 import type {
   Cursor,
   Transport,
@@ -35,8 +38,10 @@ export abstract class BaseTransport implements Transport {
   protected opened = false;
   /** The attempt is over (closed by us or failed): every late callback returns early. */
   protected ended = false;
-  /** Last server hint for the next delay (SSE `retry:`, `Retry-After`). */
+  /** The server's explicit ask for a delay (`Retry-After` on an error reply). */
   protected retryAfterMs: number | undefined;
+  /** The SSE stream's `retry:` field: a hint, reported but not an ask. */
+  protected retryHintMs: number | undefined;
   #openTimer: unknown;
 
   constructor(
@@ -90,7 +95,7 @@ export abstract class BaseTransport implements Transport {
     } catch {
       // Releasing resources must not stop the report below.
     }
-    this.events.closed({ opened: this.opened, error, retryAfterMs: this.retryAfterMs, code: extra.code });
+    this.events.closed({ opened: this.opened, error, retryAfterMs: this.retryAfterMs, retryHintMs: this.retryHintMs, code: extra.code });
   }
 
   /** Ends the attempt on our own `close()`: no `closed()` call. Returns false when it had already ended. */
@@ -107,7 +112,7 @@ export abstract class BaseTransport implements Transport {
  * loop). Stopped when the session is unsubscribed or resubscribed, or the
  * attempt ends: from then on every late callback of it returns early (F4).
  */
-export interface SessionStream {
+export interface SessionLoop {
   readonly sessionId: string;
   /** Where the next request starts (long-poll moves it after each reply). */
   cursor: Cursor;
@@ -119,25 +124,26 @@ export interface SessionStream {
 }
 
 /**
- * What the SSE and long-poll transports share: one `SessionStream` per
+ * What the SSE and long-poll transports share: one `SessionLoop` per
  * subscribed session, each run by `run()`.
  *
  * - With no subscribed session there is nothing to prove: the attempt waits
  *   (no request, no open deadline) until the first `subscribe()`.
  * - Any stream failing (HTTP error, drop, stall, bad event: whatever `run()`
  *   throws) ends the whole attempt; the manager reconnects every session
- *   from its cursor.
+ *   from its cursor. A final answer about one session (`session_not_found`)
+ *   stops only that session's stream (`events.sessionEnded`).
  * - `getHeaders()` is read once per attempt.
  * - No `command()`: commands go over HTTP.
  */
 export abstract class HttpTransport extends BaseTransport {
-  readonly #streams = new Map<string, SessionStream>();
+  readonly #streams = new Map<string, SessionLoop>();
   #headers: Promise<Record<string, string>> | undefined;
 
   subscribe(sessionId: string, cursor: Cursor): void {
     if (this.ended) return;
     this.#stop(this.#streams.get(sessionId));
-    const stream: SessionStream = {
+    const stream: SessionLoop = {
       sessionId,
       cursor: { after: cursor.after, epoch: cursor.epoch },
       controller: new AbortController(),
@@ -172,7 +178,7 @@ export abstract class HttpTransport extends BaseTransport {
    * attempt (a `TetherError` as it is, anything else wrapped in a
    * `ConnectionError`), unless the stream was stopped meanwhile.
    */
-  protected abstract run(stream: SessionStream): Promise<void>;
+  protected abstract run(stream: SessionLoop): Promise<void>;
 
   /** The request headers for `accept`. */
   protected async headers(accept: string): Promise<Record<string, string>> {
@@ -187,7 +193,7 @@ export abstract class HttpTransport extends BaseTransport {
    * keeping the server's `Retry-After`).
    */
   protected async get(
-    stream: SessionStream,
+    stream: SessionLoop,
     path: string,
     headers: Record<string, string>,
     query: Record<string, number> = {},
@@ -197,28 +203,30 @@ export abstract class HttpTransport extends BaseTransport {
     const response = await this.options.fetch(url, { headers, signal: stream.controller.signal, cache: 'no-store' });
     if (stream.stopped) return void cancelBody(response);
     if (response.ok) return response;
-    this.retryAfterMs = parseRetryAfter(response.headers.get(protocolHeaders.retryAfter), this.clock.now());
     const error = await httpErrorFrom(response, `${this.name} stream of ${sessionId}`, { sessionId });
-    if (!stream.stopped) this.fail(error);
+    if (stream.stopped) return;
+    if (finalScope(error) === 'session') {
+      // An answer about this session alone: stop its stream, keep the attempt (and every other session) going.
+      this.unsubscribe(sessionId);
+      this.events.sessionEnded(sessionId, error);
+      return;
+    }
+    this.retryAfterMs = parseRetryAfter(response.headers.get(protocolHeaders.retryAfter), this.clock.now());
+    this.fail(error);
   }
 
   /** A reset may only be about the stream's own session. */
-  protected checkReset(info: ResetInfo, stream: SessionStream): void {
+  protected checkReset(info: ResetInfo, stream: SessionLoop): void {
     if (info.sessionId !== stream.sessionId) {
       throw new ProtocolError(`reset of ${info.sessionId} on the ${this.name} stream of ${stream.sessionId}`, { code: 'invalid_event' });
     }
   }
 
-  #stop(stream: SessionStream | undefined): void {
+  #stop(stream: SessionLoop | undefined): void {
     if (!stream || stream.stopped) return;
     stream.stopped = true;
     stream.watchdog?.stop();
     // No reason needed: what the abort rejects with meets `stopped` and is ignored.
     stream.controller.abort();
   }
-}
-
-/** Drops a body we will not read (frees the connection even when `fetch` ignores the abort). */
-export function cancelBody(response: Response): void {
-  response.body?.cancel().catch(() => {});
 }

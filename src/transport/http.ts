@@ -1,4 +1,4 @@
-import { HttpError } from '../errors/index.js';
+import { HttpError, ProtocolError } from '../errors/index.js';
 import { errorBody, problem } from '../protocol/checks.js';
 import { headers as protocolHeaders } from '../protocol/constants.js';
 import type { ErrorBody } from '../protocol/index.js';
@@ -32,18 +32,60 @@ export function parseRetryAfter(value: string | null, now: number): number | und
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
+/** Largest error body read from a non-2xx reply: enough for the protocol's JSON error, never a hostile server's gigabytes. */
+export const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+/**
+ * A response body as text, read in chunks and refused past `maxBytes` (a
+ * declared `content-length` over it is refused before reading): a hostile or
+ * broken server gets a `ProtocolError` (`reply_too_large`), never the
+ * client's memory (F6). Network failures while reading reject as they are.
+ */
+export async function readText(response: Response, maxBytes: number, what: string): Promise<string> {
+  const tooLarge = () => new ProtocolError(`${what} is over ${maxBytes} bytes`, { code: 'reply_too_large' });
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > maxBytes) {
+    cancelBody(response);
+    throw tooLarge();
+  }
+  const body = response.body;
+  if (!body) return '';
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  const parts: string[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    parts.push(decoder.decode(value, { stream: true }));
+  }
+  parts.push(decoder.decode());
+  return parts.join('');
+}
+
+/** Drops a body we will not read (frees the connection even when `fetch` ignores the abort). */
+export function cancelBody(response: Response): void {
+  response.body?.cancel().catch(() => {});
+}
+
 /**
  * An `HttpError` from a non-2xx response, using the protocol's JSON error
- * body when there is one. With `details`, the body's details go under
- * `details.server`.
+ * body when there is one (read up to `MAX_ERROR_BODY_BYTES`). With
+ * `details`, the body's details go under `details.server`.
  */
 export async function httpErrorFrom(response: Response, what: string, details?: Record<string, unknown>): Promise<HttpError> {
   const { status } = response;
   let body: unknown;
   try {
-    body = await response.json();
+    body = JSON.parse(await readText(response, MAX_ERROR_BODY_BYTES, 'error body'));
   } catch {
-    // Not JSON (a proxy's HTML page, an aborted body): the status says enough.
+    // Not JSON (a proxy's HTML page, an aborted body), or too large: the status says enough.
+    cancelBody(response);
   }
   const error = problem(errorBody, body) === undefined ? (body as ErrorBody).error : undefined;
   return new HttpError(status, `${what}: ${error ? `${error.message} (HTTP ${status})` : `HTTP ${status}`}`, {

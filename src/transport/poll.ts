@@ -3,9 +3,10 @@ import { sleep } from '../internal/clock.js';
 import { pollReply } from '../protocol/checks.js';
 import { routes } from '../protocol/constants.js';
 import type { SessionEvent } from '../protocol/index.js';
-import { HttpTransport, type SessionStream } from './base-transport.js';
+import { HttpTransport, type SessionLoop } from './base-transport.js';
+import { readText } from './http.js';
 import type { Transport, TransportEvents, TransportOptions } from './transport.js';
-import { validateEvent, validateFrame } from './validate-event.js';
+import { parseJson, validateEvent, validateFrame } from './validate-event.js';
 import { Watchdog } from './watchdog.js';
 
 /** Extra time a long-poll request gets beyond its `wait` before it counts as stalled. @default 10_000 */
@@ -43,7 +44,7 @@ export function createPollTransport(options: TransportOptions, events: Transport
 class PollTransport extends HttpTransport {
   readonly name = 'poll' as const;
 
-  protected async run(stream: SessionStream): Promise<void> {
+  protected async run(stream: SessionLoop): Promise<void> {
     const { sessionId } = stream;
     const headers = await this.headers('application/json');
     const margin = Math.min(POLL_DEADLINE_MARGIN_MS, this.options.heartbeatTimeoutMs);
@@ -56,9 +57,10 @@ class PollTransport extends HttpTransport {
       ));
       const response = await this.get(stream, routes.poll(sessionId), headers, { wait });
       if (!response) return;
-      const body: unknown = await response.json().catch((cause: unknown) => {
-        throw new ProtocolError(`poll reply of ${sessionId} is not valid JSON`, { code: 'invalid_json', cause });
-      });
+      // Bounded: a reply over the message limit is a ProtocolError, never the client's memory (F6).
+      const text = await readText(response, this.maxBytes, `poll reply of ${sessionId}`);
+      if (stream.stopped) return;
+      const body = parseJson(text, `poll reply of ${sessionId}`);
       if (stream.stopped) return;
       deadline.stop();
       // The envelope gets the full check; the events take the hot path (validate-event.ts),

@@ -3,7 +3,7 @@ import { ConnectionError, ProtocolError } from '../errors/index.js';
 import { resetInfo } from '../protocol/checks.js';
 import { headers as protocolHeaders, routes } from '../protocol/constants.js';
 import type { SessionEvent } from '../protocol/index.js';
-import { cancelBody, HttpTransport, type SessionStream } from './base-transport.js';
+import { cancelBody, HttpTransport, type SessionLoop } from './base-transport.js';
 import type { Transport, TransportEvents, TransportOptions } from './transport.js';
 import { parseJson, validateEvent, validateFrame } from './validate-event.js';
 import { Watchdog } from './watchdog.js';
@@ -37,7 +37,7 @@ export function createSseTransport(options: TransportOptions, events: TransportE
 class SseTransport extends HttpTransport {
   readonly name = 'sse' as const;
 
-  protected async run(stream: SessionStream): Promise<void> {
+  protected async run(stream: SessionLoop): Promise<void> {
     const { sessionId, cursor } = stream;
     const timeoutMs = this.options.heartbeatTimeoutMs;
     const watchdog = (stream.watchdog = new Watchdog(this.clock, timeoutMs, () =>
@@ -79,15 +79,15 @@ class SseTransport extends HttpTransport {
         // Other event names are ignored (forward compatibility).
       },
       onRetry: (ms) => {
-        if (!stream.stopped) this.retryAfterMs = ms;
+        if (!stream.stopped) this.retryHintMs = ms;
       },
       onError: (error) => {
         if (error.type === 'max-buffer-size-exceeded') {
           throw new ProtocolError(`sse event over ${this.maxBytes} bytes`, { code: 'frame_too_large', cause: error });
         }
       },
-      // Two frames' worth: a bigger pending event is a protocol violation, not a reason to grow.
-      maxBufferSize: 2 * this.maxBytes,
+      // One frame's worth: a bigger pending event (or a line that never ends) is a protocol violation, not a reason to grow (F6).
+      maxBufferSize: this.maxBytes,
     });
     const reader = response.body.getReader();
     const decoder = new TextDecoder('utf-8', { ignoreBOM: true });

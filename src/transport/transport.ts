@@ -47,6 +47,12 @@ export interface TransportEvents {
   /** The server could not resume `info.sessionId` from the cursor asked for. */
   reset(info: ResetInfo): void;
   /**
+   * The server gave a final answer about one session (`session_not_found`,
+   * see `FINAL_ANSWERS`): that session's stream has stopped, the attempt and
+   * every other session's stream carry on.
+   */
+  sessionEnded(sessionId: string, error: TetherError): void;
+  /**
    * Called exactly once per attempt when it ends for any reason other than our
    * own `close()`: network failure, server close, heartbeat deadline, protocol error.
    */
@@ -58,8 +64,10 @@ export interface TransportCloseInfo {
   opened: boolean;
   /** What went wrong (a `ProtocolError` for bad frames: the client reports it on `client.on('error')`). */
   error?: TetherError | undefined;
-  /** A server hint for the next delay (SSE `retry:`, `Retry-After`), in ms. */
+  /** The server asked for this delay explicitly (`Retry-After` on a 429/503 reply), in ms. */
   retryAfterMs?: number | undefined;
+  /** The SSE stream's last `retry:` field, in ms: a reconnection-time hint, not an ask (see docs/client.md). */
+  retryHintMs?: number | undefined;
   /** A WebSocket close code, when there was one. */
   code?: number | undefined;
 }

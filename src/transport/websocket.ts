@@ -1,39 +1,19 @@
-import { ConnectionError, HttpError, ProtocolError, type TetherError } from '../errors/index.js';
-import {
-  cancelReply,
-  pongFrame,
-  replyFrame,
-  resetFrame,
-  subscribeResult,
-  turnReply,
-  welcomeFrame,
-} from '../protocol/checks.js';
-import { closeCodes, routes } from '../protocol/constants.js';
+/** The multiplexed WebSocket transport: one socket per client for every session's events and the commands. */
+import { ConnectionError, ProtocolError, type TetherError } from '../errors/index.js';
+import { pongFrame, replyFrame, resetFrame, welcomeFrame } from '../protocol/checks.js';
+import { routes } from '../protocol/constants.js';
 import type { ResetInfo, SessionEvent } from '../protocol/index.js';
 import { BaseTransport, DEFAULT_CLOSE_TIMEOUT_MS, toTetherError } from './base-transport.js';
+import { closeCodeFor, closeGracefully, closeWith, errorFromClose, READY_STATE } from './close-handshake.js';
+import { finalScope } from './final-answers.js';
 import { endpoint } from './http.js';
+import { RequestTracker, type OutgoingRequest } from './request-tracker.js';
 import type { CommandFrame, Cursor, Transport, TransportEvents, TransportOptions } from './transport.js';
 import { parseJson, validateEvent, validateFrame } from './validate-event.js';
 import { Watchdog } from './watchdog.js';
 
-const CONNECTING = 0;
-const CLOSED = 3;
-/** How often `close()` looks at `bufferedAmount` while flushing. */
-const FLUSH_POLL_MS = 10;
-
 // A no-op listener: Node `ws` throws on an 'error' event that has no listener.
 const noop = (): void => {};
-
-/** A request waiting for its reply. Commands (prompt, cancel) have `resolve`/`reject`; subscribe and unsubscribe do not. */
-interface Pending {
-  /** The frame type, to check a command's `result`. */
-  type: string;
-  sessionId: string;
-  resolve?: (value: unknown) => void;
-  reject?: (reason: unknown) => void;
-  signal?: AbortSignal | undefined;
-  onAbort?: () => void;
-}
 
 /** The subset of Node's `ws` socket we use when present (send callback, terminate). */
 interface NodeLikeSocket {
@@ -72,10 +52,7 @@ class WebSocketTransport extends BaseTransport {
   /** Set when the socket has Node `ws`'s `send(data, cb)`; browsers' `send` has no callback. */
   #nodeSocket: NodeLikeSocket | undefined;
   readonly #subscriptions = new Map<string, Cursor>();
-  readonly #pending = new Map<string, Pending>();
-  /** Frames given before `welcome`, in order. */
-  #outbox: Array<{ id: string; text: string }> = [];
-  #nextId = 0;
+  readonly #requests = new RequestTracker();
   #watchdog: Watchdog | undefined;
   #pingTimer: unknown;
   #pingEveryMs = 0;
@@ -95,31 +72,16 @@ class WebSocketTransport extends BaseTransport {
 
   unsubscribe(sessionId: string): void {
     if (this.ended || !this.#subscriptions.delete(sessionId) || !this.opened) return;
-    this.#send(this.#track({ type: 'unsubscribe', sessionId }).text);
+    this.#send(this.#requests.track({ type: 'unsubscribe', sessionId }).text);
   }
 
   command(frame: CommandFrame, signal?: AbortSignal): Promise<unknown> {
     if (this.ended) {
-      return Promise.reject(
-        new ConnectionError('The WebSocket transport is closed', { code: 'connection_closed' }),
-      );
+      return Promise.reject(new ConnectionError('The WebSocket transport is closed', { code: 'connection_closed' }));
     }
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise((resolve, reject) => {
-      const pending: Pending = { type: frame.type, sessionId: frame.sessionId, resolve, reject, signal };
-      const request = this.#track(frame, pending);
-      if (signal) {
-        // The frame may already be on the wire: the server may still act on
-        // it, which the command's idempotency key makes safe to retry.
-        pending.onAbort = () => {
-          if (this.#pending.get(request.id) !== pending) return;
-          this.#pending.delete(request.id);
-          reject(signal.reason);
-        };
-        signal.addEventListener('abort', pending.onAbort, { once: true });
-      }
+    return this.#requests.command(frame, signal, (request: OutgoingRequest) => {
       if (this.opened) this.#send(request.text);
-      else this.#outbox.push(request);
+      else this.#requests.queue(request);
     });
   }
 
@@ -182,17 +144,7 @@ class WebSocketTransport extends BaseTransport {
 
   readonly #onClose = (event: CloseEvent): void => {
     if (this.ended) return;
-    const code = event.code;
-    const message = `The WebSocket closed (code ${code}${event.reason ? `: ${event.reason}` : ''})`;
-    let error: TetherError;
-    if (code === closeCodes.invalidData || code === closeCodes.policyViolation || code === closeCodes.tooBig) {
-      error = new ProtocolError(`The server rejected a frame: ${message}`, { code: 'rejected_frame' });
-    } else {
-      error = new ConnectionError(message, {
-        code: code === closeCodes.goingAway ? 'server_going_away' : 'connection_closed',
-      });
-    }
-    this.fail(error, { code });
+    this.fail(errorFromClose(event.code, event.reason), { code: event.code });
   };
 
   readonly #onError = (event: Event): void => {
@@ -262,34 +214,16 @@ class WebSocketTransport extends BaseTransport {
   }
 
   #onReply(frame: { ok?: unknown }): void {
-    const reply = validateFrame(replyFrame, frame, 'reply frame');
-    const pending = this.#pending.get(reply.id);
-    if (!pending) return; // aborted by the caller, or a duplicate: nothing waits for it
-    this.#pending.delete(reply.id);
-    if (pending.onAbort) pending.signal?.removeEventListener('abort', pending.onAbort);
-    if (reply.ok) {
-      let result: unknown = reply.result;
-      try {
-        if (pending.type === 'prompt') result = validateFrame(turnReply, result, 'prompt reply');
-        else if (pending.type === 'cancel') result = validateFrame(cancelReply, result, 'cancel reply');
-        else if (pending.type === 'subscribe') validateFrame(subscribeResult, result, 'subscribe reply');
-      } catch (error) {
-        pending.reject?.(error);
-        throw error;
-      }
-      pending.resolve?.(result);
-      return;
-    }
-    const { code, message, status, details } = reply.error;
-    const error = new HttpError(status ?? 500, message, {
-      code,
-      details: pending.reject ? details : { sessionId: pending.sessionId, server: details },
-    });
-    if (pending.reject) pending.reject(error);
-    else if (pending.type === 'subscribe' && this.#subscriptions.has(pending.sessionId)) {
+    const failure = this.#requests.settle(validateFrame(replyFrame, frame, 'reply frame'));
+    if (failure?.type !== 'subscribe' || !this.#subscriptions.has(failure.sessionId)) return;
+    if (finalScope(failure.error) === 'session') {
+      // An answer about this session alone: forget it here, keep the socket for every other session.
+      this.#subscriptions.delete(failure.sessionId);
+      this.events.sessionEnded(failure.sessionId, failure.error);
+    } else {
       // A session this socket cannot stream ends the attempt, as on SSE: the
       // manager sees which session (`details.sessionId`) and why (`status`).
-      this.fail(error);
+      this.fail(failure.error);
     }
   }
 
@@ -307,11 +241,9 @@ class WebSocketTransport extends BaseTransport {
     this.#pingEveryMs = Math.max(1, Math.min(Math.floor(timeoutMs / 3), heartbeatMs));
     this.#pingTimer = this.clock.setTimeout(this.#ping, this.#pingEveryMs);
     for (const sessionId of this.#subscriptions.keys()) this.#sendSubscribe(sessionId);
-    const outbox = this.#outbox;
-    this.#outbox = [];
-    for (const { id, text } of outbox) {
+    for (const { text } of this.#requests.takeQueued()) {
       if (this.ended) return;
-      if (this.#pending.has(id)) this.#send(text); // skip commands aborted while queued
+      this.#send(text);
     }
     if (this.ended) return;
     this.events.open();
@@ -328,17 +260,7 @@ class WebSocketTransport extends BaseTransport {
   #sendSubscribe(sessionId: string): void {
     const cursor = this.#subscriptions.get(sessionId);
     // JSON leaves out an undefined `epoch`.
-    if (cursor) this.#send(this.#track({ type: 'subscribe', sessionId, ...cursor }).text);
-  }
-
-  /** Registers a request awaiting its reply under a fresh `id`; returns the id and the frame's text. */
-  #track(
-    frame: { type: string; sessionId: string },
-    pending: Pending = { type: frame.type, sessionId: frame.sessionId },
-  ): { id: string; text: string } {
-    const id = `r${++this.#nextId}`;
-    this.#pending.set(id, pending);
-    return { id, text: JSON.stringify({ ...frame, id }) };
+    if (cursor) this.#send(this.#requests.track({ type: 'subscribe', sessionId, ...cursor }).text);
   }
 
   /**
@@ -362,29 +284,13 @@ class WebSocketTransport extends BaseTransport {
     }
   };
 
-  /** Timers off, every pending command rejected, outbox dropped. */
+  /** Timers off, every pending command rejected, queued frames dropped. */
   #release(error: TetherError): void {
     this.#watchdog?.stop();
     this.#watchdog = undefined;
-    if (this.#pingTimer !== undefined) {
-      this.clock.clearTimeout(this.#pingTimer);
-      this.#pingTimer = undefined;
-    }
-    this.#outbox = [];
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const p of pending) {
-      if (p.onAbort) p.signal?.removeEventListener('abort', p.onAbort);
-      if (p.reject) {
-        // F9: never silently dropped; the caller resends with the same idempotency key.
-        p.reject(
-          new ConnectionError(`The WebSocket ended before the reply to ${p.type}: ${error.message}`, {
-            code: 'connection_lost',
-            cause: error,
-          }),
-        );
-      }
-    }
+    this.clock.clearTimeout(this.#pingTimer); // a no-op for `undefined`
+    this.#pingTimer = undefined;
+    this.#requests.rejectAll(error);
   }
 
   protected teardown(error: TetherError | undefined): void {
@@ -394,75 +300,23 @@ class WebSocketTransport extends BaseTransport {
     socket.onmessage = null;
     socket.onerror = noop;
     socket.onclose = null;
-    if (socket.readyState === CLOSED) return;
+    if (socket.readyState === READY_STATE.closed) return;
     const heartbeat = error instanceof ConnectionError && error.code === 'heartbeat_timeout';
     if (heartbeat && this.#nodeSocket) {
       // Half-open: a close handshake cannot complete, so drop the TCP socket.
       this.#nodeSocket.terminate();
       return;
     }
-    const code =
-      error instanceof ProtocolError
-        ? error.code === 'frame_too_large'
-          ? closeCodes.tooBig
-          : error.code === 'invalid_json'
-            ? closeCodes.invalidData
-            : closeCodes.policyViolation
-        : closeCodes.normal;
-    try {
-      socket.close(code);
-    } catch {
-      // Browsers only allow 1000 and 3000–4999 from a client.
-      try {
-        socket.close();
-      } catch {
-        // Already closing.
-      }
-    }
+    closeWith(socket, closeCodeFor(error));
   }
 
-  /** F7: flush what is buffered (bounded), close with 1000, wait for the close handshake (bounded). */
+  /** F7: flush, close with 1000, wait for the handshake; all bounded by `timeoutMs`. */
   #closeSocket(timeoutMs: number): Promise<void> {
     const socket = this.#socket;
-    if (!socket || socket.readyState === CLOSED) return Promise.resolve();
+    if (!socket) return Promise.resolve();
     socket.onmessage = null;
     socket.onerror = noop;
-    const deadline = this.clock.now() + timeoutMs;
-    return new Promise<void>((resolve) => {
-      let timer: unknown;
-      const finish = (): void => {
-        if (timer !== undefined) this.clock.clearTimeout(timer);
-        timer = undefined;
-        socket.onclose = null;
-        resolve();
-      };
-      const force = (): void => {
-        timer = undefined;
-        this.#nodeSocket?.terminate();
-        finish();
-      };
-      socket.onclose = finish;
-      const sendClose = (): void => {
-        timer = undefined;
-        try {
-          socket.close(closeCodes.normal);
-        } catch {
-          // Already closing: the close event still comes.
-        }
-        if (socket.readyState === CLOSED) return finish();
-        timer = this.clock.setTimeout(force, Math.max(0, deadline - this.clock.now()));
-      };
-      const flush = (): void => {
-        timer = undefined;
-        const left = deadline - this.clock.now();
-        if (socket.readyState !== CONNECTING && socket.bufferedAmount > 0 && left > 0) {
-          timer = this.clock.setTimeout(flush, Math.min(FLUSH_POLL_MS, left));
-          return;
-        }
-        sendClose();
-      };
-      if (socket.readyState === CONNECTING || socket.readyState === 2) sendClose();
-      else flush();
-    });
+    const node = this.#nodeSocket;
+    return closeGracefully(socket, this.clock, timeoutMs, node && (() => node.terminate()));
   }
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionError, ProtocolError } from '../../src/errors/index.js';
-import { delta, ev, flush, makeClient, take, useFakeTime } from './helpers.js';
+import { delta, ev, flush, json, makeClient, take, turnInfo, useFakeTime } from './helpers.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -126,9 +126,11 @@ describe('connection manager: state machine (F8)', () => {
     await client.close();
   });
 
-  it('ignores late callbacks of a superseded attempt (F4)', async () => {
+  it('ignores late callbacks of a superseded attempt (F4), and says why at debug level', async () => {
     useFakeTime();
-    const { client, transports } = makeClient({}, { random: () => 0 });
+    const debug: Array<Record<string, unknown>> = [];
+    const logger = { debug: (fields: Record<string, unknown>) => debug.push(fields) };
+    const { client, transports } = makeClient({ logger }, { random: () => 0 });
     const sub = client.session('s1').subscribe({ after: 0 });
     const it = sub[Symbol.asyncIterator]();
     const old = transports.last;
@@ -143,6 +145,12 @@ describe('connection manager: state machine (F8)', () => {
     old.reset({ sessionId: 's1', epoch: 'zz', after: 5, reason: 'epoch_changed' });
     old.drop({ opened: true });
     expect(client.state).toEqual({ status: 'reconnecting', transport: 'websocket', attempt: 1 });
+    expect(debug.filter((f) => f.reason === 'superseded')).toEqual([
+      { attempt: 1, reason: 'superseded' },
+      { attempt: 1, reason: 'superseded' },
+      { attempt: 1, reason: 'superseded' },
+      { attempt: 1, reason: 'superseded' },
+    ]);
     fresh.open();
     fresh.push('s1', [delta(1, 't1', 'fresh')]);
     const [first] = await take(it, 1);
@@ -463,6 +471,93 @@ describe('robustness', () => {
     expect(client.state.status).toBe('open');
     expect(transports.last.subscriptions.get('s1')).toEqual({ after: 0 });
     sub.close();
+    await client.close();
+  });
+});
+
+describe("reconnect delay: the client's backoff governs (F8)", () => {
+  it("ignores an SSE retry: hint, and caps a server's Retry-After at reconnect.maxDelayMs", async () => {
+    useFakeTime();
+    const debug: Array<Record<string, unknown>> = [];
+    const { client, transports } = makeClient(
+      { transports: ['sse'], reconnect: { initialDelayMs: 200, maxDelayMs: 10_000 }, logger: { debug: (f: Record<string, unknown>) => debug.push(f) } },
+      { random: () => 0.5 },
+    );
+    const sub = client.session('s1').subscribe({ after: 0 });
+    transports.last.open();
+    // A day-long `retry:` on the stream: a hint, not an ask. Backoff: 0.5 × 200 ms.
+    transports.last.drop({ opened: true, retryHintMs: 86_400_000 });
+    await vi.advanceTimersByTimeAsync(99);
+    expect(transports.created).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(transports.created).toHaveLength(2);
+    expect(debug.find((f) => f.delayMs !== undefined)).toMatchObject({ delayMs: 100, backoffMs: 100, retryHintMs: 86_400_000 });
+    // An explicit Retry-After (a 503) raises the delay, but never past maxDelayMs.
+    transports.last.drop({ opened: false, retryAfterMs: 86_400_000 });
+    await vi.advanceTimersByTimeAsync(9_999);
+    expect(transports.created).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(transports.created).toHaveLength(3);
+    sub.close();
+    await client.close();
+  });
+});
+
+describe('a prompt on an idle client connects alongside the request', () => {
+  it('starts the transport before the prompt reply; the turn then subscribes from its own queuedSeq (F4)', async () => {
+    let answer!: (r: Response) => void;
+    const { client, transports, states } = makeClient({ transports: ['sse'] }, {}, {
+      'POST /v1/sessions/s1/turns': () => new Promise<Response>((resolve) => (answer = resolve)),
+    });
+    const prompting = client.session('s1').prompt('hi');
+    await flush();
+    // The request is still out, and the stream is already opening.
+    expect(transports.created).toHaveLength(1);
+    expect(states).toEqual(['connecting:sse']);
+    expect(transports.last.subscriptions.size).toBe(0);
+    answer(json(201, { turn: turnInfo('t1', 7) }));
+    const turn = await prompting;
+    expect(transports.created).toHaveLength(1);
+    expect(transports.last.subscriptions.get('s1')).toEqual({ after: 6 });
+    transports.last.open();
+    transports.last.push('s1', [ev(6, 'turn.delta', 't0', { text: 'older turn' }), ev(7, 'turn.queued', 't1', { prompt: 'hi' })]);
+    expect((await turn[Symbol.asyncIterator]().next()).value).toMatchObject({ type: 'turn.queued', turnId: 't1' });
+    await client.close();
+  });
+
+  it('a prompt that fails leaves the client idle again', async () => {
+    const { client, transports, states } = makeClient({ transports: ['sse'] }, {}, {
+      'POST /v1/sessions/s1/turns': () => json(400, { error: { code: 'bad_request', message: 'no', status: 400 } }),
+    });
+    await expect(client.session('s1').prompt('hi')).rejects.toMatchObject({ code: 'bad_request' });
+    expect(states).toEqual(['connecting:sse', 'idle']);
+    expect(transports.last.closedByClient).toBe(true);
+    await client.close();
+  });
+});
+
+describe('a turn accepted while the connection opens reads its first events over HTTP meanwhile', () => {
+  it('yields them before the stream opens; the stream then continues without duplicates (F4)', async () => {
+    let polls = 0;
+    const { client, transports, http } = makeClient({ transports: ['sse'] }, { bridgeFirstEvents: true }, {
+      'POST /v1/sessions/s1/turns': () => json(201, { turn: turnInfo('t1', 1) }),
+      'GET /v1/sessions/s1/poll': () =>
+        json(200, polls++ === 0 ? { epoch: 'e1', next: 2, events: [ev(1, 'turn.queued', 't1', { prompt: 'hi' }), delta(2, 't1', 'a')] } : { epoch: 'e1', next: 2, events: [] }),
+    });
+    const turn = await client.session('s1').prompt('hi');
+    const it = turn[Symbol.asyncIterator]();
+    // The transport has not opened: these came over HTTP.
+    expect((await it.next()).value).toMatchObject({ type: 'turn.queued', seq: 1 });
+    expect((await it.next()).value).toMatchObject({ type: 'turn.delta', text: 'a' });
+    expect(client.state.status).toBe('connecting');
+    expect(transports.last.subscriptions.get('s1')).toEqual({ after: 0 });
+    transports.last.open();
+    transports.last.push('s1', [ev(1, 'turn.queued', 't1', { prompt: 'hi' }), delta(2, 't1', 'a'), delta(3, 't1', 'b')]);
+    expect((await it.next()).value).toMatchObject({ type: 'turn.delta', text: 'b', seq: 3 });
+    await flush();
+    // Once open, the bridge stops asking.
+    const asked = http.calls.filter((c) => c.path.endsWith('/poll')).length;
+    expect(asked).toBeLessThanOrEqual(2);
     await client.close();
   });
 });

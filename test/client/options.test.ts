@@ -1,9 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay } from '../../src/client/backoff.js';
-import { DEFAULTS, RECONNECT_DEFAULTS, resolveOptions } from '../../src/client/options.js';
+import { CLIENT_DEFAULTS, DEFAULTS, RECONNECT_DEFAULTS, resolveOptions } from '../../src/client/options.js';
+import { createClientWith } from '../../src/client/client.js';
 import { createClient, memoryCursorStore, localStorageCursorStore } from '../../src/index.js';
 
 describe('options', () => {
+  it('internal hooks set to `undefined` keep their defaults', async () => {
+    const client = createClientWith({ baseUrl: 'http://h' }, { clock: undefined, random: undefined, createTransport: undefined, stableAfterMs: undefined });
+    const session = client.session('s1');
+    const sub = session.subscribe({ after: 0 });
+    // The default clock and transports are there: connecting works, and closing clears the timers.
+    expect(client.state.status).toBe('connecting');
+    sub.close();
+    await client.close();
+    expect(client.state.status).toBe('closed');
+  });
+
   it('fills every default, field by field; `{x: undefined}` never wipes one', () => {
     const o = resolveOptions({
       baseUrl: 'http://h:1/prefix',
@@ -12,7 +24,9 @@ describe('options', () => {
       transports: undefined,
     });
     expect(o.reconnect).toEqual({ ...RECONNECT_DEFAULTS, maxDelayMs: 5000 });
-    expect(o.requestTimeoutMs).toBe(DEFAULTS.requestTimeoutMs);
+    expect(o.requestTimeoutMs).toBe(CLIENT_DEFAULTS.requestTimeoutMs);
+    // The deprecated name stays an alias for one minor version.
+    expect(DEFAULTS).toBe(CLIENT_DEFAULTS);
     expect(o.transports).toEqual(['websocket', 'sse', 'poll']);
     expect(o.bufferLimit).toBe(1000);
     expect(o.heartbeatTimeoutMs).toBe(45_000);

@@ -95,6 +95,22 @@ describe('examples/terminal-chat', () => {
     expect(out).not.toMatch(/[^\n]\[(offline|back online|connected)/);
   });
 
+  it('tells the user when the server no longer knows the session, and /new starts a fresh one', async () => {
+    const child = new Child(chat.file, ['--url', proxy.url, '--session', 'forgotten-session']);
+    children.push(child);
+    await child.waitFor('[session forgotten-session no longer exists on the server — type /new to start a new session]');
+    expect(child.stdout).not.toContain('reconnecting');
+    const mark = child.stdout.length;
+    child.process.stdin.write('/new\n');
+    await child.waitFor(/session \S+ — a new session; type a prompt/, { after: mark });
+    child.process.stdin.write('hello\n');
+    await child.waitFor('agent › Hi there, good friend.\n[done]', { after: mark });
+    child.process.kill('SIGINT');
+    await child.waitFor('^C — press Ctrl-C again to quit', { after: mark });
+    child.process.kill('SIGINT');
+    expect((await child.exit()).code).toBe(0);
+  });
+
   it('quits at once on two Ctrl-Cs during a reply', async () => {
     const child = await start();
     child.process.stdin.write('hang\n');

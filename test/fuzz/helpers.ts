@@ -31,6 +31,10 @@ export class Recorder implements TransportEvents {
   reset(info: unknown): void {
     this.resets.push(info);
   }
+  readonly ended: Array<{ sessionId: string; error: unknown }> = [];
+  sessionEnded(sessionId: string, error: unknown): void {
+    this.ended.push({ sessionId, error });
+  }
   closed(info: TransportCloseInfo): void {
     this.closes.push(info);
     this.#resolve(info);

@@ -170,12 +170,12 @@ describe('retry', () => {
   it.each(['retry: abc', 'retry: 10x', 'retry: -5', 'retry: 1.5', 'retry:', 'retry: ', 'retry: 1 0'])('bogus "%s" is ignored', async (line) => {
     expect(parse([`retry: 50\n${line}\n\n`]).retries).toEqual([50]);
     const { info } = await run([bytes(`retry: 50\n${line}\ndata: ${e1}\n\n`)]);
-    expect(info.retryAfterMs).toBe(50);
+    expect(info.retryHintMs).toBe(50);
   });
 
   it('a valid retry is taken (all ASCII digits)', async () => {
     const { info } = await run([bytes(`retry: 50\nretry: 0123\n\n`)]);
-    expect(info.retryAfterMs).toBe(123);
+    expect(info.retryHintMs).toBe(123);
   });
 });
 

@@ -36,4 +36,12 @@ describe('request log', () => {
       fields: { connection: lines[0]!.fields.connection, clientId: 'watcher', code: 1000, ms: expect.any(Number) },
     });
   });
+
+  it('logs a refused upgrade as a request', async () => {
+    const { logger, lines } = recordingLogger();
+    const { url } = await startServer({ agent: scriptedAgent().agent, logger });
+    const ws = new WsClient(url.replace(/\/?$/, '/elsewhere'), 'watcher');
+    await ws.until(() => ws.closed, 'refused');
+    expect(lines).toEqual([{ message: 'agent-tether: request', fields: { method: 'GET', path: '/elsewhere/v1/ws', status: 404, ms: 0 } }]);
+  });
 });

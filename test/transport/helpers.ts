@@ -65,6 +65,7 @@ type Call =
   | { kind: 'open' }
   | { kind: 'events'; sessionId: string; events: SessionEvent[] }
   | { kind: 'reset'; info: unknown }
+  | { kind: 'sessionEnded'; sessionId: string; error: unknown }
   | { kind: 'closed'; info: TransportCloseInfo };
 
 /** Records every `TransportEvents` call, in order. */
@@ -80,6 +81,9 @@ export class Recorder implements TransportEvents {
   }
   reset(info: unknown): void {
     this.#push({ kind: 'reset', info });
+  }
+  sessionEnded(sessionId: string, error: unknown): void {
+    this.#push({ kind: 'sessionEnded', sessionId, error });
   }
   closed(info: TransportCloseInfo): void {
     this.#push({ kind: 'closed', info });

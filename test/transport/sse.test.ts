@@ -108,7 +108,7 @@ describe('sse transport: opening, delivery, resume', () => {
 });
 
 describe('sse transport: ends and failures', () => {
-  it('a stream that ends without us closing it is a drop; retry: becomes retryAfterMs', async () => {
+  it('a stream that ends without us closing it is a drop; retry: is reported as retryHintMs (a hint, not an ask)', async () => {
     const fixture = await serve((res) => {
       startSse(res, 1_234);
       res.end(sseEvent(delta('s1', 1)));
@@ -116,7 +116,7 @@ describe('sse transport: ends and failures', () => {
     start(fixture).subscribe('s1', { after: 0 });
     await recorder.until((r) => r.closedCalls.length === 1);
     expect(recorder.delivered).toHaveLength(1);
-    expect(recorder.closedCalls[0]).toMatchObject({ opened: true, retryAfterMs: 1_234 });
+    expect(recorder.closedCalls[0]).toMatchObject({ opened: true, retryHintMs: 1_234, retryAfterMs: undefined });
     expect(recorder.closedCalls[0]?.error).toBeInstanceOf(ConnectionError);
     expect(recorder.closedCalls[0]?.error?.code).toBe('stream_ended');
     expect(clock.pending).toBe(0);

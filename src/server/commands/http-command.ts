@@ -1,9 +1,11 @@
-/** An HTTP request (Node's or a fetch `Request` in msw) decoded into a {@link Command}. */
+/** An HTTP request (Node's or a fetch `Request` in msw) decoded into a {@link Command}, run, and answered. */
 import { CancelRequest, CreateSessionRequest, PromptRequest } from '../../protocol/index.js';
+import type { EventCursor } from '../core/event-cursor.js';
 import { parseBody, parseCursor } from '../core/request-input.js';
 import { ServerError } from '../core/server-error.js';
-import type { Command } from './command.js';
-import type { Route } from './routes.js';
+import type { Command, CommandReply } from './command.js';
+import type { Dispatcher } from './dispatcher.js';
+import { routeFor, type Route } from './routes.js';
 
 /** What decoding needs from a request, whichever host received it. */
 export interface HttpCommandRequest {
@@ -88,5 +90,40 @@ export async function decodeHttpCommand(route: Exclude<Route, { name: 'events' |
         ...(request.signal === undefined ? {} : { signal: request.signal }),
       };
     }
+  }
+}
+
+/** What an HTTP host adds around a command: msw injects faults, the Node host tracks long-polls. */
+export interface HttpCommandHooks {
+  /** Called before a command (not an event stream) is decoded; may throw an injected failure. */
+  beforeCommand?(): void;
+  /** Runs a decoded command. @default dispatcher.run */
+  run?(command: Command): Promise<CommandReply>;
+}
+
+/**
+ * One HTTP request from route to reply, the same on every HTTP host: a
+ * command's reply, or — for the events route — the cursor the SSE stream
+ * starts from. Never rejects.
+ */
+export async function serveHttpCommand(
+  dispatcher: Dispatcher,
+  method: string,
+  pathname: string,
+  request: HttpCommandRequest,
+  hooks: HttpCommandHooks = {},
+): Promise<{ reply: CommandReply } | { stream: EventCursor }> {
+  try {
+    const route = routeFor(method, pathname);
+    if (route.name === 'websocket') throw new ServerError('upgrade_required', 'This route needs a WebSocket upgrade', 426);
+    if (route.name === 'events') {
+      const reply = await dispatcher.run(subscribeCommand(route.sessionId, request));
+      return reply.ok && reply.cursor ? { stream: reply.cursor } : { reply };
+    }
+    hooks.beforeCommand?.();
+    const command = await decodeHttpCommand(route, request);
+    return { reply: await (hooks.run ? hooks.run(command) : dispatcher.run(command)) };
+  } catch (error) {
+    return { reply: dispatcher.fail(error) };
   }
 }

@@ -1,9 +1,7 @@
 /** The Node HTTP host: a request → the dispatcher's command (or a stream) → the reply, one log line each. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Command, CommandReply } from '../commands/command.js';
-import { decodeHttpCommand, subscribeCommand, type HttpCommandRequest } from '../commands/http-command.js';
-import { routeFor } from '../commands/routes.js';
-import { ServerError } from '../core/server-error.js';
+import { serveHttpCommand, type HttpCommandRequest } from '../commands/http-command.js';
 import { readJsonBody } from './body.js';
 import type { HostContext } from './context.js';
 import { sendReply } from './respond.js';
@@ -34,22 +32,15 @@ export async function handleRequest(ctx: HostContext, req: IncomingMessage, res:
     res.end();
     return;
   }
-  let reply: CommandReply;
+  const served = await serveHttpCommand(ctx.dispatcher, method, url.pathname, nodeRequest(req, res, url, ctx.options.maxFrameBytes), {
+    run: (command) => (command.type === 'poll' ? trackPoll(ctx, command) : ctx.dispatcher.run(command)),
+  });
+  if (!('stream' in served)) return sendReply(res, served.reply, cors);
   try {
-    const route = routeFor(method, url.pathname);
-    if (route.name === 'websocket') throw new ServerError('upgrade_required', 'This route needs a WebSocket upgrade', 426);
-    const request = nodeRequest(req, res, url, ctx.options.maxFrameBytes);
-    if (route.name === 'events') {
-      reply = await ctx.dispatcher.run(subscribeCommand(route.sessionId, request));
-      if (reply.ok && reply.cursor) return serveSse(ctx, req, res, reply.cursor);
-    } else {
-      const command = await decodeHttpCommand(route, request);
-      reply = await (command.type === 'poll' ? trackPoll(ctx, command) : ctx.dispatcher.run(command));
-    }
+    serveSse(ctx, req, res, served.stream);
   } catch (error) {
-    reply = ctx.dispatcher.fail(error);
+    sendReply(res, ctx.dispatcher.fail(error), cors);
   }
-  sendReply(res, reply, cors);
 }
 
 /** A long-poll is answered before the server closes: the host keeps it in `ctx.polls`. */

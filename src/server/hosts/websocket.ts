@@ -2,13 +2,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import { closeCodes } from '../../protocol/index.js';
-import type { CommandReply } from '../commands/command.js';
-import { commandOfFrame, subscribeFrameCommand } from '../commands/frame-command.js';
+import { FrameSession } from '../commands/frame-session.js';
 import type { CursorBatch, EventCursor } from '../core/event-cursor.js';
-import { decodeClientFrame } from '../core/request-input.js';
 import { waitAtMost } from '../../internal/clock.js';
 import { every, type Connection, type HostContext } from './context.js';
-import { LatestWins } from './latest-wins.js';
 import { WriteBudget } from './write-budget.js';
 import { pump } from './pump.js';
 import { requestUrl } from './request-url.js';
@@ -30,7 +27,6 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
   const header = req.headers['x-tether-client'];
   const clientId = url.searchParams.get('clientId') || (typeof header === 'string' && header) || globalThis.crypto.randomUUID();
   const { clock, heartbeatMs, highWaterBytes, maxBatchEvents, logger } = ctx.options;
-  const { dispatcher } = ctx;
   const budget = new WriteBudget(highWaterBytes);
   const subscriptions = new Map<string, Subscription>();
   let closed = false;
@@ -40,17 +36,6 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
     const done = budget.add(Buffer.byteLength(frame));
     ws.send(frame, () => done());
   };
-  // A command's reply as a `reply` frame: its JSON result, or its error.
-  const reply = (id: string, result: CommandReply) =>
-    send(
-      result.ok
-        ? `{"type":"reply","id":${JSON.stringify(id)},"ok":true,"result":${result.json}}`
-        : JSON.stringify({ type: 'reply', id, ok: false, error: result.error }),
-    );
-  // A later subscribe or unsubscribe of a session, arriving while a subscribe
-  // of it runs, wins: the earlier one then only answers.
-  const latest = new LatestWins();
-
   // Liveness: a pong, an incoming frame or flushed bytes prove the peer is there.
   // Two silent periods in a row mean a half-open socket; a slow reader that still
   // drains is never cut (F6).
@@ -122,37 +107,20 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
     logger.debug?.({ err: error }, 'agent-tether: websocket error');
   });
 
+  const frames = new FrameSession(ctx.dispatcher, clientId, {
+    send,
+    close: (code, reason) => ws.close(code, reason),
+    isOpen: () => !closed,
+    startStream: (sessionId, cursor) => {
+      stopSubscription(sessionId);
+      subscribe(sessionId, cursor);
+    },
+    stopStream: stopSubscription,
+  });
   ws.on('message', (data: RawData, isBinary: boolean) => {
     alive = true;
     if (closed) return;
-    const decoded = decodeClientFrame(isBinary ? undefined : rawToString(data));
-    if ('close' in decoded) {
-      ws.close(decoded.close, decoded.reason);
-      return;
-    }
-    const frame = decoded.frame;
-    switch (frame.type) {
-      case 'ping':
-        send(JSON.stringify(frame.time === undefined ? { type: 'pong' } : { type: 'pong', time: frame.time }));
-        return;
-      case 'unsubscribe':
-        latest.take(frame.sessionId);
-        stopSubscription(frame.sessionId);
-        reply(frame.id, { ok: true, status: 200, json: '{}' });
-        return;
-      case 'subscribe': {
-        const ticket = latest.take(frame.sessionId);
-        void dispatcher.run(subscribeFrameCommand(frame), 'frame').then((result) => {
-          reply(frame.id, result);
-          if (!result.ok || !result.cursor || closed || !latest.isCurrent(frame.sessionId, ticket)) return;
-          stopSubscription(frame.sessionId);
-          subscribe(frame.sessionId, result.cursor);
-        });
-        return;
-      }
-      default:
-        void dispatcher.run(commandOfFrame(frame, clientId), 'frame').then((result) => reply(frame.id, result));
-    }
+    void frames.receive(isBinary ? undefined : rawToString(data));
   });
 
   function subscribe(sessionId: string, cursor: EventCursor): void {

@@ -2,11 +2,8 @@
 import type { RequestHandler } from 'msw';
 import { systemClock, sleep } from '../../internal/clock.js';
 import { API_PREFIX, limits } from '../../protocol/index.js';
-import type { CommandReply } from '../../server/commands/command.js';
-import { decodeHttpCommand, subscribeCommand, type HttpCommandRequest } from '../../server/commands/http-command.js';
+import { serveHttpCommand, type HttpCommandRequest } from '../../server/commands/http-command.js';
 import { parseJsonBody, payloadTooLarge } from '../../server/commands/json-body.js';
-import { routeFor } from '../../server/commands/routes.js';
-import { ServerError } from '../../server.js';
 import { jsonResponse, type MswHost } from './msw-host.js';
 import { mswModule } from './msw-module.js';
 import { sseResponse } from './sse-response.js';
@@ -23,31 +20,27 @@ export function httpHandlers(host: MswHost): RequestHandler[] {
     http.all(`${host.base}${API_PREFIX}/*`, async ({ request }) => {
       // Preflights are the browser's business, as with any handler left unmatched.
       if (request.method === 'OPTIONS') return undefined;
-      const reply = await serve(host, request, basePath);
-      return reply instanceof Response ? reply : jsonResponse(reply.status, reply.json, reply.ok ? {} : reply.headers);
+      return serve(host, request, basePath);
     }),
   ];
 }
 
-async function serve(host: MswHost, request: Request, basePath: string): Promise<CommandReply | Response> {
-  try {
-    await host.started;
-    const url = new URL(request.url);
-    const route = routeFor(request.method, url.pathname.slice(basePath.length));
-    if (route.name === 'websocket') throw new ServerError('upgrade_required', 'This route needs a WebSocket upgrade', 426);
-    const fetched = fetchRequest(request, url);
-    if (route.name === 'events') {
-      const reply = await host.dispatcher.run(subscribeCommand(route.sessionId, fetched));
-      return reply.ok && reply.cursor ? sseResponse(host, request, reply.cursor) : reply;
-    }
-    const injected = host.faults.takeFailure();
-    if (injected) throw injected;
-    const command = await decodeHttpCommand(route, fetched);
-    if (command.type === 'poll' && host.faults.slowMs > 0) await sleep(systemClock, host.faults.slowMs, request.signal);
-    return await host.dispatcher.run(command);
-  } catch (error) {
-    return host.dispatcher.fail(error);
-  }
+async function serve(host: MswHost, request: Request, basePath: string): Promise<Response> {
+  await host.started;
+  const url = new URL(request.url);
+  const served = await serveHttpCommand(host.dispatcher, request.method, url.pathname.slice(basePath.length), fetchRequest(request, url), {
+    beforeCommand() {
+      const injected = host.faults.takeFailure();
+      if (injected) throw injected;
+    },
+    async run(command) {
+      if (command.type === 'poll' && host.faults.slowMs > 0) await sleep(systemClock, host.faults.slowMs, request.signal);
+      return host.dispatcher.run(command);
+    },
+  });
+  if ('stream' in served) return sseResponse(host, request, served.stream);
+  const { reply } = served;
+  return jsonResponse(reply.status, reply.json, reply.ok ? {} : reply.headers);
 }
 
 function fetchRequest(request: Request, url: URL): HttpCommandRequest {

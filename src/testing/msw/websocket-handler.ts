@@ -1,10 +1,7 @@
 /** The msw WebSocket handler (`ws.link`): the protocol's multiplexed socket, commands answered by the reference server's dispatcher. */
 import type { WebSocketHandler } from 'msw';
 import { closeCodes } from '../../protocol/index.js';
-import type { CommandReply } from '../../server/commands/command.js';
-import { commandOfFrame, subscribeFrameCommand } from '../../server/commands/frame-command.js';
-import { decodeClientFrame } from '../../server/core/request-input.js';
-import { LatestWins } from '../../server/hosts/latest-wins.js';
+import { FrameSession } from '../../server/commands/frame-session.js';
 import { MSW_HANDLERS_DEFAULTS } from './msw-options.js';
 import type { MswHost } from './msw-host.js';
 import { mswModule } from './msw-module.js';
@@ -20,19 +17,12 @@ export function websocketHandler(host: MswHost, wsUrl: string): WebSocketHandler
   return ws.link(wsUrl).addEventListener('connection', ({ client }) => {
     const clientId = client.url.searchParams.get('clientId') || globalThis.crypto.randomUUID();
     const subscriptions = new Map<string, AbortController>();
-    const latest = new LatestWins();
     const connection = new AbortController();
     host.streams.add(connection);
     let open = true;
     const send = (frame: string) => {
       if (open) client.send(frame);
     };
-    const reply = (id: string, result: CommandReply) =>
-      send(
-        result.ok
-          ? `{"type":"reply","id":${JSON.stringify(id)},"ok":true,"result":${result.json}}`
-          : JSON.stringify({ type: 'reply', id, ok: false, error: result.error }),
-      );
     const stopAll = () => {
       open = false;
       connection.abort();
@@ -70,33 +60,24 @@ export function websocketHandler(host: MswHost, wsUrl: string): WebSocketHandler
       });
     };
 
-    client.addEventListener('message', (event) => {
-      void (async () => {
-        await host.started;
-        if (!open) return;
-        const decoded = decodeClientFrame(typeof event.data === 'string' ? event.data : undefined);
-        if ('close' in decoded) return shut(decoded.close, decoded.reason);
-        const frame = decoded.frame;
-        if (frame.type === 'ping') return send(JSON.stringify(frame.time === undefined ? { type: 'pong' } : { type: 'pong', time: frame.time }));
+    const frames = new FrameSession(host.dispatcher, clientId, {
+      send,
+      close: shut,
+      isOpen: () => open,
+      startStream: subscribe,
+      stopStream: (sessionId) => {
+        subscriptions.get(sessionId)?.abort();
+        subscriptions.delete(sessionId);
+      },
+      beforeCommand() {
         const injected = host.faults.takeFailure();
-        if (injected) return reply(frame.id, host.dispatcher.fail(injected, 'frame'));
-        switch (frame.type) {
-          case 'unsubscribe':
-            latest.take(frame.sessionId);
-            subscriptions.get(frame.sessionId)?.abort();
-            subscriptions.delete(frame.sessionId);
-            return reply(frame.id, { ok: true, status: 200, json: '{}' });
-          case 'subscribe': {
-            const ticket = latest.take(frame.sessionId);
-            const result = await host.dispatcher.run(subscribeFrameCommand(frame), 'frame');
-            reply(frame.id, result);
-            if (result.ok && result.cursor && open && latest.isCurrent(frame.sessionId, ticket)) subscribe(frame.sessionId, result.cursor);
-            return;
-          }
-          default:
-            return reply(frame.id, await host.dispatcher.run(commandOfFrame(frame, clientId), 'frame'));
-        }
-      })();
+        if (injected) throw injected;
+      },
+    });
+    client.addEventListener('message', (event) => {
+      void host.started.then(() => {
+        if (open) return frames.receive(typeof event.data === 'string' ? event.data : undefined);
+      });
     });
     void host.started.then(() =>
       send(JSON.stringify({ type: 'welcome', clientId, heartbeatMs: host.heartbeatMs > 0 ? host.heartbeatMs : MSW_HANDLERS_DEFAULTS.heartbeatMs })),

@@ -1,3 +1,4 @@
+/** Every command in flight, tracked until it is delivered or rejected (F9); nothing is queued here. */
 import { ClosedError, TimeoutError } from '../errors/index.js';
 import { waitAtMost, type Clock } from '../internal/clock.js';
 
@@ -7,7 +8,7 @@ import { waitAtMost, type Clock } from '../internal/clock.js';
  * caller's `signal.reason` on abort), never dropped. `close()` lets what is in
  * flight finish for a bounded time, then rejects the rest (F7).
  */
-export class Outbox {
+export class CommandTracker {
   readonly #clock: Clock;
   readonly #timeoutMs: number;
   /** Each command's controller (aborting it rejects the command with the reason) and its settling. */
