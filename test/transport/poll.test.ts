@@ -53,6 +53,7 @@ describe('poll transport', () => {
     start(fixture, { pollWaitMs: 1_000 }).subscribe('s1', { after: 3, epoch: 'e1' });
     await vi.waitFor(() => expect(fixture.requests).toHaveLength(2));
     // The second reply was empty and came at once: the next request waits out the floor.
+    await vi.waitFor(() => expect(clock.scheduled()).toEqual([POLL_EMPTY_FLOOR_MS]));
     clock.advance(POLL_EMPTY_FLOOR_MS);
     await vi.waitFor(() => expect(fixture.requests).toHaveLength(3));
     expect(recorder.calls.map((c) => c.kind)).toEqual(['open', 'events']);
@@ -74,6 +75,7 @@ describe('poll transport', () => {
     // The first request (wait=0) answers at once by design; the second (wait=25000) should not have.
     await vi.waitFor(() => expect(fixture.requests).toHaveLength(2));
     for (let n = 3; n <= 5; n++) {
+      await vi.waitFor(() => expect(clock.scheduled()).toEqual([POLL_EMPTY_FLOOR_MS]));
       clock.advance(POLL_EMPTY_FLOOR_MS - 1);
       await sleep(20);
       expect(fixture.requests).toHaveLength(n - 1);
