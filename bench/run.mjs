@@ -27,6 +27,7 @@ const FIGURES = [
   { name: 'storage-retention', execArgv: ['--expose-gc', '--max-old-space-size=2048'], timeoutMs: 240_000 },
   { name: 'storage-turn-cost', execArgv: [], timeoutMs: 240_000 },
   { name: 'storage-restart', execArgv: [], timeoutMs: 300_000 },
+  { name: 'storage-big-history', execArgv: [], timeoutMs: 600_000 },
 ];
 
 const args = parseArgs();
