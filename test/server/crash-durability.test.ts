@@ -5,37 +5,16 @@
  * and streams are in flight, then checks the directory through a fresh
  * fileStore and lets the next round's server recover it.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { SessionEvent } from '../../src/protocol/index.js';
 import { fileStore } from '../../src/server.js';
 import { api, onTeardown, prompt, SseReader } from './helpers.js';
+import { startChild } from './child-server.js';
 
 const ROUNDS = 20;
-const CHILD = fileURLToPath(new URL('./fixtures/child-server.mjs', import.meta.url));
-
-async function startChild(dir: string) {
-  const child = spawn(process.execPath, ['--no-warnings', CHILD, dir, 'heavy'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  onTeardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stderr = '';
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!).url);
-    });
-    child.once('exit', () => reject(new Error(`child exited early: ${stderr}`)));
-  });
-  return { child, url, exited };
-}
 
 describe('F10: SIGKILL during heavy writes', () => {
   it(`over ${ROUNDS} kills: no acknowledged prompt lost, no seen event lost or changed, no torn record`, async () => {

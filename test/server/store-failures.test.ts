@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SessionEvent } from '../../src/protocol/index.js';
 import { createCore, fileStore, memoryStore, type SessionStore } from '../../src/server.js';
 import { api, createSession, eventually, onTeardown, prompt, scriptedAgent, startServer } from './helpers.js';
+import { failedChild, startChild } from './child-server.js';
 
 /** A memoryStore whose writes fail while `down` is true (the outage a full or read-only disk causes). */
 function switchableStore() {
@@ -174,5 +175,76 @@ describe.skipIf(!canMount)('a real disk: full, read-only', () => {
       if (status !== 201) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(status).toBe(201);
+  });
+});
+
+// A real EACCES: the server runs in a child as an unprivileged user (root ignores mode bits).
+const nobody = (() => {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return undefined;
+  try {
+    return { uid: Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', 'nobody'], { encoding: 'utf8' })) };
+  } catch {
+    return undefined;
+  }
+})();
+if (!nobody) console.warn('store-failures: skipping the EACCES tests (they need root and a `nobody` user to run the server as)');
+
+/** A directory every user can traverse, removed after the test. */
+async function openParent(): Promise<string> {
+  const parent = await mkdtemp(join(tmpdir(), 'tether-eacces-'));
+  await chmod(parent, 0o755);
+  onTeardown(() => rm(parent, { recursive: true, force: true }));
+  return parent;
+}
+
+describe.skipIf(!nobody)('a real EACCES: the server as an unprivileged user', () => {
+  it.each([
+    ['read-only (0o500, owned by root)', 0o500],
+    ['mode 000', 0o000],
+  ])('start-up on a store directory it cannot write, %s: exits non-zero and says which directory and why', async (_, mode) => {
+    const store = join(await openParent(), 'store');
+    await mkdir(store, { mode });
+    await chmod(store, mode);
+    const { code, stderr } = await failedChild(store, 'heavy', nobody!);
+    expect(code).not.toBe(0);
+    expect(stderr).toContain(`fileStore: the store directory ${store} is not writable: EACCES`);
+  });
+
+  it('a store denied while running: 503 store_unavailable with Retry-After and a JSON body, nothing acknowledged that was not stored, recovery once allowed again', async () => {
+    const store = join(await openParent(), 'store');
+    await mkdir(store, { mode: 0o700 });
+    await chown(store, nobody!.uid, nobody!.gid);
+    const first = await startChild(store, 'heavy', nobody!);
+    const sid = await createSession(first.url);
+    const acknowledged: string[] = [];
+    const before = await prompt(first.url, sid, 'before');
+    expect(before.status).toBe(201);
+    acknowledged.push(before.body.turn.id);
+
+    await chmod(store, 0o000);
+    const refused = await prompt(first.url, sid, 'denied');
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('2');
+    expect(refused.headers.get('content-type')).toMatch(/application\/json/);
+    expect(refused.body).toMatchObject({ error: { code: 'store_unavailable', status: 503, message: expect.stringMatching(/EACCES/) } });
+    expect((await api(first.url, 'POST', '/v1/sessions', {})).status).toBe(503);
+
+    await chmod(store, 0o700);
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 201; i++) {
+      const reply = await prompt(first.url, sid, 'after');
+      status = reply.status;
+      if (status === 201) acknowledged.push(reply.body.turn.id);
+      else await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(status).toBe(201);
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    // Every acknowledged turn is on disk: a new server (same user) serves each one.
+    const second = await startChild(store, 'heavy', nobody!);
+    for (const turnId of acknowledged) {
+      expect((await api(second.url, 'GET', `/v1/sessions/${sid}/turns/${turnId}`)).status).toBe(200);
+    }
   });
 });
