@@ -113,9 +113,14 @@ for (let r = 0; r < ROUNDS; r++) {
     check(s, smallWritten.events, `${SMALL} events`);
     const b = await restart(big.dir, written.events);
     check(b, written.events, `${written.events} events`);
+    // A second restart of the upgraded store: it reads the retained tail only.
+    const again = await restart(big.dir, written.events);
+    check(again, written.events, `${written.events} events, second restart`);
+    b.againMs = again.ms;
+    b.againRss = again.rss;
     smallRuns.push(s);
     bigRuns.push(b);
-    console.error(`  round ${r + 1}: port open ${b.listenMs.toFixed(0)} ms vs ${s.listenMs.toFixed(0)} ms; tail served ${b.ms.toFixed(0)} ms vs ${s.ms.toFixed(0)} ms; RSS ${(b.rss / 1048576).toFixed(0)} MB vs ${(s.rss / 1048576).toFixed(0)} MB`);
+    console.error(`  round ${r + 1}: port open ${b.listenMs.toFixed(0)} ms vs ${s.listenMs.toFixed(0)} ms; tail served ${b.ms.toFixed(0)} ms vs ${s.ms.toFixed(0)} ms; RSS ${(b.rss / 1048576).toFixed(0)} MB vs ${(s.rss / 1048576).toFixed(0)} MB; second restart: tail served ${again.ms.toFixed(0)} ms, RSS ${(again.rss / 1048576).toFixed(0)} MB`);
   } finally {
     big.remove();
     small.remove();
@@ -128,6 +133,8 @@ const rss = spread(bigRuns.map((x, i) => x.rss / smallRuns[i].rss));
 const bigListen = spread(bigRuns.map((x) => x.listenMs), 0);
 const smallListen = spread(smallRuns.map((x) => x.listenMs), 0);
 const bigServed = spread(bigRuns.map((x) => x.ms), 0);
+const againServed = spread(bigRuns.map((x) => x.againMs), 0);
+const smallServed = spread(smallRuns.map((x) => x.ms), 0);
 const size = `${(written.bytes / 1048576).toFixed(0)} MiB, ${written.events.toLocaleString('en-US')} events`;
 rows.push({
   figure: `fileStore upgrade, previous layout with a ${size} log vs 10,000 events: time to an open port`,
@@ -137,7 +144,7 @@ rows.push({
   target: 'tail served',
   pass: true,
   command: 'node bench/run.mjs --only storage-big-history',
-  note: `new process → store opened (migration) → listening, ${ROUNDS} round(s): ratio ${listen.text}; ${bigListen.text} ms vs ${smallListen.text} ms (tmpfs); then the retained tail (the last ${RETENTION.toLocaleString('en-US')}, contiguous, epoch unchanged, no reset) served by long-poll after ${bigServed.text} ms. Before: past ~512 MiB all history lost under a new epoch`,
+  note: `new process → store opened (migration) → listening, ${ROUNDS} round(s): ratio ${listen.text}; ${bigListen.text} ms vs ${smallListen.text} ms (tmpfs); then the retained tail (the last ${RETENTION.toLocaleString('en-US')}, contiguous, epoch unchanged, no reset) served by long-poll after ${bigServed.text} ms (the first load streams the whole old log once, then keeps only the tail on disk), vs ${smallServed.text} ms; a second restart serves it after ${againServed.text} ms. Before: past ~512 MiB all history lost under a new epoch`,
 });
 rows.push({
   figure: `fileStore upgrade, previous layout with a ${size} log vs 10,000 events: peak RSS`,

@@ -300,3 +300,34 @@ describe('upgrade from the previous layout', () => {
     expect((await readdir(dir)).filter((name) => name.endsWith('.json') || name.endsWith('.jsonl'))).toEqual([]);
   });
 });
+
+describe('upgrade from the previous layout: a log longer than the retention', () => {
+  it('the first load keeps only the retained tail on disk, so later restarts read the tail, not the whole old log', async () => {
+    const dir = await tempDir();
+    const sid = 'long-old-session';
+    const lines = [];
+    for (let seq = 1; seq <= 1000; seq++) lines.push(`${JSON.stringify({ type: 'turn.delta', sessionId: sid, seq, epoch: 'e-old', time: seq, turnId: 't1', text: `d${seq}` })}\n`);
+    await writeFile(join(dir, `${sid}.events.jsonl`), lines.join(''));
+    await writeFile(join(dir, `${sid}.session.json`), JSON.stringify({ version: 1, id: sid, epoch: 'e-old', createdAt: 0, turns: [] }));
+    const onDisk = async (store: ReturnType<typeof fileStore>) => {
+      let count = 0;
+      for (const name of await readdir(join(store.sessionDir(sid), 'events'))) count += (await readFile(join(store.sessionDir(sid), 'events', name), 'utf8')).split('\n').length - 1;
+      return count;
+    };
+    const first = fileStore({ dir });
+    const loaded = await first.loadSession(sid, { maxEvents: 100 });
+    expect(loaded?.problems).toBeUndefined();
+    expect(loaded?.events.map((e) => e.seq)).toEqual(Array.from({ length: 100 }, (_, i) => 901 + i));
+    expect(await onDisk(first)).toBe(100);
+    await first.close();
+    // A restart serves the same tail, under the same epoch, and appends continue it.
+    const second = fileStore({ dir });
+    const again = await second.loadSession(sid, { maxEvents: 100 });
+    expect(again?.problems).toBeUndefined();
+    expect(again?.record.epoch).toBe('e-old');
+    expect(again?.events.map((e) => e.seq)).toEqual(Array.from({ length: 100 }, (_, i) => 901 + i));
+    await second.appendEvents(sid, [{ type: 'turn.delta', sessionId: sid, seq: 1001, epoch: 'e-old', time: 1001, turnId: 't1', text: 'new' }] as never, { maxEvents: 100 });
+    expect((await fileStore({ dir }).loadSession(sid, { maxEvents: 100 }))?.events.map((e) => e.seq).at(-1)).toBe(1001);
+    await second.close();
+  });
+});

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { SessionEvent } from '../../protocol/index.js';
 import { systemClock, type Clock } from '../../internal/clock.js';
 import { SerializedWriter, atomicWriteFile, isAtomicTempFile, syncDir } from '../../internal/atomic-write.js';
-import { appendToLog, firstSeqOf, listSegments, readLog, segmentName, type LogState } from './segment-log.js';
+import { appendToLog, compactOversized, firstSeqOf, listSegments, readLog, segmentName, type LogState } from './segment-log.js';
 import type {
   AppendOptions,
   SessionRecord,
@@ -107,7 +107,7 @@ export function fileStore(options: FileStoreOptions): FileStore {
    * Sessions written by agent-tether ≤ 0.x (`<id>.session.json` holding every
    * turn, `<id>.events.jsonl` holding the whole log) move into the layout
    * above once, at open: turns become turn records, the log becomes one
-   * segment (trimmed by the next append), unfinished turns get their markers.
+   * segment (cut to the retained tail at the session's first load), unfinished turns get their markers.
    */
   async function migrateLegacy(): Promise<void> {
     for (const name of await readdir(dir)) {
@@ -233,7 +233,9 @@ export function fileStore(options: FileStoreOptions): FileStore {
             problems.push(`${path}: unreadable turn record (${errorText(error)}); skipped`);
           }
         }
+        const before = problems.length;
         const { events, state } = await readLog(eventsDir(sessionId), maxEvents, problems);
+        if (problems.length === before) await compactOversized(eventsDir(sessionId), state, events, maxEvents);
         logs.set(sessionId, state);
         return problems.length > 0 ? { record, turns, events, problems } : { record, turns, events };
       });

@@ -4,7 +4,7 @@ import { open, readdir, stat, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { SessionEvent } from '../../protocol/index.js';
-import { syncDir } from '../../internal/atomic-write.js';
+import { atomicWriteFile, syncDir } from '../../internal/atomic-write.js';
 
 const SEGMENT_SUFFIX = '.jsonl';
 
@@ -176,6 +176,30 @@ export async function appendToLog(eventsDir: string, state: LogState, events: re
       if ((error as NodeJS.ErrnoException)?.code !== 'ENOENT') throw error;
     });
   }
+}
+
+/**
+ * A segment holding more than the retention (a log migrated from the previous
+ * one-file layout) is read whole at every load until appends trim it. Rewrite
+ * the retained events it holds as a segment of their own and delete it, so
+ * the disk and the next restart hold only the tail. `events` is the retained
+ * tail as {@link readLog} returned it, read without problems. A crash between
+ * the rename and the unlink is harmless: the new segment starts at the tail,
+ * so the next load does not read the old one and the next append deletes it.
+ */
+export async function compactOversized(eventsDir: string, state: LogState, events: readonly SessionEvent[], maxEvents: number): Promise<void> {
+  const index = state.segments.findIndex((segment) => segment.count > maxEvents);
+  if (index < 0 || events.length === 0) return;
+  const old = state.segments[index]!;
+  const end = state.segments[index + 1]?.first ?? state.lastSeq + 1;
+  const kept = events.filter((event) => event.seq < end);
+  // Only a contiguous tail that starts inside the old segment replaces it.
+  if (kept.length === 0 || kept[0]!.seq <= old.first || kept.at(-1)!.seq !== end - 1) return;
+  const text = kept.map((event) => `${JSON.stringify(event)}\n`).join('');
+  await atomicWriteFile(join(eventsDir, segmentName(kept[0]!.seq)), text);
+  await unlink(join(eventsDir, segmentName(old.first)));
+  await syncDir(eventsDir);
+  state.segments.splice(index, 1, { first: kept[0]!.seq, count: kept.length, bytes: Buffer.byteLength(text) });
 }
 
 async function writeLines(path: string, text: string, created: boolean): Promise<void> {
