@@ -330,4 +330,20 @@ describe('upgrade from the previous layout: a log longer than the retention', ()
     expect((await fileStore({ dir }).loadSession(sid, { maxEvents: 100 }))?.events.map((e) => e.seq).at(-1)).toBe(1001);
     await second.close();
   });
+
+  it('a crash between writing the tail segment and deleting the old log is harmless: the next load serves the tail, no problem', async () => {
+    const dir = await tempDir();
+    const sid = 'cut-interrupted';
+    const store = fileStore({ dir });
+    await store.saveSession({ version: 2, id: sid, epoch: 'e', createdAt: 0 });
+    const line = (seq: number) => `${JSON.stringify({ type: 'turn.delta', sessionId: sid, seq, epoch: 'e', time: seq, turnId: 't1', text: `d${seq}` })}\n`;
+    const seqs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+    const events = join(store.sessionDir(sid), 'events');
+    await writeFile(join(events, '0000000000000001.jsonl'), seqs(1, 1000).map(line).join(''));
+    await writeFile(join(events, '0000000000000901.jsonl'), seqs(901, 1000).map(line).join(''));
+    const loaded = await fileStore({ dir }).loadSession(sid, { maxEvents: 100 });
+    expect(loaded?.problems).toBeUndefined();
+    expect(loaded?.events.map((e) => e.seq)).toEqual(seqs(901, 1000));
+    await store.close();
+  });
 });
