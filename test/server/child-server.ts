@@ -1,9 +1,18 @@
 /** A reference server in a child process (test/server/fixtures/child-server.mjs), for crash and permission tests. */
-import { spawn, type SpawnOptions } from 'node:child_process';
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { onTeardown } from './helpers.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/child-server.mjs', import.meta.url));
+
+/**
+ * Whether `user` can run the child server at all: Node and this checkout (the fixture and the
+ * built server it imports) must be readable by it, which a checkout under a private home is not.
+ */
+export function canRunChildAs(user: { uid: number; gid: number }): boolean {
+  const probe = spawnSync(process.execPath, ['--no-warnings', CHILD, '--probe'], { uid: user.uid, gid: user.gid, timeout: 20_000, stdio: 'ignore' });
+  return probe.status === 0;
+}
 
 /** The child's arguments after the script: the store directory and the agent mode (`heavy` streams fast). */
 function spawnChild(dir: string, mode: string, options: SpawnOptions) {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { SessionEvent } from '../../src/protocol/index.js';
 import { createCore, fileStore, memoryStore, type SessionStore } from '../../src/server.js';
 import { api, createSession, eventually, onTeardown, prompt, scriptedAgent, startServer } from './helpers.js';
-import { failedChild, startChild } from './child-server.js';
+import { canRunChildAs, failedChild, startChild } from './child-server.js';
 
 /** A memoryStore whose writes fail while `down` is true (the outage a full or read-only disk causes). */
 function switchableStore() {
@@ -182,12 +182,15 @@ describe.skipIf(!canMount)('a real disk: full, read-only', () => {
 const nobody = (() => {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) return undefined;
   try {
-    return { uid: Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', 'nobody'], { encoding: 'utf8' })) };
+    const user = { uid: Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', 'nobody'], { encoding: 'utf8' })) };
+    return canRunChildAs(user) ? user : undefined;
   } catch {
     return undefined;
   }
 })();
-if (!nobody) console.warn('store-failures: skipping the EACCES tests (they need root and a `nobody` user to run the server as)');
+if (!nobody) {
+  console.warn('store-failures: skipping the EACCES tests (they need root, a `nobody` user, and a checkout that user can read)');
+}
 
 /** A directory every user can traverse, removed after the test. */
 async function openParent(): Promise<string> {
