@@ -34,7 +34,7 @@ export default defineConfig([
     splitting: true,
     treeshake: true,
     esbuildPlugins: [cjsMswModule],
-    external: [/^node:/, 'ws', 'isomorphic-ws', 'zod', 'eventsource-parser', 'p-retry', 'msw'],
+    external: [/^node:/, 'ws', 'isomorphic-ws', 'zod', 'eventsource-parser', 'msw'],
   },
   {
     entry: { cli: 'src/cli.ts' },
@@ -45,6 +45,6 @@ export default defineConfig([
     clean: false,
     sourcemap: true,
     banner: { js: '#!/usr/bin/env node' },
-    external: [/^node:/, 'ws', 'isomorphic-ws', 'zod', 'eventsource-parser', 'p-retry', 'msw'],
+    external: [/^node:/, 'ws', 'isomorphic-ws', 'zod', 'eventsource-parser', 'msw'],
   },
 ]);

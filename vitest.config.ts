@@ -8,5 +8,10 @@ export default defineConfig({
     // Two cores: keep parallelism modest so socket tests are not starved.
     maxWorkers: 2,
     restoreMocks: true,
+    // Waits for real I/O get 10 s instead of vitest's fixed 1 s, which a busy
+    // machine exceeded (see test/wait-defaults.ts). Tests still end as soon as
+    // what they wait for holds.
+    setupFiles: ['test/wait-defaults.ts'],
+    expect: { poll: { timeout: 10_000 } },
   },
 });

@@ -9,6 +9,8 @@
 import { parseCommandLine } from './cli/args.js';
 import { EXIT } from './cli/exit-codes.js';
 import { HELP } from './cli/help.js';
+import { packageVersion } from './cli/version.js';
+import { describeValue } from './internal/describe-value.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   const parsed = parseCommandLine(argv);
@@ -16,8 +18,11 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'help':
       process.stdout.write(HELP);
       return EXIT.ok;
+    case 'version':
+      process.stdout.write(`${packageVersion()}\n`);
+      return EXIT.ok;
     case 'usage-error':
-      process.stderr.write(`agent-tether: ${parsed.message}\nRun \`agent-tether --help\` for usage.\n`);
+      process.stderr.write(`agent-tether: ${parsed.message} (see agent-tether --help)\n`);
       return EXIT.usage;
     case 'serve': {
       // Loaded on demand so `--help` and `demo` do not pay for each other.
@@ -36,7 +41,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`agent-tether: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    // One line, like every other failure; the stack only on request.
+    const detail = process.env.AGENT_TETHER_DEBUG && error instanceof Error ? `\n${error.stack}` : '';
+    process.stderr.write(`agent-tether: unexpected failure: ${describeValue(error)}${detail}\n`);
     process.exitCode = EXIT.failure;
   },
 );

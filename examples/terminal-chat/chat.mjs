@@ -20,7 +20,21 @@ const { values: args } = parseArgs({
   },
 });
 
-const say = (line) => process.stdout.write(`${line}\n`);
+/** Whether the cursor sits inside a reply's line: a status line then breaks it, and the reply resumes under `agent › …`. */
+let replyLine = 'closed';
+const say = (line) => {
+  if (replyLine === 'open') {
+    process.stdout.write('\n');
+    replyLine = 'broken';
+  }
+  process.stdout.write(`${line}\n`);
+};
+/** Writes a piece of the reply; the `agent › ` prefix comes with its first piece, so a status line printed before it stays apart. */
+const writeReply = (text) => {
+  if (replyLine !== 'open') process.stdout.write(replyLine === 'broken' ? 'agent › …' : 'agent › ');
+  replyLine = 'open';
+  process.stdout.write(text);
+};
 
 const clientId = crypto.randomUUID();
 const client = createClient({ baseUrl: args.url, clientId, reconnect: { initialDelayMs: 200, maxDelayMs: 5_000 } });
@@ -87,7 +101,7 @@ function interrupt() {
   armed = true;
   if (current && !current.canceling) {
     current.canceling = true;
-    say('\n^C — canceling this reply (Ctrl-C again quits)');
+    say('^C — canceling this reply (Ctrl-C again quits)');
     current.turn.cancel().catch((error) => say(`[cancel failed: ${error.message}]`));
   } else {
     say('\n^C — press Ctrl-C again to quit');
@@ -128,13 +142,13 @@ for await (const line of rl) {
   try {
     const turn = await session.prompt(prompt);
     current = { turn, canceling: false };
-    process.stdout.write('agent › ');
     for await (const event of turn) {
-      if (event.type === 'turn.delta') process.stdout.write(event.text);
+      if (event.type === 'turn.delta') writeReply(event.text);
     }
     const end = await turn.result; // settles exactly once, never rejects
     if (quitting) break;
-    process.stdout.write('\n');
+    if (replyLine === 'open') process.stdout.write('\n');
+    replyLine = 'closed';
     if (end.type === 'turn.completed') say('[done]');
     else if (end.type === 'turn.canceled') say(`[canceled by ${end.canceledBy === clientId ? 'you' : end.canceledBy}]`);
     else if (sessionGone(end.error)) offerNewSession();

@@ -1,18 +1,10 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleForNode, Child } from '../examples/support.js';
+import { describe, expect, it } from 'vitest';
+import { Child } from '../examples/support.js';
+import { bundledCli } from './bundled-cli.js';
 
 // The CLI is bundled from src/cli.ts (as tsup does for dist/cli.js) and run as
 // a real process: exit codes, signals and stdout are what is under test.
-let cli: Awaited<ReturnType<typeof bundleForNode>>;
-beforeAll(async () => {
-  cli = await bundleForNode('src/cli.ts');
-});
-afterAll(async () => {
-  await cli?.remove();
-});
+const cli = bundledCli();
 
 describe('agent-tether demo', () => {
   it('walks through every step, checks each, and exits 0', async () => {
@@ -59,76 +51,4 @@ describe('agent-tether demo', () => {
     expect(code).toBe(1);
     expect(demo.stdout.trimEnd().split('\n').at(-1)).toMatch(/^Demo FAILED in step \d: DemoFailure: timed out after 1000 ms/);
   }, 20_000);
-});
-
-describe('agent-tether serve', () => {
-  it('starts, answers POST /v1/sessions, and exits 0 on SIGTERM', async () => {
-    await using server = new Child(cli.file, ['serve', '--port', '0']);
-    const out = await server.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-    const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1];
-
-    const created = await fetch(`${url}/v1/sessions`, { method: 'POST' });
-    expect(created.status).toBe(201);
-    const { session } = (await created.json()) as { session: { id: string } };
-    expect(session.id).toEqual(expect.any(String));
-
-    // The demo agent answers.
-    const prompted = await fetch(`${url}/v1/sessions/${session.id}/turns`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ prompt: 'hi' }),
-    });
-    expect(prompted.status).toBe(201);
-
-    server.process.kill('SIGTERM');
-    const { code } = await server.exit(15_000);
-    expect(code, server.stderr).toBe(0);
-    expect(server.stdout).toContain('SIGTERM: closing the server');
-    expect(server.stdout.trimEnd().split('\n').at(-1)).toBe('server closed');
-    await expect(fetch(`${url}/v1/sessions`, { method: 'POST' })).rejects.toThrow();
-  }, 30_000);
-
-  it('keeps sessions in --store across restarts, and closes on SIGINT', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'agent-tether-cli-store-'));
-    try {
-      let sessionId: string;
-      {
-        await using first = new Child(cli.file, ['serve', '--port', '0', '--store', dir]);
-        const out = await first.waitFor(/listening on (http:\/\/\S+) \(sessions in /);
-        const url = /listening on (http:\/\/\S+) /.exec(out)![1];
-        const created = await fetch(`${url}/v1/sessions`, { method: 'POST' });
-        sessionId = ((await created.json()) as { session: { id: string } }).session.id;
-        first.process.kill('SIGINT');
-        expect((await first.exit(15_000)).code, first.stderr).toBe(0);
-      }
-      expect((await readdir(dir)).length).toBeGreaterThan(0);
-      {
-        await using second = new Child(cli.file, ['serve', '--port', '0', '--store', dir]);
-        const out = await second.waitFor(/listening on (http:\/\/\S+) /);
-        const url = /listening on (http:\/\/\S+) /.exec(out)![1];
-        const snapshot = await fetch(`${url}/v1/sessions/${sessionId}`);
-        expect(snapshot.status).toBe(200);
-        expect(((await snapshot.json()) as { session: { id: string } }).session.id).toBe(sessionId);
-        second.process.kill('SIGTERM');
-        expect((await second.exit(15_000)).code, second.stderr).toBe(0);
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  }, 30_000);
-
-  it('explains a bad command line and exits 2', async () => {
-    await using bad = new Child(cli.file, ['serve', '--prot', '80']);
-    expect((await bad.exit()).code).toBe(2);
-    expect(bad.stderr).toContain("agent-tether: Unknown option '--prot'");
-    expect(bad.stderr).toContain('agent-tether --help');
-    expect(bad.stdout).toBe('');
-  });
-
-  it('prints usage for --help and exits 0', async () => {
-    await using help = new Child(cli.file, ['--help']);
-    expect((await help.exit()).code).toBe(0);
-    expect(help.stdout).toContain('agent-tether serve [--port 4317] [--host 127.0.0.1] [--store <dir>]');
-    expect(help.stdout).toContain('agent-tether demo');
-  });
 });

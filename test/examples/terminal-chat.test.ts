@@ -82,6 +82,19 @@ describe('examples/terminal-chat', () => {
     expect(child.stderr).toBe('');
   });
 
+  it('never prints a status line inside a reply: the reply breaks, and resumes under its prefix', async () => {
+    const child = await start();
+    const mark = child.stdout.length;
+    child.process.stdin.write('hang\n');
+    await child.waitFor('agent › tick tick', { after: mark });
+    // The connection drops while the reply streams: the offline line gets a line of its own.
+    expect(proxy.reset()).toBeGreaterThan(0);
+    await child.waitFor('[back online over websocket]\nagent › …tick', { after: mark });
+    const out = child.stdout.slice(mark);
+    expect(out).toMatch(/^agent › (tick )+\n\[offline — reconnecting \(attempt \d+\)\]\n/);
+    expect(out).not.toMatch(/[^\n]\[(offline|back online|connected)/);
+  });
+
   it('tells the user when the server no longer knows the session, and /new starts a fresh one', async () => {
     const child = new Child(chat.file, ['--url', proxy.url, '--session', 'forgotten-session']);
     children.push(child);

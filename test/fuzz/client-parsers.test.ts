@@ -9,13 +9,18 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import WebSocket from 'isomorphic-ws';
 import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClient, TetherError } from '../../src/index.js';
 import { createPollTransport, createSseTransport, createWebSocketTransport } from '../../src/transport/index.js';
 import { SessionEvent as SessionEventSchema } from '../../src/protocol/index.js';
 import { assertTypedClose, chunkedResponse, cut, event, recorder, transportOptions, within } from './helpers.js';
 
 const SEED = 424242;
+// Hundreds of generated inputs per test, some of them megabytes: about 2 s of
+// CPU for the heaviest test alone, and 30-40 s when two cores are shared with
+// other suites — past the suite's 30 s default. The budget is for that work;
+// a hang is still caught per input by `within`.
+vi.setConfig({ testTimeout: 120_000 });
 const rejections: unknown[] = [];
 const onRejection = (reason: unknown) => void rejections.push(reason);
 beforeAll(() => void process.on('unhandledRejection', onRejection));

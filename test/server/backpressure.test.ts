@@ -3,6 +3,15 @@ import type { AgentChunk } from '../../src/server.js';
 import { createSession, deltaText, prompt, SseReader, startServer, WsClient } from './helpers.js';
 
 const DELTAS = 100_000;
+/**
+ * 100k deltas are what it takes to fill the kernel's socket buffers (~4 MB) and
+ * reach the server's high-water mark: the fast readers finish in ~2 s on an idle
+ * machine, 23 s with two busy loops on its two cores, and over 60 s with other
+ * suites running too. The waits and the budget are for that much work; a hang
+ * still fails, only later.
+ */
+const PHASE_WAIT_MS = 120_000;
+const FLOOD_TEST_TIMEOUT_MS = 3 * PHASE_WAIT_MS;
 const piece = (i: number) => `d${String(i).padStart(6, '0')};`;
 const expectedText = Array.from({ length: DELTAS }, (_, i) => piece(i)).join('');
 
@@ -27,8 +36,8 @@ describe('F6: backpressure, not disconnection', () => {
 
     const started = performance.now();
     const turnId = (await prompt(url, sid, 'flood')).body.turn.id;
-    await fastWs.until(() => fastWs.terminal(turnId) !== undefined, 'fast ws terminal', 60_000);
-    await fastSse.until(() => fastSse.terminal(turnId) !== undefined, 'fast sse terminal', 60_000);
+    await fastWs.until(() => fastWs.terminal(turnId) !== undefined, 'fast ws terminal', PHASE_WAIT_MS);
+    await fastSse.until(() => fastSse.terminal(turnId) !== undefined, 'fast sse terminal', PHASE_WAIT_MS);
     const elapsedMs = performance.now() - started;
 
     // The others finished while the stalled one was still stalled, and got everything.
@@ -49,7 +58,7 @@ describe('F6: backpressure, not disconnection', () => {
     );
 
     stalled.ws.resume();
-    await stalled.until(() => stalled.terminal(turnId) !== undefined, 'stalled terminal', 60_000);
+    await stalled.until(() => stalled.terminal(turnId) !== undefined, 'stalled terminal', PHASE_WAIT_MS);
     expect(deltaText(stalled.events, turnId)).toBe(expectedText);
     expect(stalled.resets).toEqual([]);
     const seqs = stalled.events.map((e) => e.seq);
@@ -59,7 +68,7 @@ describe('F6: backpressure, not disconnection', () => {
     const largestEvent = Buffer.byteLength(JSON.stringify(stalled.terminal(turnId)));
     const catchUpPeak = server.stats().connections.find((c) => c.clientId === 'stalled')!.peakBufferedBytes;
     expect(catchUpPeak).toBeLessThanOrEqual(highWaterBytes + Math.max(highWaterBytes / 4, largestEvent) + 4096);
-  });
+  }, FLOOD_TEST_TIMEOUT_MS);
 
   // F6 (DESIGN.md §1): backpressure, not disconnection.
   it('F6: a stalled SSE reader stays bounded too and catches up by cursor after resuming', async () => {
@@ -72,15 +81,15 @@ describe('F6: backpressure, not disconnection', () => {
     const fast = new WsClient(url, 'fast');
     await fast.request({ type: 'subscribe', sessionId: sid });
     const turnId = (await prompt(url, sid, 'flood')).body.turn.id;
-    await fast.until(() => fast.terminal(turnId) !== undefined, 'fast terminal', 60_000);
+    await fast.until(() => fast.terminal(turnId) !== undefined, 'fast terminal', PHASE_WAIT_MS);
     const conn = server.stats().connections.find((c) => c.clientId === 'stalled-sse')!;
     const bound = highWaterBytes + highWaterBytes / 4 + 4096;
     expect(conn.bufferedBytes).toBeGreaterThan(0);
     expect(conn.peakBufferedBytes).toBeLessThanOrEqual(bound);
     console.log(`[measure] stalled SSE reader peak buffered ${conn.peakBufferedBytes} B (bound ${bound} B)`);
     stalled.resume();
-    await stalled.until(() => stalled.terminal(turnId) !== undefined, 'stalled terminal', 60_000);
+    await stalled.until(() => stalled.terminal(turnId) !== undefined, 'stalled terminal', PHASE_WAIT_MS);
     expect(deltaText(stalled.events, turnId)).toBe(expectedText);
     expect(stalled.ended).toBe(false); // never disconnected
-  });
+  }, FLOOD_TEST_TIMEOUT_MS);
 });

@@ -32,6 +32,14 @@ export class FakeClock implements Clock {
   get pending(): number {
     return this.#timers.size;
   }
+  /**
+   * The delays of the timers still scheduled, soonest first. A test waits for the
+   * timer it means to fire to be scheduled before it advances: code reacting to
+   * real I/O schedules it at a moment the test cannot otherwise know.
+   */
+  scheduled(): number[] {
+    return [...this.#timers.values()].map((timer) => timer.at - this.#now).sort((a, b) => a - b);
+  }
   /** Moves time forward, firing due timers in order (including ones they schedule). */
   advance(ms: number): void {
     const end = this.#now + ms;
@@ -139,6 +147,54 @@ export function transportOptions(
     pollWaitMs: 1_000,
     ...overrides,
   };
+}
+
+/**
+ * A `fetch` whose response bodies record the text the client has read so far.
+ * A test that must advance its fake clock only after the client took some bytes
+ * (a `: ping` counting as traffic) waits on `read()`: the body is handed over
+ * only when the client asks for it, and the client's synchronous reaction to
+ * the bytes is over by the time a later macrotask checks.
+ */
+export function readTrackingFetch(): { fetch: typeof fetch; read: () => string } {
+  let text = '';
+  const decoder = new TextDecoder();
+  const tracked: typeof fetch = async (input, init) => {
+    const response = await globalThis.fetch(input, init);
+    if (!response.body) return response;
+    const reader = response.body.getReader();
+    const body = new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          const { done, value } = await reader.read();
+          if (done) return controller.close();
+          text += decoder.decode(value, { stream: true });
+          controller.enqueue(value);
+        },
+        cancel: (reason) => reader.cancel(reason),
+      },
+      { highWaterMark: 0 },
+    );
+    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  };
+  return { fetch: tracked, read: () => text };
+}
+
+/**
+ * A WebSocket constructor whose sockets count the messages they dispatched, so
+ * a test knows the client has taken a frame (for the same reason as
+ * {@link readTrackingFetch}).
+ */
+export function countingWebSocket(): { WebSocket: WebSocketConstructor; received: () => number } {
+  let received = 0;
+  class CountingWebSocket extends WebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      // Runs in the same dispatch as the client's own `onmessage`, so both are done when a later task looks.
+      this.addEventListener('message', () => received++);
+    }
+  }
+  return { WebSocket: CountingWebSocket as unknown as WebSocketConstructor, received: () => received };
 }
 
 /** Waits for real time (only for "nothing more happened" checks). */

@@ -54,6 +54,7 @@ describe('poll transport', () => {
     await fixture.requested(2);
     expect(fixture.requests).toHaveLength(2);
     // The second reply was empty and came at once: the next request waits out the floor.
+    await vi.waitFor(() => expect(clock.scheduled()).toEqual([POLL_EMPTY_FLOOR_MS]));
     clock.advance(POLL_EMPTY_FLOOR_MS);
     await fixture.requested(3);
     expect(fixture.requests).toHaveLength(3);
@@ -77,6 +78,7 @@ describe('poll transport', () => {
     await fixture.requested(2);
     expect(fixture.requests).toHaveLength(2);
     for (let n = 3; n <= 5; n++) {
+      await vi.waitFor(() => expect(clock.scheduled()).toEqual([POLL_EMPTY_FLOOR_MS]));
       clock.advance(POLL_EMPTY_FLOOR_MS - 1);
       await sleep(20);
       expect(fixture.requests).toHaveLength(n - 1);

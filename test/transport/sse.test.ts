@@ -7,6 +7,7 @@ import {
   FakeClock,
   type HttpFixture,
   httpFixture,
+  readTrackingFetch,
   Recorder,
   sleep,
   sseEvent,
@@ -189,11 +190,13 @@ describe('sse transport: ends and failures', () => {
 
   it('no bytes for heartbeatTimeoutMs closes the attempt; `: ping` comments count as traffic', async () => {
     const fixture = await serve((res) => startSse(res));
-    start(fixture, { heartbeatTimeoutMs: 3_000 }).subscribe('s1', { after: 0 });
+    const tracked = readTrackingFetch();
+    start(fixture, { heartbeatTimeoutMs: 3_000, fetch: tracked.fetch }).subscribe('s1', { after: 0 });
     await recorder.until((r) => r.opened);
     clock.advance(2_500);
     responses[0]?.write(': ping\n\n');
-    await sleep(50);
+    // The clock may move on only once the client has read the ping (a fixed pause lost that race on a busy machine).
+    await vi.waitFor(() => expect(tracked.read()).toContain(': ping\n\n'));
     clock.advance(2_500);
     expect(recorder.closedCalls).toEqual([]);
     clock.advance(500);
