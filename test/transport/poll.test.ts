@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionError, HttpError, ProtocolError, TimeoutError } from '../../src/errors/index.js';
 import { createTransport, POLL_DEADLINE_MARGIN_MS, POLL_EMPTY_FLOOR_MS, type Transport, type TransportOptions } from '../../src/transport/index.js';
 import { delta, FakeClock, type HttpFixture, httpFixture, Recorder, sleep, transportOptions } from './helpers.js';

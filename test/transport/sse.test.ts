@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionError, HttpError, ProtocolError, TimeoutError } from '../../src/errors/index.js';
 import { createTransport, type Transport, type TransportOptions } from '../../src/transport/index.js';
 import {
