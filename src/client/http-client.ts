@@ -11,6 +11,11 @@ import type { InternalSettings } from './settings.js';
 /** Statuses worth retrying (besides network errors): overload and transient gateway failures. */
 const RETRYABLE_STATUS: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 
+/** Whether another try may succeed: a network failure or overload (a 408/429/5xx), not a bad reply, another 4xx or a failing `headers` function. */
+export function isRetryable(error: unknown): boolean {
+  return error instanceof HttpError ? RETRYABLE_STATUS.has(error.status) : error instanceof ConnectionError;
+}
+
 /** Retries after the first attempt. */
 const RETRIES = 4;
 
@@ -71,9 +76,7 @@ export class HttpClient {
         try {
           return await this.#once<T>(method, path, options, signal, what);
         } catch (error) {
-          // Network failures and overload are worth another try; bad replies, 4xx and a failing `headers` function are not.
-          const retryable = error instanceof HttpError ? RETRYABLE_STATUS.has(error.status) : error instanceof ConnectionError;
-          if (signal.aborted || !retryable || attempt > RETRIES) throw error;
+          if (signal.aborted || !isRetryable(error) || attempt > RETRIES) throw error;
           this.#settings.logger.debug?.({ err: error }, `agent-tether: ${what} failed (${(error as Error)?.message}); retrying`);
           options.onRetry?.();
           const delay = Math.max((error as { retryAfterMs?: number }).retryAfterMs ?? 0, backoffDelay(attempt, RETRY_BACKOFF, this.#settings.random));

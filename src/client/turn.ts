@@ -14,6 +14,8 @@ import type { Consumer } from './session-feed.js';
 import { finalScope, isFinalCode } from '../transport/final-answers.js';
 import type { ClientContext } from './context.js';
 import { alreadyIterated, EventQueue, overflowError } from './event-queue.js';
+import { backoffDelay } from './backoff.js';
+import { isRetryable } from './http-client.js';
 
 /** What `turn.cancel()` resolves with. `not_found`: the server does not know the turn (404). */
 export type CancelResult = { cancelled: true } | { cancelled: false; reason: 'already_finished' | 'not_found' };
@@ -74,6 +76,8 @@ export class TurnImpl implements Turn, Consumer {
   #started = false;
   #checking: Promise<void> | undefined;
   #graceTimer: unknown;
+  /** The backoff before `session.turn(id)` asks for the turn again (see #attachWhenKnown). */
+  #attachTimer: unknown;
   #checks = 0;
   #iterated = false;
 
@@ -106,15 +110,40 @@ export class TurnImpl implements Turn, Consumer {
     if (this.#ctx.options.bridgeFirstEvents && this.#ctx.manager.state.status === 'connecting' && !info.terminal) void this.#bridge();
   }
 
-  /** `session.turn(id)`: learn where the turn starts, then attach. */
+  /**
+   * `session.turn(id)`: learn where the turn starts, then attach. Only the
+   * server's answer ends the turn here (a 404, a bad reply): a network failure
+   * or an overloaded server (a restart in progress) is asked again with the
+   * reconnect backoff, as the stream would be, for the turn runs on
+   * regardless — ending it locally would report `turn.error` for a turn the
+   * server completes (F5). Gives up after `reconnect.maxAttempts`, as the
+   * connection does.
+   */
   attachById(): void {
-    void this.#fetch().then(
-      (reply) => this.attach(reply.turn),
-      (error: unknown) => {
+    void this.#attachWhenKnown();
+  }
+
+  async #attachWhenKnown(): Promise<void> {
+    const { reconnect, random } = this.#ctx.options;
+    for (let attempt = 1; ; attempt++) {
+      let reply: { turn: TurnInfo };
+      try {
+        reply = await this.#fetch();
+      } catch (error) {
+        if (this.#ended || this.#ctx.closed) return;
+        if ((isRetryable(error) || error instanceof TimeoutError) && attempt <= reconnect.maxAttempts) {
+          await new Promise<void>((resolve) => (this.#attachTimer = this.#ctx.clock.setTimeout(resolve, backoffDelay(attempt, reconnect, random))));
+          this.#attachTimer = undefined;
+          if (this.#ended || this.#ctx.closed) return;
+          continue;
+        }
         this.#failLocally(error);
         this.#ctx.noteFailure(this.sessionId, error);
-      },
-    );
+        return;
+      }
+      this.attach(reply.turn);
+      return;
+    }
   }
 
   /** `GET` the turn: where it starts, and its terminal once it has one. */
@@ -232,6 +261,9 @@ export class TurnImpl implements Turn, Consumer {
     this.#queue.end();
     if (this.#graceTimer !== undefined) this.#ctx.clock.clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
+    // A wait before asking for the turn again: nothing to ask for now (the turn ended, or the client closed).
+    if (this.#attachTimer !== undefined) this.#ctx.clock.clearTimeout(this.#attachTimer);
+    this.#attachTimer = undefined;
     if (this.#registered) {
       this.#registered = false;
       this.#ctx.manager.removeConsumer(this);

@@ -169,6 +169,12 @@ export class World {
     this.prompted.push({ id: turn.id, owner: slotIndex, kind });
   }
 
+  /** Attaches `slot` to a turn by id (`session.turn(id)`), as a client that did not prompt it; recorded like its own. */
+  attach(slotIndex: number, turnId: string): TurnRecord {
+    const slot = this.slots[slotIndex]!;
+    return this.#track(slot, slot.rec.client.session(this.sessionId).turn(turnId));
+  }
+
   /** Cancels one of `slot`'s own turns (preferably one still running): never rejects, never `not_found`. */
   async cancelOwn(slotIndex: number, pick: number): Promise<void> {
     const slot = this.slots[slotIndex]!;
@@ -183,19 +189,17 @@ export class World {
 
   /** Cancels a turn another client prompted, through a handle attached by id (F1). */
   async cancelOther(slotIndex: number, pick: number): Promise<void> {
-    const slot = this.slots[slotIndex]!;
     const others = this.prompted.filter((p) => p.owner !== slotIndex);
     if (others.length === 0) return;
     const target = others[pick % others.length]!;
     this.cancelTargets.add(target.id);
-    const record = this.#track(slot, slot.rec.client.session(this.sessionId).turn(target.id));
+    const record = this.attach(slotIndex, target.id);
     const result = await record.turn.cancel();
     expectCancelResult(result, ['true', 'already_finished']);
   }
 
   /** Cancels a turn the server reports finished: `already_finished`, and a hanging turn running meanwhile is untouched (F3). */
   async cancelStale(slotIndex: number, pick: number): Promise<void> {
-    const slot = this.slots[slotIndex]!;
     const snapshot = await this.snapshot();
     const finished = snapshot.turns.filter((t) => t.terminal);
     if (finished.length === 0) return;
@@ -206,7 +210,7 @@ export class World {
     const runningHang = snapshot.turns.find(
       (t) => !t.terminal && !this.cancelTargets.has(t.id) && this.prompted.find((p) => p.id === t.id)?.kind === 'hang',
     );
-    const record = this.#track(slot, slot.rec.client.session(this.sessionId).turn(stale.id));
+    const record = this.attach(slotIndex, stale.id);
     const result = await record.turn.cancel();
     expectCancelResult(result, ['already_finished']);
     if (runningHang) {
@@ -268,10 +272,13 @@ export class World {
     this.proxy.sliceWrites(this.sliced ? bytes : null);
   }
 
-  /** Restarts the server process on the same port and directory (file store): a graceful close, then a fresh server. */
-  async restart(): Promise<void> {
+  /** Restarts the server process on the same port and directory (file store): a graceful close, then (after `downMs`) a fresh server. */
+  async restart(options: { downMs?: number; whileDown?: () => void } = {}): Promise<void> {
     this.counters.faults.restart! += 1;
     await this.server.close();
+    options.whileDown?.();
+    // A slow restart (a loaded machine): the port refuses connections meanwhile.
+    if (options.downMs) await new Promise((r) => setTimeout(r, options.downMs));
     this.server = await this.#startServer(this.port);
   }
 
@@ -414,7 +421,7 @@ export class World {
       const terminals = got.filter((e) => TERMINALS.has(e.type));
       if (terminals.length !== 1 || got.at(-1) !== terminals[0]) {
         this.counters.doubleTerminated += terminals.length > 1 ? 1 : 0;
-        throw new Error(`${who}: turn ${id} yielded ${terminals.length} terminals: ${got.map((e) => e.type).join(',')}`);
+        throw new Error(`${who}: turn ${id} yielded ${terminals.length} terminals: ${got.map(describeEvent).join(',')}`);
       }
       this.counters.delivered += got.length;
       const local = terminals[0]!.type === 'turn.error' && (terminals[0] as { error: { code: string } }).error.code === 'client_closed';
@@ -428,7 +435,7 @@ export class World {
       // HTTP fallback, F5: the iterator catches up first — bug 1, fixed), and the same text.
       if (got.length !== truth.length) {
         this.counters.lost += Math.max(0, truth.length - got.length);
-        throw new Error(`${who}: turn ${id} yielded ${got.map((e) => `${e.seq}:${e.type}`)} but the server has ${truth.map((e) => `${e.seq}:${e.type}`)}`);
+        throw new Error(`${who}: turn ${id} yielded ${got.map(describeEvent)} but the server has ${truth.map(describeEvent)}`);
       }
       got.forEach((e, i) => expectSameEvent(e, truth[i], `${who} turn ${id}`));
       const text = got.filter((e) => e.type === 'turn.delta').map((e) => (e as { text: string }).text).join('');
@@ -454,6 +461,12 @@ export class World {
     await rm(this.dir, { recursive: true, force: true });
     this.step = 'done';
   }
+}
+
+/** `seq:type`, and a `turn.error`'s code (which local or server failure ended the turn). */
+function describeEvent(e: SessionEvent | TurnEvent): string {
+  const code = e.type === 'turn.error' ? `(${(e as { error: { code: string } }).error.code})` : '';
+  return `${e.seq}:${e.type}${code}`;
 }
 
 function allEnded(log: SessionEvent[], turns: number): boolean {

@@ -229,6 +229,58 @@ describe('session.prompt and turns', () => {
   });
 });
 
+describe('session.turn(id) through an outage (F5: a transient failure is not the turn\'s end)', () => {
+  // The chaos suite's flake: a client attached to a turn by id while the server restarted; the
+  // GET failed through all its retries and the turn ended with a local turn.error, though the
+  // server completed it.
+  it('asks for the turn again with the reconnect backoff, then settles with the server\'s terminal', async () => {
+    useFakeTime();
+    let down = true;
+    const terminal = completed(3, 't7', 'x');
+    const { client, http } = makeClient({ reconnect: { initialDelayMs: 1000, maxDelayMs: 1000, jitter: 'none' } }, {}, {
+      'GET /v1/sessions/s1/turns/t7': () => {
+        if (down) throw new TypeError('fetch failed');
+        return json(200, { turn: turnInfo('t7', 1, { status: 'completed', terminal: terminal as never }) });
+      },
+    });
+    const turn = client.session('s1').turn('t7');
+    let settled: unknown;
+    void turn.result.then((r) => (settled = r));
+    // One request's own retries (200 ms doubling, jitter 0.5) are spent well within 3 s.
+    await vi.advanceTimersByTimeAsync(3000);
+    const failedAttempts = http.calls.length;
+    expect(failedAttempts).toBeGreaterThanOrEqual(5);
+    expect(settled).toBeUndefined();
+    down = false;
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(settled).toMatchObject({ type: 'turn.completed', turnId: 't7', seq: 3 });
+    await client.close();
+  });
+
+  it('still ends at once on the server\'s answer (404), and a close during the backoff leaves no timer', async () => {
+    useFakeTime();
+    const gone = makeClient({}, {}, {
+      'GET /v1/sessions/s1/turns/t8': () => json(404, { error: { code: 'not_found', message: 'no turn', status: 404 } }),
+    });
+    const unknown = gone.client.session('s1').turn('t8');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await unknown.result).toMatchObject({ type: 'turn.error', error: { code: 'not_found', retryable: false } });
+    expect(gone.http.calls).toHaveLength(1);
+    await gone.client.close();
+
+    const down = makeClient({ reconnect: { initialDelayMs: 60_000, maxDelayMs: 60_000, jitter: 'none' } }, {}, {
+      'GET /v1/sessions/s1/turns/t9': () => {
+        throw new TypeError('fetch failed');
+      },
+    });
+    const waiting = down.client.session('s1').turn('t9');
+    await vi.advanceTimersByTimeAsync(5000);
+    await down.client.close();
+    expect(await waiting.result).toMatchObject({ type: 'turn.error', error: { code: 'client_closed' } });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
 describe('a reset that skips part of a turn (F6: the reader fell behind the server history)', () => {
   it('recovers the skipped text from turn.completed.output, so the deltas add up to it, and reports history_gone', async () => {
     const { client, transports } = makeClient({}, {}, { 'POST /v1/sessions/s1/turns': promptRoute() });

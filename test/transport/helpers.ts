@@ -260,6 +260,12 @@ export interface HttpFixture {
   requests: IncomingMessage[];
   /** Responses whose client went away (aborted fetch) — resolved per request. */
   aborted: Promise<void>[];
+  /**
+   * Resolves once `n` requests have arrived. Waits on the requests themselves,
+   * not on a polling deadline: a loaded machine makes them late, never missing
+   * (a 1 s `vi.waitFor` here failed under load).
+   */
+  requested(n: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -268,11 +274,16 @@ export async function httpFixture(
 ): Promise<HttpFixture> {
   const requests: IncomingMessage[] = [];
   const aborted: Promise<void>[] = [];
+  const waiting: Array<{ n: number; resolve: () => void }> = [];
   const server = createServer((req, res) => {
     const index = requests.length;
     requests.push(req);
     aborted.push(new Promise((resolve) => res.on('close', () => resolve())));
     handler(req, res, index);
+    for (const w of waiting.filter((w) => requests.length >= w.n)) {
+      waiting.splice(waiting.indexOf(w), 1);
+      w.resolve();
+    }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -281,6 +292,7 @@ export async function httpFixture(
     server,
     requests,
     aborted,
+    requested: (n) => (requests.length >= n ? Promise.resolve() : new Promise((resolve) => waiting.push({ n, resolve }))),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -51,11 +51,13 @@ describe('poll transport', () => {
       (res) => json(res, 200, { epoch: 'e1', events: [], next: 5 }),
     ]);
     start(fixture, { pollWaitMs: 1_000 }).subscribe('s1', { after: 3, epoch: 'e1' });
-    await vi.waitFor(() => expect(fixture.requests).toHaveLength(2));
+    await fixture.requested(2);
+    expect(fixture.requests).toHaveLength(2);
     // The second reply was empty and came at once: the next request waits out the floor.
     await vi.waitFor(() => expect(clock.scheduled()).toEqual([POLL_EMPTY_FLOOR_MS]));
     clock.advance(POLL_EMPTY_FLOOR_MS);
-    await vi.waitFor(() => expect(fixture.requests).toHaveLength(3));
+    await fixture.requested(3);
+    expect(fixture.requests).toHaveLength(3);
     expect(recorder.calls.map((c) => c.kind)).toEqual(['open', 'events']);
     expect(recorder.delivered.map((e) => e.seq)).toEqual([4, 5]);
     expect(fixture.requests.map((r) => r.url)).toEqual([
@@ -73,14 +75,16 @@ describe('poll transport', () => {
     const transport = start(fixture, { pollWaitMs: 25_000 });
     transport.subscribe('s1', { after: 0 });
     // The first request (wait=0) answers at once by design; the second (wait=25000) should not have.
-    await vi.waitFor(() => expect(fixture.requests).toHaveLength(2));
+    await fixture.requested(2);
+    expect(fixture.requests).toHaveLength(2);
     for (let n = 3; n <= 5; n++) {
       await vi.waitFor(() => expect(clock.scheduled()).toEqual([POLL_EMPTY_FLOOR_MS]));
       clock.advance(POLL_EMPTY_FLOOR_MS - 1);
       await sleep(20);
       expect(fixture.requests).toHaveLength(n - 1);
       clock.advance(1);
-      await vi.waitFor(() => expect(fixture.requests).toHaveLength(n));
+      await fixture.requested(n);
+      expect(fixture.requests).toHaveLength(n);
     }
     await sleep(50);
     expect(fixture.requests).toHaveLength(5);
@@ -95,7 +99,8 @@ describe('poll transport', () => {
     await recorder.until((r) => r.delivered.length === 1);
     expect(recorder.calls.map((c) => c.kind)).toEqual(['open', 'reset', 'events']);
     expect(recorder.resets[0]).toEqual(reset);
-    await vi.waitFor(() => expect(fixture.requests[1]?.url).toBe('/v1/sessions/s1/poll?after=1&epoch=e2&wait=1000'));
+    await fixture.requested(2);
+    expect(fixture.requests[1]?.url).toBe('/v1/sessions/s1/poll?after=1&epoch=e2&wait=1000');
   });
 
   it('a reply that is not JSON is a ProtocolError in closed()', async () => {
@@ -132,7 +137,8 @@ describe('poll transport', () => {
   it('a request that misses wait + margin ends the attempt with TimeoutError and is aborted', async () => {
     const fixture = await serve([(res) => json(res, 200, { epoch: 'e1', events: [], next: 0 })]);
     start(fixture, { pollWaitMs: 1_000, heartbeatTimeoutMs: 60_000 }).subscribe('s1', { after: 0 });
-    await vi.waitFor(() => expect(fixture.requests).toHaveLength(2));
+    await fixture.requested(2);
+    expect(fixture.requests).toHaveLength(2);
     clock.advance(1_000 + POLL_DEADLINE_MARGIN_MS - 1);
     expect(recorder.closedCalls).toEqual([]);
     clock.advance(1);
@@ -160,7 +166,9 @@ describe('poll transport', () => {
     const fixture = await serve([(res) => json(res, 200, { epoch: 'e1', events: [], next: 0 })]);
     const transport = start(fixture);
     transport.subscribe('s1', { after: 0 });
-    await vi.waitFor(() => expect(held).toHaveLength(1));
+    // The first reply is scripted; the second request is held.
+    await fixture.requested(2);
+    expect(held).toHaveLength(1);
     const before = recorder.calls.length;
     await transport.close();
     await fixture.aborted[1];
@@ -174,7 +182,9 @@ describe('poll transport', () => {
     const deafFetch: typeof fetch = (url, init) => globalThis.fetch(url, { ...init, signal: null });
     const transport = start(fixture, { fetch: deafFetch });
     transport.subscribe('s1', { after: 0 });
-    await vi.waitFor(() => expect(held).toHaveLength(1));
+    // The first reply is scripted; the second request is held.
+    await fixture.requested(2);
+    expect(held).toHaveLength(1);
     const before = recorder.calls.length;
     await transport.close();
     json(held[0]!, 200, { epoch: 'e1', events: [delta('s1', 1)], next: 1 });

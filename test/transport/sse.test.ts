@@ -175,7 +175,8 @@ describe('sse transport: ends and failures', () => {
       res.flushHeaders();
     });
     start(fixture, { openTimeoutMs: 2_000 }).subscribe('s1', { after: 0 });
-    await vi.waitFor(() => expect(fixture.requests).toHaveLength(1));
+    await fixture.requested(1);
+    expect(fixture.requests).toHaveLength(1);
     await sleep(50); // headers arrived, no bytes
     clock.advance(1_999);
     expect(recorder.calls).toEqual([]);
@@ -227,7 +228,8 @@ describe('sse transport: ends and failures', () => {
     const fixture = await serve(() => {}); // never answers
     const transport = start(fixture, { openTimeoutMs: 1_000 });
     transport.subscribe('s1', { after: 0 });
-    await vi.waitFor(() => expect(fixture.requests).toHaveLength(1));
+    await fixture.requested(1);
+    expect(fixture.requests).toHaveLength(1);
     transport.unsubscribe('s1');
     expect(clock.pending).toBe(0);
     clock.advance(5_000);
@@ -249,7 +251,8 @@ describe('sse transport: close() (F7) and stale callbacks (F4)', () => {
     const transport = start(fixture);
     transport.subscribe('s1', { after: 0 });
     transport.subscribe('s2', { after: 0 });
-    await vi.waitFor(() => expect(fixture.requests).toHaveLength(2));
+    await fixture.requested(2);
+    expect(fixture.requests).toHaveLength(2);
     await recorder.until((r) => r.opened);
     const before = recorder.calls.length;
     await transport.close();
@@ -267,7 +270,8 @@ describe('sse transport: close() (F7) and stale callbacks (F4)', () => {
     await recorder.until((r) => r.opened);
     transport.subscribe('s1', { after: 10 });
     await fixture.aborted[0];
-    await vi.waitFor(() => expect(fixture.requests).toHaveLength(2));
+    await fixture.requested(2);
+    expect(fixture.requests).toHaveLength(2);
     responses[0]?.write(sseEvent(delta('s1', 1))); // old stream: must be ignored
     responses[1]?.write(sseEvent(delta('s1', 11)));
     await recorder.until((r) => r.delivered.length === 1);
@@ -296,7 +300,8 @@ describe('sse transport: close() (F7) and stale callbacks (F4)', () => {
     transport.subscribe('s1', { after: 0 });
     await recorder.until((r) => r.opened);
     transport.subscribe('s1', { after: 10 }); // supersedes stream 0
-    await vi.waitFor(() => expect(fixture.requests).toHaveLength(2));
+    await fixture.requested(2);
+    expect(fixture.requests).toHaveLength(2);
     responses[0]?.write(sseEvent(delta('s1', 1)) + 'data: not json\n\n');
     responses[1]?.write(sseEvent(delta('s1', 11)));
     await recorder.until((r) => r.delivered.length === 1);
