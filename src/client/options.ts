@@ -37,7 +37,7 @@ export interface ReconnectOptions {
 export interface ClientOptions {
   /** The server's http(s) base URL; the WebSocket URL is derived from it. */
   baseUrl: string | URL;
-  /** This client's id, sent as `X-Tether-Client`; it shows up as `turn.queued.clientId` and `turn.canceled.canceledBy`. @default crypto.randomUUID() */
+  /** This client's id, sent as `X-Tether-Client`; it shows up as `turn.queued.clientId` and `turn.canceled.canceledBy`. @default a random UUID v4 (crypto.randomUUID, or crypto.getRandomValues where a page has no randomUUID) */
   clientId?: string | undefined;
   /** The transport ladder, best first. @default ['websocket', 'sse', 'poll'] */
   transports?: readonly TransportName[] | undefined;

@@ -2,6 +2,7 @@
 import { limits } from '../../protocol/index.js';
 import type { CancelReply, PollReply, SessionInfo, SessionSnapshot, TurnInfo } from '../../protocol/index.js';
 import type { Clock } from '../../internal/clock.js';
+import { randomId } from '../../internal/random-id.js';
 import { EventCursor } from './event-cursor.js';
 import { restoreSession } from './recovery.js';
 import { ServerError } from './server-error.js';
@@ -505,8 +506,9 @@ export class TetherCore {
 // The health key of session-record writes (not tied to one session: a failed create has no session to retry).
 const RECORDS = '(session records)';
 
+// Runs inside msw handlers in a browser too, where an insecure page has no crypto.randomUUID.
 function newId(): string {
-  return globalThis.crypto.randomUUID();
+  return randomId();
 }
 
 export type { TurnState };

@@ -6,6 +6,7 @@ import { MSW_HANDLERS_DEFAULTS } from './msw-options.js';
 import type { MswHost } from './msw-host.js';
 import { mswModule } from './msw-module.js';
 import { streamEvents } from './stream-events.js';
+import { randomId } from '../../internal/random-id.js';
 
 /**
  * Serves `<base>/v1/ws` in memory: `welcome`, then request frames answered by
@@ -15,7 +16,7 @@ import { streamEvents } from './stream-events.js';
 export function websocketHandler(host: MswHost, wsUrl: string): WebSocketHandler {
   const { ws } = mswModule();
   return ws.link(wsUrl).addEventListener('connection', ({ client }) => {
-    const clientId = client.url.searchParams.get('clientId') || globalThis.crypto.randomUUID();
+    const clientId = client.url.searchParams.get('clientId') || randomId();
     const subscriptions = new Map<string, AbortController>();
     const connection = new AbortController();
     host.streams.add(connection);
