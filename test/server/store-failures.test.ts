@@ -88,15 +88,20 @@ describe('write failures are failures', () => {
     state.down = false;
     await eventually(() => true, 'tick');
     // Recovered: the retried write went through, and new prompts are acknowledged again.
-    let status = 0;
-    for (let i = 0; i < 100 && status !== 201; i++) {
-      status = (await prompt(url, sid, 'later')).status;
-      if (status !== 201) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    expect(status).toBe(201);
+    expect((await promptUntilAccepted(url, sid, 'later')).status).toBe(201);
   });
 });
 
+
+/** Prompts until the server accepts again (201) or 100 tries pass; returns the last reply. */
+async function promptUntilAccepted(url: string, sid: string, text: string) {
+  let reply = await prompt(url, sid, text);
+  for (let i = 1; i < 100 && reply.status !== 201; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    reply = await prompt(url, sid, text);
+  }
+  return reply;
+}
 // A real full / read-only file system: a small tmpfs (needs root and mount; skipped loudly elsewhere).
 const canMount = (() => {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
@@ -169,12 +174,7 @@ describe.skipIf(!canMount)('a real disk: full, read-only', () => {
     const late = startServer({ agent: script.agent, store: fileStore({ dir: store }) });
     await expect(late).rejects.toThrow(`fileStore: the store directory ${store} is not writable: EROFS`);
     execFileSync('mount', ['-o', 'remount,rw', dir]);
-    let status = 0;
-    for (let i = 0; i < 100 && status !== 201; i++) {
-      status = (await prompt(url, sid, 'after')).status;
-      if (status !== 201) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    expect(status).toBe(201);
+    expect((await promptUntilAccepted(url, sid, 'after')).status).toBe(201);
   });
 });
 
@@ -235,14 +235,9 @@ describe.skipIf(!nobody)('a real EACCES: the server as an unprivileged user', ()
     expect((await api(first.url, 'POST', '/v1/sessions', {})).status).toBe(503);
 
     await chmod(store, 0o700);
-    let status = 0;
-    for (let i = 0; i < 100 && status !== 201; i++) {
-      const reply = await prompt(first.url, sid, 'after');
-      status = reply.status;
-      if (status === 201) acknowledged.push(reply.body.turn.id);
-      else await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    expect(status).toBe(201);
+    const after = await promptUntilAccepted(first.url, sid, 'after');
+    expect(after.status).toBe(201);
+    acknowledged.push(after.body.turn.id);
     first.child.kill('SIGKILL');
     await first.exited;
 
