@@ -62,7 +62,12 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
   mswModule();
   const { base, heartbeatMs, sseRetryMs, logger } = resolveMswOptions(options);
   const agent = options.agent ?? scriptedAgent(options.script);
-  const core = createCore({ agent, logger, ...(options.store === undefined ? {} : { store: options.store }) });
+  const core = createCore({
+    agent,
+    logger,
+    ...(options.store === undefined ? {} : { store: options.store }),
+    ...(options.inputPolicy === undefined ? {} : { inputPolicy: options.inputPolicy }),
+  });
   const started = core.start();
   const host: MswHost = {
     dispatcher: new Dispatcher(core, { logger, maxPollEvents: limits.maxPollEvents }),

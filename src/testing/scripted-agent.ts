@@ -3,7 +3,8 @@
  * pauses, errors, hanging until canceled, or waiting for the test to say go.
  */
 import { sleep, systemClock } from '../internal/clock.js';
-import type { Agent, AgentChunk, AgentInput } from '../server.js';
+import type { Agent, AgentChunk, AgentInput, InputResolution } from '../server.js';
+import type { InputRequest } from '../protocol/index.js';
 
 export type { Agent, AgentChunk, AgentInput } from '../server.js';
 
@@ -17,6 +18,9 @@ export type { Agent, AgentChunk, AgentInput } from '../server.js';
  * - `{ hang: true }` waits until the turn is canceled (its `signal` aborts).
  * - `{ until: promise }` waits until `promise` settles (or the turn is canceled):
  *   a gate the test opens when it is ready.
+ * - `{ ask: { kind, prompt, options? } }` asks the clients (`input.requestInput`)
+ *   and waits for the answer (or the turn's end); the resolution is kept in
+ *   `agent.answers`.
  */
 export type ScriptStep =
   | { delta: string }
@@ -24,7 +28,8 @@ export type ScriptStep =
   | { delayMs: number }
   | { error: string | { message: string; name?: string } }
   | { hang: true }
-  | { until: PromiseLike<unknown> };
+  | { until: PromiseLike<unknown> }
+  | { ask: InputRequest };
 
 /** A fixed list of steps for every turn, or a function of the turn's input returning the steps. */
 export type Script = readonly ScriptStep[] | ((input: AgentInput) => Iterable<ScriptStep>);
@@ -38,6 +43,8 @@ export interface ScriptedAgent extends Agent {
    * instead of sleeping until a turn runs.
    */
   nextCall(): Promise<AgentInput>;
+  /** What each `{ ask }` step got, oldest first. */
+  readonly answers: readonly InputResolution[];
 }
 
 /**
@@ -74,6 +81,7 @@ export function scriptedAgent(script: Script = echoScript): ScriptedAgent {
     script.forEach((step, index) => validateStep(step, index));
   }
   const calls: AgentInput[] = [];
+  const answers: InputResolution[] = [];
   const waiters: Array<(input: AgentInput) => void> = [];
 
   async function* run(input: AgentInput): AsyncGenerator<AgentChunk> {
@@ -90,6 +98,7 @@ export function scriptedAgent(script: Script = echoScript): ScriptedAgent {
       else if ('delayMs' in step) await sleep(systemClock, step.delayMs, signal);
       else if ('error' in step) throw toError(step.error);
       else if ('hang' in step) await abortable(signal, () => () => {});
+      else if ('ask' in step) answers.push(await input.requestInput(step.ask));
       else {
         await abortable(signal, (done) => {
           Promise.resolve(step.until).then(done, done);
@@ -102,6 +111,7 @@ export function scriptedAgent(script: Script = echoScript): ScriptedAgent {
   const agent = ((input: AgentInput) => run(input)) as unknown as ScriptedAgent;
   Object.defineProperties(agent, {
     calls: { get: () => calls as readonly AgentInput[] },
+    answers: { get: () => answers as readonly InputResolution[] },
     nextCall: { value: () => new Promise<AgentInput>((resolve) => waiters.push(resolve)) },
   });
   return agent;
@@ -149,8 +159,13 @@ function validateStep(step: unknown, index: number): asserts step is ScriptStep 
     if (s.hang !== true) throw fail('`hang` must be true');
   } else if ('until' in s) {
     if (typeof (s.until as PromiseLike<unknown> | null)?.then !== 'function') throw fail('`until` must be a promise');
+  } else if ('ask' in s) {
+    const ask = s.ask as Record<string, unknown> | null;
+    if (typeof ask !== 'object' || ask === null || typeof ask.kind !== 'string' || typeof ask.prompt !== 'string') {
+      throw fail('`ask` must be { kind, prompt, options? }');
+    }
   } else {
-    throw fail('must have one of delta, item, delayMs, error, hang, until');
+    throw fail('must have one of delta, item, delayMs, error, hang, until, ask');
   }
 }
 

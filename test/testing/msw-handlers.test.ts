@@ -290,3 +290,66 @@ describe('createMswHandlers: WebSocket', () => {
     expect(ws.frames).toEqual([]);
   });
 });
+
+describe('createMswHandlers: input requests', () => {
+  const ASK = { kind: 'approval', prompt: 'Deploy?', options: [{ id: 'yes', label: 'Yes' }, { id: 'no', label: 'No' }] };
+
+  it('HTTP: the respond route — first answer wins, later ones already_answered, unknown ones 404, bad option 400', async () => {
+    const t = use({ script: [{ ask: ASK }, { delta: 'done' }] });
+    const sid = await session();
+    const turnId = (await call(`/v1/sessions/${sid}/turns`, { body: { prompt: 'go' } })).body.turn.id;
+    const { events } = await readSse(`/v1/sessions/${sid}/events?after=0`, (e) => e.type === 'turn.input_requested');
+    const requestId = events.at(-1).requestId;
+    const path = `/v1/sessions/${sid}/turns/${turnId}/respond`;
+    expect(await call(path, { body: { requestId, answer: { option: 'maybe' } } })).toMatchObject({ status: 400, body: { error: { code: 'invalid_answer' } } });
+    expect(await call(path, { body: { requestId, answer: { option: 'yes' }, clientId: 'alice' } })).toEqual({ status: 200, body: { accepted: true } });
+    expect(await call(path, { body: { requestId, answer: { option: 'no' }, clientId: 'bob' } })).toEqual({
+      status: 200,
+      body: { accepted: false, reason: 'already_answered' },
+    });
+    expect(await call(path, { body: { requestId: 'nope', answer: { option: 'no' } } })).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
+    expect(await call(`/v1/sessions/${sid}/turns/nope/respond`, { body: { requestId, answer: { option: 'no' } } })).toMatchObject({ status: 404 });
+    const all = await readSse(`/v1/sessions/${sid}/events?after=0`, terminal);
+    expect(all.events.find((e) => e.type === 'turn.input_answered')).toMatchObject({ requestId, answeredBy: 'alice', source: 'client' });
+    expect(t.agent.answers).toEqual([{ status: 'answered', answer: { option: 'yes' }, answeredBy: 'alice', source: 'client' }]);
+  });
+
+  it('WebSocket: the respond frame, answered as the connection’s client', async () => {
+    const t = use({ script: [{ ask: ASK }, { delta: 'done' }] });
+    const socket = new WebSocket('ws://tether.test/v1/ws?clientId=c9');
+    const frames: any[] = [];
+    const waiters: Array<() => void> = [];
+    socket.addEventListener('message', (event) => {
+      frames.push(JSON.parse(String(event.data)));
+      for (const w of waiters.splice(0)) w();
+    });
+    const until = async (predicate: (frames: any[]) => boolean) => {
+      while (!predicate(frames)) await new Promise<void>((resolve) => waiters.push(resolve));
+    };
+    const evs = () => frames.filter((f) => f.type === 'events').flatMap((f) => f.events);
+    await until((f) => f.some((x) => x.type === 'welcome'));
+    const sid = await session();
+    socket.send(JSON.stringify({ type: 'subscribe', id: 's', sessionId: sid, after: 0 }));
+    socket.send(JSON.stringify({ type: 'prompt', id: 'p', sessionId: sid, prompt: 'go' }));
+    await until(() => evs().some((e) => e.type === 'turn.input_requested'));
+    const request = evs().find((e) => e.type === 'turn.input_requested');
+    socket.send(JSON.stringify({ type: 'respond', id: 'r1', sessionId: sid, turnId: request.turnId, requestId: request.requestId, answer: { option: 'no' } }));
+    socket.send(JSON.stringify({ type: 'respond', id: 'r2', sessionId: sid, turnId: request.turnId, requestId: request.requestId, answer: { option: 'yes' } }));
+    await until((f) => evs().some(terminal) && f.some((x) => x.id === 'r2'));
+    expect(frames.find((x) => x.id === 'r1')).toMatchObject({ ok: true, result: { accepted: true } });
+    // The same client sending a different answer is a second answer, not a resend.
+    expect(frames.find((x) => x.id === 'r2')).toMatchObject({ ok: true, result: { accepted: false, reason: 'already_answered' } });
+    expect(evs().find((e) => e.type === 'turn.input_answered')).toMatchObject({ answeredBy: 'c9', answer: { option: 'no' } });
+    expect(t.agent.answers).toEqual([{ status: 'answered', answer: { option: 'no' }, answeredBy: 'c9', source: 'client' }]);
+    socket.close(1000);
+  });
+
+  it('inputPolicy answers in memory too', async () => {
+    const t = use({ script: [{ ask: ASK }], inputPolicy: () => ({ option: 'yes' }) });
+    const sid = await session();
+    await call(`/v1/sessions/${sid}/turns`, { body: { prompt: 'go' } });
+    const { events } = await readSse(`/v1/sessions/${sid}/events?after=0`, terminal);
+    expect(events.map((e) => e.type)).toEqual(['turn.queued', 'turn.started', 'turn.input_requested', 'turn.input_answered', 'turn.completed']);
+    expect(t.agent.answers).toEqual([{ status: 'answered', answer: { option: 'yes' }, answeredBy: 'policy', source: 'policy' }]);
+  });
+});

@@ -1,5 +1,5 @@
 /** The options of `createMswHandlers`, their defaults, and their checks. */
-import type { Agent, Logger, SessionStore } from '../../server.js';
+import type { Agent, InputPolicy, Logger, SessionStore } from '../../server.js';
 import type { Script } from '../scripted-agent.js';
 
 /** Options of `createMswHandlers`. */
@@ -34,6 +34,11 @@ export interface MswHandlersOptions {
    * @default {} (silent)
    */
   logger?: Logger;
+  /**
+   * Answers agents' input requests without a client, as `createServer({ inputPolicy })`.
+   * @default undefined (only clients answer)
+   */
+  inputPolicy?: InputPolicy;
 }
 
 /** Defaults of {@link MswHandlersOptions}. */
@@ -41,7 +46,7 @@ export const MSW_HANDLERS_DEFAULTS = {
   heartbeatMs: 15_000,
   sseRetryMs: 1_000,
   logger: {},
-} as const satisfies Required<Omit<MswHandlersOptions, 'baseUrl' | 'script' | 'agent' | 'store'>>;
+} as const satisfies Required<Omit<MswHandlersOptions, 'baseUrl' | 'script' | 'agent' | 'store' | 'inputPolicy'>>;
 
 /** The options checked, with defaults: each bad field is a `TypeError` naming it. */
 export function resolveMswOptions(options: MswHandlersOptions): { base: URL; heartbeatMs: number; sseRetryMs: number; logger: Logger } {
