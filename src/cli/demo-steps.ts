@@ -1,4 +1,4 @@
-/** The five steps of `agent-tether demo`, each showing one guarantee and checking it. */
+/** The steps of `agent-tether demo`, each showing one guarantee and checking it. */
 import type { SessionEvent } from '../index.js';
 import { describeValue } from '../internal/describe-value.js';
 import { isTerminal } from '../protocol.js';
@@ -14,6 +14,7 @@ import {
   type DemoContext,
 } from './demo-context.js';
 import { DemoFailure } from './demo-transcript.js';
+import { approvalAnswered } from './demo-approval.js';
 
 /** One step: its heading, and what it does (a {@link DemoFailure} when a check does not hold). */
 export interface DemoStep {
@@ -202,6 +203,7 @@ export async function cleanClose(context: DemoContext): Promise<void> {
 export const DEMO_STEPS: readonly DemoStep[] = [
   { title: 'A streamed turn', run: streamedTurn },
   { title: "Bob cancels Alice's turn", run: cancelFromAnotherClient },
+  { title: 'The agent asks for an approval; Bob answers first', run: approvalAnswered },
   { title: 'The connection is cut mid-turn', run: cutMidTurn },
   { title: 'WebSocket is blocked: the session continues over SSE', run: fallBackToSse },
   { title: 'A clean close', run: cleanClose },

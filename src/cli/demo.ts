@@ -1,4 +1,4 @@
-/** `agent-tether demo`: runs the five steps under a watchdog and tears everything down, whatever happened. */
+/** `agent-tether demo`: runs its steps under a watchdog and tears everything down, whatever happened. */
 import { systemClock, waitAtMost } from '../internal/clock.js';
 import { describeValue } from '../internal/describe-value.js';
 import type { DemoCommandOptions } from './args.js';
@@ -22,7 +22,7 @@ const CLOSE_BOUND_MS = 5_000;
 
 /**
  * Runs the demo: an embedded reference server behind a fault-injecting proxy,
- * two clients, five steps, each checking what it shows.
+ * two clients, six steps, each checking what it shows.
  *
  * @returns `true` when every step behaved.
  * @example

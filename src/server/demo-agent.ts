@@ -1,6 +1,6 @@
 /** The demo agent: a paced, cancellable reply, with a few scripted prompts to try the SDK by hand. */
 import { sleep, systemClock, type Clock } from '../internal/clock.js';
-import type { Agent, AgentChunk, AgentInput } from './core/types.js';
+import type { Agent, AgentChunk, AgentInput, InputResolution } from './core/types.js';
 
 /** Options of {@link demoAgent}. */
 export interface DemoAgentOptions {
@@ -45,6 +45,25 @@ export const SLOW_PAUSE_MS = 250;
 /** The words the endless essay (and the slow reply) repeat. */
 const ESSAY = 'Agents that keep working while the network misbehaves need clients that keep up.';
 
+/** What a `clean up…` prompt asks its clients before it goes on (an approval). */
+export const CLEAN_UP_REQUEST = {
+  kind: 'approval',
+  prompt: 'Delete the build/ folder?',
+  options: [
+    { id: 'approve', label: 'Approve' },
+    { id: 'deny', label: 'Deny' },
+  ],
+  details: { command: 'rm -rf build' },
+};
+
+/** The reply of a `clean up…` prompt, from the answer it got. */
+export function cleanUpReply(resolution: InputResolution): string {
+  if (resolution.status !== 'answered') return 'Nobody answered; nothing deleted.';
+  return resolution.answer.option === 'approve'
+    ? `Approved by ${resolution.answeredBy}: build/ deleted.`
+    : `Denied by ${resolution.answeredBy}: nothing deleted.`;
+}
+
 /** The text a `count to n` prompt streams, one number per delta: `1 2 … n`. */
 export function countTo(n: number): string {
   return Array.from({ length: n }, (_, i) => String(i + 1)).join(' ');
@@ -65,6 +84,8 @@ interface Plan {
  * - `count to N…` → `1 2 … N` (N ≤ 1000), one number per delta;
  * - `write an endless essay…` → words until the turn is canceled;
  * - `slow…` → 40 words, one every 250 ms: about 10 s to try a cancel by hand;
+ * - `clean up…` → asks the clients to approve deleting `build/` ({@link CLEAN_UP_REQUEST})
+ *   and says what it was told;
  * - anything else → a paragraph echoing the prompt, `chunkSize` characters per delta.
  *
  * @example
@@ -94,7 +115,13 @@ export function demoAgent(options: DemoAgentOptions = {}): Agent {
     return chunked(DEFAULTS.reply(prompt));
   };
 
-  return async function* demo({ prompt, signal }: AgentInput): AsyncGenerator<AgentChunk> {
+  return async function* demo({ prompt, signal, requestInput }: AgentInput): AsyncGenerator<AgentChunk> {
+    if (reply === undefined && prompt.trim().toLowerCase().startsWith('clean up')) {
+      // Waits for a client's answer (or the turn's end: a cancel settles the request).
+      const answer = await requestInput(CLEAN_UP_REQUEST);
+      if (!signal.aborted) yield* splitWords(cleanUpReply(answer)).map((text) => ({ type: 'delta' as const, text }));
+      return;
+    }
     const { pieces, pauseMs } = plan(prompt);
     let first = true;
     for (const text of pieces) {

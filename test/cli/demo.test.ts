@@ -14,13 +14,14 @@ describe('agent-tether demo', () => {
     expect(out, demo.stderr).not.toMatch(/✗|FAILED/);
     expect(code, `${out}\n${demo.stderr}`).toBe(0);
     // Each step's heading, in order.
-    const headings = [...out.matchAll(/^\[(\d)\/5\] (.+)$/gm)].map((m) => `${m[1]} ${m[2]}`);
+    const headings = [...out.matchAll(/^\[(\d)\/6\] (.+)$/gm)].map((m) => `${m[1]} ${m[2]}`);
     expect(headings).toEqual([
       '1 A streamed turn',
       "2 Bob cancels Alice's turn",
-      '3 The connection is cut mid-turn',
-      '4 WebSocket is blocked: the session continues over SSE',
-      '5 A clean close',
+      '3 The agent asks for an approval; Bob answers first',
+      '4 The connection is cut mid-turn',
+      '5 WebSocket is blocked: the session continues over SSE',
+      '6 A clean close',
     ]);
     // What each step showed and checked.
     expect(out).toContain('agent ‹ Hello! I am the demo agent, and this reply reaches you one word at a time.');
@@ -31,6 +32,12 @@ describe('agent-tether demo', () => {
     expect(out).toContain('✓ each of them saw exactly one terminal event');
     expect(out).toContain('alice ✕ turn.cancel() afterwards → {"cancelled":false,"reason":"already_finished"}');
     expect(out).toContain('✓ neither client saw an error');
+    expect(out).toContain('agent ? Delete the build/ folder?  [approve / deny]   (alice and bob both see it)');
+    expect(out).toContain('bob   ✓ turn.respond(approve) → {"accepted":true}');
+    expect(out).toContain('alice ✕ turn.respond(deny) afterwards → {"accepted":false,"reason":"already_answered"}');
+    expect(out).toContain('✓ both clients saw the same turn.input_requested');
+    expect(out).toContain('agent ‹ Approved by bob: build/ deleted.');
+    expect(out).toContain("✓ the agent went on with bob's answer (turn.input_answered, answeredBy: bob)");
     expect(out).toContain('✂ proxy: every connection reset after 5 of 30 numbers');
     expect(out).toMatch(/… alice: reconnecting \(attempt \d+/);
     expect(out).toContain('✓ the client noticed the cut and reconnected');
@@ -42,7 +49,7 @@ describe('agent-tether demo', () => {
     expect(out).toMatch(/✓ alice's subscription saw every event exactly once, in order: seq 1…\d+/);
     expect(out).toContain('✓ both clients closed (client.state.status is "closed")');
     expect(out).toContain('✓ no sockets left open');
-    expect(out.trimEnd().split('\n').at(-1)).toMatch(/^Demo complete: all 5 steps behaved \(\d+\.\d s\)\.$/);
+    expect(out.trimEnd().split('\n').at(-1)).toMatch(/^Demo complete: all 6 steps behaved \(\d+\.\d s\)\.$/);
   }, 45_000);
 
   it('fails with a non-zero exit when a step does not finish in time', async () => {

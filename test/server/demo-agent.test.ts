@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { demoAgent, type AgentChunk } from '../../src/server.js';
+import { demoAgent, type AgentChunk, type InputResolution } from '../../src/server.js';
 import { countTo, GREETING, SLOW_PAUSE_MS, SLOW_WORDS } from '../../src/server/demo-agent.js';
 import { createSession, deltaText, prompt, SseReader, startServer, cancel } from './helpers.js';
 
@@ -20,6 +20,22 @@ const input = (signal: AbortSignal, prompt = 'hello') => ({
 });
 
 describe('demoAgent', () => {
+  it('"clean up…" asks for an approval and says what it was told', async () => {
+    const asked: unknown[] = [];
+    const answering = (resolution: InputResolution) => ({
+      ...input(new AbortController().signal, 'Clean up the build folder'),
+      requestInput: async (request: unknown) => {
+        asked.push(request);
+        return resolution;
+      },
+    });
+    const approved = await collect(demoAgent({ delayMs: 0 })(answering({ status: 'answered', answer: { option: 'approve' }, answeredBy: 'bob', source: 'client' })));
+    expect(approved.map((c) => (c as { text: string }).text).join('')).toBe('Approved by bob: build/ deleted.');
+    const unanswered = await collect(demoAgent({ delayMs: 0 })(answering({ status: 'unanswered', reason: 'turn_ended' })));
+    expect(unanswered.map((c) => (c as { text: string }).text).join('')).toBe('Nobody answered; nothing deleted.');
+    expect(asked[0]).toMatchObject({ kind: 'approval', prompt: 'Delete the build/ folder?' });
+  });
+
   it('streams the reply in chunkSize deltas; the default reply echoes the prompt', async () => {
     const chunks = await collect(demoAgent({ reply: 'abcdefg', chunkSize: 3, delayMs: 0 })(input(new AbortController().signal)));
     expect(chunks).toEqual([
