@@ -79,6 +79,15 @@ function follow(turn: Turn) {
 
 const requested = (e: TurnEvent) => e.type === 'turn.input_requested';
 
+/** Wait (reading the server directly, not through the proxy) until the session's log holds an answer. */
+async function answeredOnServer(url: string, sessionId: string): Promise<void> {
+  for (;;) {
+    const reply = (await (await fetch(`${url}/v1/sessions/${sessionId}/poll?after=0`)).json()) as { events: SessionEvent[] };
+    if (reply.events.some((e) => e.type === 'turn.input_answered')) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 describe.each(['websocket', 'sse', 'poll'] as const)('input requests over %s', (transport) => {
   it('both clients see the request; racing answers: exactly one accepted, the other already_answered; both see who won', async () => {
     const srv = await start();
@@ -156,9 +165,13 @@ describe.each(['websocket', 'sse', 'poll'] as const)('input requests over %s', (
     await stateReached(alice.client, (s) => s.status === 'open');
     expect(turn.pendingInputs.map((r) => r.requestId)).toEqual([request.requestId]);
     expect(resolutions).toEqual([]);
-    // Cut again while the answer is on its way: it is resent and still counted once, as ours.
+    // The answer reaches the server but its reply is held, then every connection is cut: the
+    // client resends it (F9) and the server counts the same answer from the same client as ours.
+    proxy.stall(true, 'down');
     const answering = turn.respond(request.requestId, { option: 'approve' });
+    await answeredOnServer(srv.url, session.id);
     proxy.reset();
+    proxy.heal();
     expect(await answering).toEqual({ accepted: true });
     expect(await turn.result).toMatchObject({ type: 'turn.completed', output: 'answer: approve' });
     await f.done;
