@@ -6,6 +6,7 @@
  * answers without a client.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { CLEAN_UP_REQUEST } from '../../src/server/demo-agent.js';
 import type { InputResolution } from '../../src/server.js';
 import { createFaultProxy, createTestServer, type FaultProxy, type TestServer } from '../../src/testing.js';
 import type { SessionEvent, TurnEvent, Turn } from '../../src/index.js';
@@ -22,15 +23,8 @@ afterEach(async () => {
   server = proxy = undefined;
 });
 
-const APPROVAL = {
-  kind: 'approval',
-  prompt: 'Run `make test`?',
-  options: [
-    { id: 'approve', label: 'Approve' },
-    { id: 'deny', label: 'Deny' },
-  ],
-  details: { command: 'make test' },
-};
+/** An approval with two options (the demo agent's). */
+const APPROVAL = CLEAN_UP_REQUEST;
 
 /** What the agent got from each request. */
 let resolutions: InputResolution[] = [];
@@ -195,7 +189,7 @@ describe.each(['websocket', 'sse', 'poll'] as const)('input requests over %s', (
   });
 
   it('the server policy answers without a client; clients see it answered by policy', async () => {
-    const srv = await start({ inputPolicy: ({ request }) => (request.details?.command === 'make test' ? { option: 'approve' } : undefined) });
+    const srv = await start({ inputPolicy: ({ request }) => (request.details?.command === 'rm -rf build' ? { option: 'approve' } : undefined) });
     const alice = client(srv.url, transport, 'alice');
     const session = await alice.client.createSession();
     const turn = await session.prompt('go');

@@ -4,7 +4,7 @@ import { utf8Length } from '../../src/server/core/session-log.js';
 import type { Clock } from '../../src/internal/clock.js';
 import type { SessionEvent } from '../../src/protocol/index.js';
 import { SessionEvent as SessionEventSchema } from '../../src/protocol/index.js';
-import { onTeardown, scriptedAgent, silentLogger } from './helpers.js';
+import { onTeardown, scriptedAgent, silentLogger, until } from './helpers.js';
 
 async function core(options: Partial<Parameters<typeof createCore>[0]> & Pick<Parameters<typeof createCore>[0], 'agent'>) {
   const instance = createCore({ logger: silentLogger, ...options });
@@ -18,16 +18,6 @@ async function events(c: TetherCore, sessionId: string, after = 0): Promise<Sess
   return (await c.cursor(sessionId, { after }))!.take({ maxEvents: 1_000_000 }).entries.map((e) => e.event);
 }
 
-/** Wait until the session's log holds an event matching `predicate`. */
-async function until(c: TetherCore, sessionId: string, predicate: (events: SessionEvent[]) => boolean): Promise<SessionEvent[]> {
-  const cursor = (await c.cursor(sessionId, { after: 0 }))!;
-  const seen: SessionEvent[] = [];
-  for (;;) {
-    seen.push(...cursor.take({ maxEvents: 1000 }).entries.map((e) => e.event));
-    if (predicate(seen)) return seen;
-    await cursor.wait();
-  }
-}
 const terminalOf = (list: SessionEvent[], turnId: string) =>
   list.filter((e) => e.turnId === turnId && ['turn.completed', 'turn.canceled', 'turn.error'].includes(e.type));
 

@@ -2,7 +2,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { afterEach } from 'vitest';
 import WebSocket from 'ws';
 import { createServer, type ServerOptions, type TetherServer } from '../../src/server.js';
-import type { AgentChunk, AgentInput } from '../../src/server.js';
+import type { AgentChunk, AgentInput, TetherCore } from '../../src/server.js';
 import type { ResetInfo, SessionEvent } from '../../src/protocol/index.js';
 
 /* ------------------------------------------------------------------ *
@@ -18,6 +18,17 @@ export function onTeardown(fn: () => unknown): void {
 }
 
 export const silentLogger = {};
+
+/** Wait until the session's log (read through the core's cursor) holds events matching `predicate`; returns them all. */
+export async function until(c: TetherCore, sessionId: string, predicate: (events: SessionEvent[]) => boolean): Promise<SessionEvent[]> {
+  const cursor = (await c.cursor(sessionId, { after: 0 }))!;
+  const seen: SessionEvent[] = [];
+  for (;;) {
+    seen.push(...cursor.take({ maxEvents: 1000 }).entries.map((e) => e.event));
+    if (predicate(seen)) return seen;
+    await cursor.wait();
+  }
+}
 
 /** Start a server on 127.0.0.1:0, closed after the test. */
 export async function startServer(options: Partial<ServerOptions> & Pick<ServerOptions, 'agent'>): Promise<{ server: TetherServer; url: string }> {

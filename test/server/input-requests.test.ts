@@ -3,9 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CLEAN_UP_REQUEST } from '../../src/server/demo-agent.js';
 import { createCore, fileStore, memoryStore, ServerError, type Agent, type InputResolution, type SessionStore, type TetherCore } from '../../src/server.js';
 import type { SessionEvent } from '../../src/protocol/index.js';
-import { onTeardown, silentLogger } from './helpers.js';
+import { onTeardown, silentLogger, until } from './helpers.js';
 
 async function core(agent: Agent, options: Partial<Parameters<typeof createCore>[0]> = {}): Promise<TetherCore> {
   const instance = createCore({ logger: silentLogger, agent, ...options });
@@ -14,26 +15,10 @@ async function core(agent: Agent, options: Partial<Parameters<typeof createCore>
   return instance;
 }
 
-async function until(c: TetherCore, sessionId: string, predicate: (events: SessionEvent[]) => boolean): Promise<SessionEvent[]> {
-  const cursor = (await c.cursor(sessionId, { after: 0 }))!;
-  const seen: SessionEvent[] = [];
-  for (;;) {
-    seen.push(...cursor.take({ maxEvents: 1000 }).entries.map((e) => e.event));
-    if (predicate(seen)) return seen;
-    await cursor.wait();
-  }
-}
 const ofType = (events: SessionEvent[], type: string) => events.filter((e) => e.type === type) as Array<SessionEvent & Record<string, unknown>>;
 
-const APPROVAL = {
-  kind: 'approval',
-  prompt: 'Run `ls`?',
-  options: [
-    { id: 'approve', label: 'Approve' },
-    { id: 'deny', label: 'Deny' },
-  ],
-  details: { command: 'ls' },
-};
+/** An approval with two options (the demo agent's). */
+const APPROVAL = CLEAN_UP_REQUEST;
 
 /** An agent that asks once and reports what it got as its output. */
 function askingAgent(resolutions: InputResolution[]): Agent {

@@ -208,21 +208,23 @@ describe('createMswHandlers: faults on commands', () => {
   });
 });
 
+/** A raw WebSocket to the msw handlers, with the frames it received. */
+function openSocket(query = '?clientId=c1') {
+  const socket = new WebSocket(`ws://tether.test/v1/ws${query}`);
+  const frames: any[] = [];
+  const waiters: Array<() => void> = [];
+  socket.addEventListener('message', (event) => {
+    frames.push(JSON.parse(String(event.data)));
+    for (const w of waiters.splice(0)) w();
+  });
+  const until = async (predicate: (frames: any[]) => boolean) => {
+    while (!predicate(frames)) await new Promise<void>((resolve) => waiters.push(resolve));
+  };
+  const closed = new Promise<CloseEvent>((resolve) => socket.addEventListener('close', resolve));
+  return { socket, frames, until, closed };
+}
+
 describe('createMswHandlers: WebSocket', () => {
-  function openSocket(query = '?clientId=c1') {
-    const socket = new WebSocket(`ws://tether.test/v1/ws${query}`);
-    const frames: any[] = [];
-    const waiters: Array<() => void> = [];
-    socket.addEventListener('message', (event) => {
-      frames.push(JSON.parse(String(event.data)));
-      for (const w of waiters.splice(0)) w();
-    });
-    const until = async (predicate: (frames: any[]) => boolean) => {
-      while (!predicate(frames)) await new Promise<void>((resolve) => waiters.push(resolve));
-    };
-    const closed = new Promise<CloseEvent>((resolve) => socket.addEventListener('close', resolve));
-    return { socket, frames, until, closed };
-  }
   const events = (frames: any[]) => frames.filter((f) => f.type === 'events').flatMap((f) => f.events);
 
   it('welcomes, subscribes, prompts and cancels over one socket', async () => {
@@ -316,16 +318,7 @@ describe('createMswHandlers: input requests', () => {
 
   it('WebSocket: the respond frame, answered as the connection’s client', async () => {
     const t = use({ script: [{ ask: ASK }, { delta: 'done' }] });
-    const socket = new WebSocket('ws://tether.test/v1/ws?clientId=c9');
-    const frames: any[] = [];
-    const waiters: Array<() => void> = [];
-    socket.addEventListener('message', (event) => {
-      frames.push(JSON.parse(String(event.data)));
-      for (const w of waiters.splice(0)) w();
-    });
-    const until = async (predicate: (frames: any[]) => boolean) => {
-      while (!predicate(frames)) await new Promise<void>((resolve) => waiters.push(resolve));
-    };
+    const { socket, frames, until } = openSocket('?clientId=c9');
     const evs = () => frames.filter((f) => f.type === 'events').flatMap((f) => f.events);
     await until((f) => f.some((x) => x.type === 'welcome'));
     const sid = await session();
