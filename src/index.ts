@@ -29,6 +29,7 @@ export type {
   InputAnswer,
   InputOption,
   InputSource,
+  PendingInput,
   UnknownSessionEvent,
   SessionInfo,
   SessionSnapshot,

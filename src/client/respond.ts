@@ -2,7 +2,7 @@
 import { HttpError } from '../errors/index.js';
 import { replyChecks } from '../protocol/checks.js';
 import { routes } from '../protocol/constants.js';
-import type { InputAnswer, RespondReply, SessionEvent, TurnInputRequestedEvent } from '../protocol/index.js';
+import type { InputAnswer, PendingInput, RespondReply, SessionEvent, TurnInputRequestedEvent } from '../protocol/index.js';
 import type { ClientContext } from './context.js';
 
 /**
@@ -55,20 +55,29 @@ export async function respond(
   }
 }
 
-/** A turn's input requests that have no answer yet, in the order they were asked. */
+/**
+ * A turn's input requests that have no answer yet, in the order they were
+ * asked: from the turn's info (`GET turn`, which holds them even when the log
+ * no longer does), then kept current by the turn's events.
+ */
 export class PendingInputs {
-  readonly #pending = new Map<string, TurnInputRequestedEvent>();
+  readonly #pending = new Map<string, PendingInput>();
 
   /** The requests waiting for an answer. */
-  list(): TurnInputRequestedEvent[] {
+  list(): PendingInput[] {
     return [...this.#pending.values()];
+  }
+
+  /** Start from what the server listed for the turn. */
+  seed(pending: readonly PendingInput[] | undefined): void {
+    for (const input of pending ?? []) if (!this.#pending.has(input.requestId)) this.#pending.set(input.requestId, input);
   }
 
   /** Follow one of the turn's events. */
   onEvent(event: SessionEvent): void {
     if (event.type === 'turn.input_requested') {
-      const requested = event as TurnInputRequestedEvent;
-      this.#pending.set(requested.requestId, requested);
+      const { requestId, request } = event as TurnInputRequestedEvent;
+      this.#pending.set(requestId, { requestId, request });
     } else if (event.type === 'turn.input_answered') {
       this.#pending.delete((event as { requestId: string }).requestId);
     }

@@ -10,7 +10,7 @@ import type {
   TurnEvent,
   TurnInfo,
   InputAnswer,
-  TurnInputRequestedEvent,
+  PendingInput,
 } from '../protocol/index.js';
 import type { Consumer } from './session-feed.js';
 import { finalScope, isFinalCode } from '../transport/final-answers.js';
@@ -54,8 +54,8 @@ export interface Turn extends AsyncIterable<TurnEvent> {
    * }
    */
   respond(requestId: string, answer: InputAnswer, options?: RespondOptions): Promise<RespondResult>;
-  /** The input requests this handle has seen that have no answer yet (empty once the turn ended). */
-  readonly pendingInputs: readonly TurnInputRequestedEvent[];
+  /** The turn's input requests without an answer yet, as far as this handle knows (empty once the turn ended). */
+  readonly pendingInputs: readonly PendingInput[];
 }
 
 /** Fallback checks after a cancel: how many times to ask `GET turn` before trusting the stream alone. */
@@ -122,6 +122,7 @@ export class TurnImpl implements Turn, Consumer {
     if (info.terminal) this.#settle(info.terminal);
     this.#queuedSeq = info.queuedSeq;
     this.seq = info.queuedSeq - 1;
+    if (!info.terminal) this.#inputs.seed(info.pendingInputs);
     this.#registered = true;
     this.#ctx.manager.addConsumer(this);
     if (this.#ctx.options.bridgeFirstEvents && this.#ctx.manager.state.status === 'connecting' && !info.terminal) void this.#bridge();
@@ -435,7 +436,7 @@ export class TurnImpl implements Turn, Consumer {
 
   /* Input requests ------------------------------------------------- */
 
-  get pendingInputs(): readonly TurnInputRequestedEvent[] {
+  get pendingInputs(): readonly PendingInput[] {
     return this.#inputs.list();
   }
 

@@ -179,6 +179,7 @@ const turnInfo = object({
   createdAt: number,
   queuedSeq: positive,
   terminal: optional(terminalEvent),
+  pendingInputs: optional(array(object({ requestId: string, request: inputRequest }))),
 });
 const sessionInfo = object({
   id: string,

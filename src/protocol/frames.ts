@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { SessionEvent, TerminalEvent } from './events.js';
-import { InputAnswer } from './input.js';
+import { InputAnswer, PendingInput } from './input.js';
 
 /* ------------------------------------------------------------------ *
  * Shared shapes
@@ -21,6 +21,8 @@ export const TurnInfo = z.object({
   queuedSeq: z.int().check(z.positive()),
   /** The turn's terminal event, once it has one. */
   terminal: z.optional(TerminalEvent),
+  /** The turn's input requests still waiting for an answer (absent when none), oldest first. */
+  pendingInputs: z.optional(z.array(PendingInput)),
 });
 
 /** A session's current state. */

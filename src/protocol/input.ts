@@ -43,6 +43,9 @@ export const InputAnswer = z
     }),
   );
 
+/** An input request still waiting for an answer, as a turn lists it (`TurnInfo.pendingInputs`, `turn.pendingInputs`). */
+export const PendingInput = z.object({ requestId: z.string(), request: InputRequest });
+
 /** Who settled an input request: a client's call, or the server's input policy. */
 export const InputSource = z.enum(['client', 'policy']);
 
@@ -50,3 +53,4 @@ export type InputOption = z.infer<typeof InputOption>;
 export type InputRequest = z.infer<typeof InputRequest>;
 export type InputAnswer = z.infer<typeof InputAnswer>;
 export type InputSource = z.infer<typeof InputSource>;
+export type PendingInput = z.infer<typeof PendingInput>;

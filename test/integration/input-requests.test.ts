@@ -96,7 +96,7 @@ describe.each(['websocket', 'sse', 'poll'] as const)('input requests over %s', (
     const request = (await a.until(requested)) as Extract<TurnEvent, { type: 'turn.input_requested' }>;
     expect(request.request).toEqual(APPROVAL);
     expect((await b.until(requested)).seq).toBe(request.seq);
-    expect(turn.pendingInputs.map((r) => r.requestId)).toEqual([request.requestId]);
+    expect(turn.pendingInputs).toEqual([{ requestId: request.requestId, request: APPROVAL }]);
 
     const replies = await Promise.all([
       turn.respond(request.requestId, { option: 'approve' }),
@@ -144,6 +144,26 @@ describe.each(['websocket', 'sse', 'poll'] as const)('input requests over %s', (
     expect(await attached.respond(request.requestId, { option: 'approve' })).toEqual({ accepted: true });
     expect(await attached.result).toMatchObject({ type: 'turn.completed', output: 'answer: approve' });
     expect(await turn.result).toMatchObject({ type: 'turn.completed', output: 'answer: approve' });
+  });
+
+  it('a request whose event the log no longer holds is still listed pending for a late attacher (from GET turn)', async () => {
+    // Three events of history: the prompts queued behind the waiting turn push its request out.
+    const srv = await start({ maxEventsPerSession: 3 });
+    const alice = client(srv.url, transport, 'alice');
+    const session = await alice.client.createSession();
+    const turn = await session.prompt('go');
+    const request = (await follow(turn).until(requested)) as Extract<TurnEvent, { type: 'turn.input_requested' }>;
+    for (let i = 0; i < 4; i++) await session.prompt(`later ${i}`);
+    const snapshot = await session.snapshot();
+    expect(snapshot.session.firstSeq).toBeGreaterThan(request.seq);
+    expect(snapshot.turns.find((t) => t.id === turn.id)?.pendingInputs).toEqual([{ requestId: request.requestId, request: APPROVAL }]);
+
+    const late = client(srv.url, transport, 'late');
+    const attached = late.client.session(session.id).turn(turn.id);
+    await expect.poll(() => attached.pendingInputs).toEqual([{ requestId: request.requestId, request: APPROVAL }]);
+    expect(await attached.respond(request.requestId, { option: 'approve' })).toEqual({ accepted: true });
+    expect(await attached.result).toMatchObject({ type: 'turn.completed', output: 'answer: approve' });
+    expect((await session.snapshot()).turns.find((t) => t.id === turn.id)?.pendingInputs).toBeUndefined();
   });
 
   it('connections reset through the fault proxy: the request stays pending, the answer after reconnecting wins', async () => {

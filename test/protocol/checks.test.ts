@@ -79,7 +79,16 @@ const pairs: Array<[string, checks.Check, z.ZodMiniType, unknown[]]> = [
   ['errorBody', checks.errorBody, ErrorBody, [{ error }, { error: { code: 'x', message: 'y' } }]],
   ['createSessionReply', checks.createSessionReply, CreateSessionReply, [{ session }, { session: { ...session, activeTurnId: 't1', metadata: undefined } }]],
   ['sessionSnapshot', checks.sessionSnapshot, SessionSnapshot, [{ session, turns: [turn, { ...turn, status: 'running', terminal: undefined }] }]],
-  ['turnReply', checks.turnReply, TurnReply, [{ turn }, { turn: { ...turn, terminal: terminals[2] } }]],
+  [
+    'turnReply',
+    checks.turnReply,
+    TurnReply,
+    [
+      { turn },
+      { turn: { ...turn, terminal: terminals[2] } },
+      { turn: { ...turn, status: 'running', terminal: undefined, pendingInputs: [{ requestId: 'r1', request: { kind: 'approval', prompt: 'ok?', options: [{ id: 'y', label: 'Yes' }] } }] } },
+    ],
+  ],
   ['turnReply as PromptReply', checks.turnReply, PromptReply, [{ turn: { ...turn, status: 'queued', terminal: undefined } }]],
   ['cancelReply', checks.cancelReply, CancelReply, [{ cancelled: true }, { cancelled: false, reason: 'already_finished' }]],
   ['respondReply', checks.respondReply, RespondReply, [{ accepted: true }, { accepted: false, reason: 'already_answered' }, { accepted: false, reason: 'turn_ended' }]],

@@ -39,6 +39,7 @@ describe('input requests (core)', () => {
     expect(requested).toMatchObject({ turnId: turn.id, request: APPROVAL });
     const requestId = requested.requestId as string;
 
+    expect((await c.getTurn(id, turn.id))?.pendingInputs).toEqual([{ requestId, request: APPROVAL }]);
     const [first, second] = await Promise.all([
       c.respond(id, turn.id, requestId, { option: 'approve' }, { clientId: 'alice' }),
       c.respond(id, turn.id, requestId, { option: 'deny' }, { clientId: 'bob' }),
@@ -56,6 +57,7 @@ describe('input requests (core)', () => {
     expect(answered[0]!.seq).toBe(requested.seq + 1);
     expect(got).toEqual([{ status: 'answered', answer: { option: 'approve' }, answeredBy: 'alice', source: 'client' }]);
     expect(ofType(events, 'turn.completed')[0]).toMatchObject({ output: 'got approve' });
+    expect((await c.getTurn(id, turn.id))?.pendingInputs).toBeUndefined();
   });
 
   it('unknown turn → undefined, unknown request → 404 not_found, an answer outside the options → 400 invalid_answer', async () => {

@@ -9,8 +9,10 @@ import type { InputResolution } from './types.js';
 /** One input request of a turn, as the core tracks it. */
 export interface InputEntry {
   request: InputRequest;
-  /** The winning answer, once there is one (it is in the log from then on). */
-  answered: { answer: InputAnswer; answeredBy: string; source: InputSource } | undefined;
+  /** `seq` of its `turn.input_requested`. */
+  seq: number;
+  /** The winning answer, once there is one (it is in the log from then on, at `seq`). */
+  answered: { answer: InputAnswer; answeredBy: string; source: InputSource; seq: number } | undefined;
   /** Hands the waiting agent its resolution; `undefined` once settled, and for requests replayed from a stored log. */
   settle: ((resolution: InputResolution) => void) | undefined;
 }
@@ -37,10 +39,10 @@ export function askInput(
   }
   if (turn.terminal) return { requestId: undefined, resolution: Promise.resolve(TURN_ENDED) };
   const requestId = newId();
+  const { seq } = appendEvent(session, { type: 'turn.input_requested', turnId: turn.id, requestId, request: parsed.data }, now);
   const resolution = new Promise<InputResolution>((resolve) => {
-    turn.inputs.set(requestId, { request: parsed.data, answered: undefined, settle: resolve });
+    turn.inputs.set(requestId, { request: parsed.data, seq, answered: undefined, settle: resolve });
   });
-  appendEvent(session, { type: 'turn.input_requested', turnId: turn.id, requestId, request: parsed.data }, now);
   return { requestId, resolution };
 }
 
@@ -75,8 +77,8 @@ export function answerInput(
     throw new ServerError('invalid_answer', `\`option\` must be one of: ${options.map((option) => option.id).join(', ')}`, 400);
   }
   const by = answeredBy ?? 'anonymous';
-  entry.answered = { answer: parsed.data, answeredBy: by, source };
-  appendEvent(session, { type: 'turn.input_answered', turnId: turn.id, requestId, answer: parsed.data, answeredBy: by, source }, now);
+  const { seq } = appendEvent(session, { type: 'turn.input_answered', turnId: turn.id, requestId, answer: parsed.data, answeredBy: by, source }, now);
+  entry.answered = { answer: parsed.data, answeredBy: by, source, seq };
   return { accepted: true };
 }
 
@@ -86,8 +88,10 @@ export function deliverAnswer(turn: TurnState, requestId: string): void {
   if (!entry?.answered || !entry.settle || turn.terminal) return;
   const settle = entry.settle;
   entry.settle = undefined;
-  settle({ status: 'answered', ...entry.answered });
+  const { answer, answeredBy, source } = entry.answered;
+  settle({ status: 'answered', answer, answeredBy, source });
 }
+
 
 /** The turn ended: every request still waiting resolves `unanswered` (a cancel settles them at once). */
 export function endInputs(turn: TurnState): void {
@@ -101,12 +105,13 @@ export function endInputs(turn: TurnState): void {
 
 /** Rebuild a restored turn's requests from its stored events, so late answers get the right reason. */
 export function replayInput(turn: TurnState, event: { type: string } & Record<string, unknown>): void {
+  const seq = event.seq as number;
   if (event.type === 'turn.input_requested') {
-    turn.inputs.set(event.requestId as string, { request: event.request as InputRequest, answered: undefined, settle: undefined });
+    turn.inputs.set(event.requestId as string, { request: event.request as InputRequest, seq, answered: undefined, settle: undefined });
   } else if (event.type === 'turn.input_answered') {
     const entry = turn.inputs.get(event.requestId as string);
     if (entry && !entry.answered) {
-      entry.answered = { answer: event.answer as InputAnswer, answeredBy: event.answeredBy as string, source: event.source as InputSource };
+      entry.answered = { answer: event.answer as InputAnswer, answeredBy: event.answeredBy as string, source: event.source as InputSource, seq };
     }
   }
 }

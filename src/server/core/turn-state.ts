@@ -1,5 +1,6 @@
 /** A turn in memory: its live state, and how it reads as a record (store) and as info (wire). */
 import type { TerminalEvent, TurnInfo, TurnStatus } from '../../protocol/index.js';
+import { pendingInputs } from './input-pending.js';
 import type { InputEntry } from './input-requests.js';
 import type { TurnRecord } from './session-store.js';
 
@@ -85,6 +86,8 @@ export function turnInfo(turn: TurnState, visible: number): TurnInfo {
   };
   if (turn.clientId !== undefined) info.clientId = turn.clientId;
   if (terminal) info.terminal = terminal;
+  const pending = turn.inputs.size === 0 ? [] : pendingInputs(turn, visible);
+  if (pending.length > 0) info.pendingInputs = pending;
   return info;
 }
 
