@@ -2,6 +2,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Command, CommandReply } from '../commands/command.js';
 import { serveHttpCommand, type HttpCommandRequest } from '../commands/http-command.js';
+import { matchRoute } from '../commands/routes.js';
+import { clientKey } from '../limits/client-key.js';
 import { readJsonBody } from './body.js';
 import type { HostContext } from './context.js';
 import { sendReply } from './respond.js';
@@ -18,6 +20,9 @@ const PREFLIGHT_HEADERS = {
 /**
  * Serve one HTTP request. Every failure becomes a JSON error reply; nothing
  * here may reject into the void. Logs one `info` line when the response ends.
+ * The client's limits are checked before a command runs and before a stream
+ * opens (429 + `Retry-After`); an SSE stream and a long-poll each hold one of
+ * its connections until they end.
  */
 export async function handleRequest(ctx: HostContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { cors, clock, logger } = ctx.options;
@@ -32,8 +37,19 @@ export async function handleRequest(ctx: HostContext, req: IncomingMessage, res:
     res.end();
     return;
   }
-  const served = await serveHttpCommand(ctx.dispatcher, method, url.pathname, nodeRequest(req, res, url, ctx.options.maxFrameBytes), {
-    run: (command) => (command.type === 'poll' ? trackPoll(ctx, command) : ctx.dispatcher.run(command)),
+  const key = clientKey(req);
+  if (method === 'GET' && matchRoute(url.pathname)?.name === 'events') {
+    try {
+      res.once('close', ctx.limits.openConnection(key));
+    } catch (error) {
+      return sendReply(res, ctx.dispatcher.fail(error), cors);
+    }
+  }
+  const served = await serveHttpCommand(ctx.dispatcher, method, url.pathname, nodeRequest(req, res, url, ctx.options), {
+    run: async (command) => {
+      await ctx.limits.admit(command, key);
+      return command.type === 'poll' ? trackPoll(ctx, command, key) : ctx.dispatcher.run(command);
+    },
   });
   if (!('stream' in served)) return sendReply(res, served.reply, cors);
   try {
@@ -44,17 +60,24 @@ export async function handleRequest(ctx: HostContext, req: IncomingMessage, res:
 }
 
 /** A long-poll is answered before the server closes: the host keeps it in `ctx.polls`. */
-async function trackPoll(ctx: HostContext, command: Command): Promise<CommandReply> {
+async function trackPoll(ctx: HostContext, command: Command, key: string): Promise<CommandReply> {
+  const release = ctx.limits.openConnection(key);
   const polled = ctx.dispatcher.run(command);
   ctx.polls.add(polled);
   try {
     return await polled;
   } finally {
     ctx.polls.delete(polled);
+    release();
   }
 }
 
-function nodeRequest(req: IncomingMessage, res: ServerResponse, url: URL, maxBytes: number): HttpCommandRequest {
+function nodeRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  { maxFrameBytes, maxJsonDepth }: { maxFrameBytes: number; maxJsonDepth: number },
+): HttpCommandRequest {
   let signal: AbortSignal | undefined;
   return {
     url,
@@ -62,7 +85,7 @@ function nodeRequest(req: IncomingMessage, res: ServerResponse, url: URL, maxByt
       const value = req.headers[name];
       return typeof value === 'string' ? value : undefined;
     },
-    json: () => readJsonBody(req, maxBytes),
+    json: () => readJsonBody(req, maxFrameBytes, maxJsonDepth),
     get signal() {
       if (!signal) {
         const controller = new AbortController();

@@ -7,6 +7,7 @@ import { matchRoute } from '../commands/routes.js';
 import { ServerError } from '../core/server-error.js';
 import type { HostContext } from './context.js';
 import { requestUrl } from './request-url.js';
+import { clientKey } from '../limits/client-key.js';
 import { serveWebSocket } from './websocket.js';
 
 /**
@@ -21,6 +22,8 @@ export function handleUpgrade(ctx: HostContext, wss: WebSocketServer, req: Incom
   try {
     if (matchRoute(path)?.name !== 'websocket') throw new ServerError('not_found', `No WebSocket at ${path}`, 404);
     if (ctx.isClosing()) throw new ServerError('shutting_down', 'The server is shutting down', 503);
+    // One of the client's connections until the socket closes, whatever becomes of the handshake (429 when over).
+    socket.once('close', ctx.limits.openConnection(clientKey(req)));
   } catch (error) {
     const reply = ctx.dispatcher.fail(error);
     // A refused upgrade is a request like any other: one line, as handleRequest writes.
