@@ -9,7 +9,8 @@ import { every, type Connection, type HostContext } from './context.js';
 import { WriteBudget } from './write-budget.js';
 import { pump } from './pump.js';
 import { requestUrl } from './request-url.js';
-import { clientKey } from '../limits/client-key.js';
+import { limitKey } from '../limits/client-key.js';
+import type { Caller } from '../security/principal.js';
 
 interface Subscription {
   controller: AbortController;
@@ -28,12 +29,13 @@ interface Subscription {
  * output passes `maxBufferedBytes` is closed with 1013 and cut, never
  * buffered without end. Commands pass the client's limits first (429 reply).
  */
-export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMessage): void {
+export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMessage, caller: Caller = {}): void {
   const url = requestUrl(req.url);
   const header = req.headers['x-tether-client'];
-  const clientId = url.searchParams.get('clientId') || (typeof header === 'string' && header) || globalThis.crypto.randomUUID();
+  // A label only (a proxy's header wins over the URL); with authentication the principal acts.
+  const clientId = (typeof header === 'string' && header) || url.searchParams.get('clientId') || globalThis.crypto.randomUUID();
   const { clock, heartbeatMs, highWaterBytes, maxBufferedBytes, maxBatchEvents, logger } = ctx.options;
-  const key = clientKey(req);
+  const key = limitKey(caller, req.socket.remoteAddress);
   const budget = new WriteBudget(highWaterBytes, maxBufferedBytes);
   const subscriptions = new Map<string, Subscription>();
   let closed = false;
@@ -143,7 +145,7 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
       return ctx.dispatcher.run(command, 'frame');
     },
     maxJsonDepth: ctx.options.maxJsonDepth,
-  });
+  }, caller);
   ws.on('message', (data: RawData, isBinary: boolean) => {
     alive = true;
     if (closed) return;
