@@ -51,10 +51,10 @@ export function bearerProtocols(token: string): string[] {
 /** Open a WebSocket; resolves with the socket once open, or with the refused upgrade's status. */
 export function openSocket(
   url: string,
-  options: { protocols?: string[]; headers?: Record<string, string> } = {},
+  options: { protocols?: string[]; headers?: Record<string, string>; query?: string } = {},
 ): Promise<{ ws: WebSocket; status: 101 } | { status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url.replace(/^http/, 'ws') + '/v1/ws', options.protocols ?? [], { headers: options.headers ?? {} });
+    const ws = new WebSocket(url.replace(/^http/, 'ws') + '/v1/ws' + (options.query ?? ''), options.protocols ?? [], { headers: options.headers ?? {} });
     ws.once('open', () => resolve({ ws, status: 101 }));
     ws.once('unexpected-response', (_req, res) => {
       let body = '';
