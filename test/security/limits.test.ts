@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/internal/clock.js';
 import { systemClock } from '../../src/internal/clock.js';
-import { api, createSession, prompt, scriptedAgent, SseReader, startServer, WsClient } from '../server/helpers.js';
+import { api, createSession, onTeardown, prompt, scriptedAgent, SseReader, startServer, WsClient } from '../server/helpers.js';
+import { bearerProtocols, call, openSocket, startAuthServer } from './helpers.js';
 
 /** Real timers (heartbeats, sockets), manual time (the limits' buckets). */
 function steppedClock(): Clock & { advance(ms: number): void } {
@@ -98,5 +99,24 @@ describe('limits: 429 + Retry-After per client, then recovery', () => {
     const again = new WsClient(url);
     await again.welcomed();
     expect(server.stats().limits.openConnections).toBe(2);
+  });
+
+  it('with authentication each principal has its own quota, even from one address; the WebSocket upgrade counts under the principal', async () => {
+    const { server, url } = await startAuthServer({ sessionsPerMinute: 1, maxConnectionsPerClient: 1 });
+    expect((await call(url, 'POST', '/v1/sessions', { token: 'alice-token', body: {} })).status).toBe(201);
+    const refused = await call(url, 'POST', '/v1/sessions', { token: 'alice-token', body: {} });
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toMatchObject({ code: 'rate_limited', details: { limit: 'sessions' } });
+    expect((await call(url, 'POST', '/v1/sessions', { token: 'bob-token', body: {} })).status).toBe(201);
+
+    const alice = await openSocket(url, { protocols: bearerProtocols('alice-token') });
+    expect(alice.status).toBe(101);
+    if ('ws' in alice) onTeardown(() => alice.ws.terminate());
+    const aliceAgain = await openSocket(url, { protocols: bearerProtocols('alice-token') });
+    expect(aliceAgain.status).toBe(429);
+    const bob = await openSocket(url, { protocols: bearerProtocols('bob-token') });
+    expect(bob.status).toBe(101);
+    if ('ws' in bob) onTeardown(() => bob.ws.terminate());
+    expect(server.stats().limits).toMatchObject({ openConnections: 2, connectedClients: 2 });
   });
 });
