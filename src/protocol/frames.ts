@@ -23,6 +23,8 @@ export const TurnInfo = z.object({
   terminal: z.optional(TerminalEvent),
   /** The turn's input requests still waiting for an answer (absent when none), oldest first. */
   pendingInputs: z.optional(z.array(PendingInput)),
+  /** Set in a session snapshot when `prompt` or a completed turn's `output` was cut; the turn's own route has all of it. */
+  truncated: z.optional(z.boolean()),
 });
 
 /** A session's current state. */
@@ -76,6 +78,8 @@ export const ErrorBody = z.object({ error: ErrorInfo });
 /** `POST /v1/sessions` body (optional). */
 export const CreateSessionRequest = z.object({
   metadata: z.optional(z.record(z.string(), z.unknown())),
+  /** Principal ids that may use the session besides its creator (servers with authentication). */
+  sharedWith: z.optional(z.array(z.string().check(z.minLength(1), z.maxLength(256))).check(z.maxLength(100))),
 });
 /** `POST /v1/sessions` reply (201). */
 export const CreateSessionReply = z.object({ session: SessionInfo });

@@ -204,6 +204,25 @@ describe('agent state and history (core)', () => {
     await stateSurvivesRestart(async () => fileStore({ dir }));
   });
 
+  it('sharing a session (a record change of its own) keeps the agent state', async () => {
+    const store = memoryStore();
+    const c1 = await core(async function* (input) {
+      await input.state.set({ thread: 'th_9' });
+      yield { type: 'delta', text: 'ok' };
+    }, { store });
+    const { id } = await c1.createSession();
+    await c1.prompt(id, { prompt: 'go' });
+    await until(c1, id, (e) => e.some((x) => x.type === 'turn.completed'));
+    await c1.shareSession(id, ['bob']);
+    const seen: unknown[] = [];
+    const c2 = await core(async function* (input) {
+      seen.push(input.state.get());
+    }, { store });
+    await c2.prompt(id, { prompt: 'again' });
+    await expect.poll(() => seen).toEqual([{ thread: 'th_9' }]);
+    expect((await store.loadSession(id, { maxEvents: 10 }))!.record).toMatchObject({ agentState: { thread: 'th_9' }, sharedWith: ['bob'] });
+  });
+
   it('state.set rejects what is not a JSON object', async () => {
     const errors: unknown[] = [];
     const c = await core(async function* (input) {
