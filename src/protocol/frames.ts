@@ -73,6 +73,8 @@ export const ErrorBody = z.object({ error: ErrorInfo });
 /** `POST /v1/sessions` body (optional). */
 export const CreateSessionRequest = z.object({
   metadata: z.optional(z.record(z.string(), z.unknown())),
+  /** Principal ids that may use the session besides its creator (servers with authentication). */
+  sharedWith: z.optional(z.array(z.string().check(z.minLength(1), z.maxLength(256))).check(z.maxLength(100))),
 });
 /** `POST /v1/sessions` reply (201). */
 export const CreateSessionReply = z.object({ session: SessionInfo });

@@ -9,6 +9,10 @@ import { Dispatcher } from './commands/dispatcher.js';
 import { handleRequest } from './hosts/handle-request.js';
 import { handleUpgrade } from './hosts/upgrade.js';
 import { resolveServerOptions, type ServerOptions } from './options.js';
+import { AccessControl } from './security/access-control.js';
+import { selectSubprotocol } from './security/credentials.js';
+import { OriginPolicy } from './security/origins.js';
+import type { SessionAccess } from './security/principal.js';
 
 /** Per-connection numbers from {@link TetherServer.stats}. */
 export interface ConnectionStats {
@@ -46,8 +50,15 @@ export interface CloseOptions {
 
 /** The reference server returned by {@link createServer}. */
 export interface TetherServer {
-  /** Start listening (port 0 picks a free port). Loads the store first. @default port 0, host '127.0.0.1' */
+  /** Start listening (port 0 picks a free port). Loads the store first. @default port 0, host: the `host` option ('127.0.0.1') */
   listen(port?: number, host?: string): Promise<{ url: string; port: number }>;
+  /**
+   * Share a session with more principals (added to its `sharedWith`, stored);
+   * with the default `authorize` they may then read, subscribe, prompt and cancel it.
+   *
+   * @throws {ServerError} `session_not_found` (404), `store_unavailable` (503)
+   */
+  shareSession(sessionId: string, principalIds: readonly string[]): Promise<SessionAccess>;
   /** Graceful shutdown (F7). Idempotent. */
   close(options?: CloseOptions): Promise<void>;
   /** The base URL once listening (`http://host:port`), else `undefined`. */
@@ -90,8 +101,13 @@ export function createServer(options: ServerOptions): TetherServer {
   let closing = false;
   let connectionIds = 0;
   const ctx: HostContext = {
-    dispatcher: new Dispatcher(core, { logger, maxPollEvents: resolved.maxPollEvents }),
+    dispatcher: new Dispatcher(core, {
+      logger,
+      maxPollEvents: resolved.maxPollEvents,
+      access: new AccessControl({ authenticate: resolved.authenticate, authorize: resolved.authorize, trustProxy: resolved.trustProxy }),
+    }),
     options: resolved,
+    origins: new OriginPolicy(resolved.allowedOrigins, resolved.authenticate !== undefined, resolved.cors),
     connections: new Set<Connection>(),
     polls: new Set(),
     isClosing: () => closing,
@@ -108,9 +124,20 @@ export function createServer(options: ServerOptions): TetherServer {
     else socket.destroy();
   });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: resolved.maxFrameBytes, clientTracking: false });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: resolved.maxFrameBytes,
+    clientTracking: false,
+    // Select agent-tether.v1, never echo the subprotocol that carries the token.
+    handleProtocols: (offered) => selectSubprotocol(offered),
+  });
   wss.on('error', (error) => logger.error?.({ err: error }, 'agent-tether: websocket server error'));
-  http.on('upgrade', (req, socket: Socket, head: Buffer) => handleUpgrade(ctx, wss, req, socket, head));
+  http.on('upgrade', (req, socket: Socket, head: Buffer) => {
+    handleUpgrade(ctx, wss, req, socket, head).catch((error: unknown) => {
+      logger.error?.({ err: error }, 'agent-tether: websocket upgrade failed');
+      socket.destroy();
+    });
+  });
 
   let url: string | undefined;
   let closePromise: Promise<void> | undefined;
@@ -132,7 +159,7 @@ export function createServer(options: ServerOptions): TetherServer {
   }
 
   const server: TetherServer = {
-    async listen(port = 0, host = '127.0.0.1') {
+    async listen(port = 0, host = resolved.host) {
       if (closing) throw new Error('createServer: the server is closed');
       await core.start();
       await new Promise<void>((resolve, reject) => {
@@ -148,6 +175,12 @@ export function createServer(options: ServerOptions): TetherServer {
       const address = http.address() as AddressInfo;
       const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       url = `http://${hostPart}:${address.port}`;
+      if (!resolved.authenticate) {
+        logger.warn?.(
+          { url, host: address.address },
+          `agent-tether: running without authentication: anyone who can reach ${url} may read, prompt and cancel every session (set \`authenticate\` before exposing it)`,
+        );
+      }
       return { url, port: address.port };
     },
     close(closeOptions: CloseOptions = {}) {
@@ -157,6 +190,7 @@ export function createServer(options: ServerOptions): TetherServer {
     get url() {
       return url;
     },
+    shareSession: (sessionId, principalIds) => core.shareSession(sessionId, principalIds),
     core,
     stats() {
       return {

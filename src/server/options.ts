@@ -5,6 +5,8 @@ import { consoleLogger } from '../logging/logger.js';
 import type { Agent, Logger, SessionStore } from './core/types.js';
 import { isSessionStore } from './core/session-store.js';
 import { memoryStore } from './stores/memory-store.js';
+import type { Authenticate, Authorize } from './security/principal.js';
+import type { AllowedOrigins } from './security/origins.js';
 
 /** What `createServer()` takes. Only `agent` is required; every other field defaults on its own. */
 export interface ServerOptions {
@@ -40,12 +42,36 @@ export interface ServerOptions {
   sessionIdleMs?: number;
   /** How long a prompt's `Idempotency-Key` finds its turn. @default 86400000 (24 h) */
   idempotencyTtlMs?: number;
-  /** Answer CORS preflights and add `Access-Control-Allow-Origin: *` (browser clients). @default true */
+  /** Answer CORS preflights and add `Access-Control-Allow-Origin` for allowed origins (browser clients). @default true */
   cors?: boolean;
+  /**
+   * Who is calling: a principal from each request (HTTP, SSE, long-poll and
+   * the WebSocket upgrade), or `null` for `401 unauthorized`. Without it
+   * everyone may do everything, and the server says so when it starts.
+   * @default undefined (no authentication)
+   */
+  authenticate?: Authenticate;
+  /**
+   * What a principal may do to which session (used once `authenticate` is set).
+   * @default ownerOrShared — the sessions it created and those shared with it
+   */
+  authorize?: Authorize;
+  /**
+   * Pages that may call the server (CORS) and open its WebSocket (`Origin`).
+   * @default '*' without `authenticate`; only the server's own origin with it
+   */
+  allowedOrigins?: AllowedOrigins;
+  /** Take the client's address from `X-Forwarded-For` (set it only behind a proxy that writes it). @default false */
+  trustProxy?: boolean;
+  /** Address `listen()` binds to when not given one. @default '127.0.0.1' (loopback only) */
+  host?: string;
 }
 
 /** `ServerOptions` after defaults. */
-export type ResolvedServerOptions = Required<ServerOptions>;
+export type ResolvedServerOptions = Required<Omit<ServerOptions, OptionalHooks>> & Pick<ServerOptions, OptionalHooks>;
+
+// Options whose absence means something (no authentication, the default policy).
+type OptionalHooks = 'authenticate' | 'authorize' | 'allowedOrigins';
 
 const defaultLogger: Logger = consoleLogger('error');
 
@@ -71,7 +97,9 @@ export const SERVER_DEFAULTS = {
   sessionIdleMs: 600_000,
   idempotencyTtlMs: 86_400_000,
   cors: true,
-} as const satisfies Required<Omit<ServerOptions, 'agent' | 'store'>>;
+  trustProxy: false,
+  host: '127.0.0.1',
+} as const satisfies Required<Omit<ServerOptions, 'agent' | 'store' | OptionalHooks>>;
 
 /**
  * @deprecated Renamed {@link SERVER_DEFAULTS} (the client has its own defaults); this alias
@@ -105,6 +133,11 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     sessionIdleMs: positiveInt('sessionIdleMs', pick('sessionIdleMs')),
     idempotencyTtlMs: positiveInt('idempotencyTtlMs', pick('idempotencyTtlMs')),
     cors: pick('cors'),
+    trustProxy: pick('trustProxy'),
+    host: pick('host'),
+    ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }),
+    ...(options.authorize === undefined ? {} : { authorize: options.authorize }),
+    ...(options.allowedOrigins === undefined ? {} : { allowedOrigins: options.allowedOrigins }),
   };
   const store = resolved.store;
   if (!isSessionStore(store)) {
@@ -118,6 +151,15 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   }
   if (typeof resolved.logger !== 'object' || resolved.logger === null) throw new TypeError('createServer: `logger` must be an object');
   if (typeof resolved.cors !== 'boolean') throw new TypeError('createServer: `cors` must be a boolean');
+  if (typeof resolved.trustProxy !== 'boolean') throw new TypeError('createServer: `trustProxy` must be a boolean');
+  if (typeof resolved.host !== 'string' || resolved.host === '') throw new TypeError('createServer: `host` must be a non-empty string');
+  for (const hook of ['authenticate', 'authorize'] as const) {
+    if (resolved[hook] !== undefined && typeof resolved[hook] !== 'function') throw new TypeError(`createServer: \`${hook}\` must be a function`);
+  }
+  const origins = resolved.allowedOrigins;
+  if (origins !== undefined && origins !== '*' && typeof origins !== 'function' && !(Array.isArray(origins) && origins.every((o) => typeof o === 'string'))) {
+    throw new TypeError("createServer: `allowedOrigins` must be '*', an array of origins or a function");
+  }
   return resolved;
 }
 

@@ -5,6 +5,7 @@ import type { CommandReply } from './command.js';
 import type { Dispatcher } from './dispatcher.js';
 import { commandOfFrame, subscribeFrameCommand } from './frame-command.js';
 import { LatestWins } from './latest-wins.js';
+import type { Caller } from '../security/principal.js';
 
 /** What a socket host does for the frames: write, close, and move a session's events. */
 export interface FrameHost {
@@ -31,11 +32,14 @@ export class FrameSession {
   readonly #clientId: string;
   readonly #host: FrameHost;
   readonly #latest = new LatestWins();
+  readonly #caller: Caller;
 
-  constructor(dispatcher: Dispatcher, clientId: string, host: FrameHost) {
+  /** `caller`: who opened the socket, as the upgrade authenticated it; every command of the socket runs as it. */
+  constructor(dispatcher: Dispatcher, clientId: string, host: FrameHost, caller: Caller = {}) {
     this.#dispatcher = dispatcher;
     this.#clientId = clientId;
     this.#host = host;
+    this.#caller = caller;
   }
 
   /** Handle one message: its text, or `undefined` for a binary one. Never rejects. */
@@ -57,7 +61,7 @@ export class FrameSession {
         return this.#reply(frame.id, { ok: true, status: 200, json: '{}' });
       case 'subscribe': {
         const ticket = this.#latest.take(frame.sessionId);
-        const result = await this.#dispatcher.run(subscribeFrameCommand(frame), 'frame');
+        const result = await this.#dispatcher.run({ ...subscribeFrameCommand(frame), caller: this.#caller }, 'frame');
         this.#reply(frame.id, result);
         if (result.ok && result.cursor && host.isOpen() && this.#latest.isCurrent(frame.sessionId, ticket)) {
           host.startStream(frame.sessionId, result.cursor);
@@ -65,7 +69,7 @@ export class FrameSession {
         return;
       }
       default:
-        return this.#reply(frame.id, await this.#dispatcher.run(commandOfFrame(frame, this.#clientId), 'frame'));
+        return this.#reply(frame.id, await this.#dispatcher.run({ ...commandOfFrame(frame, this.#clientId), caller: this.#caller }, 'frame'));
     }
   }
 

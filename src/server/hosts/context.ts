@@ -3,6 +3,7 @@ import type { Clock } from '../../internal/clock.js';
 import type { Dispatcher } from '../commands/dispatcher.js';
 import type { ResolvedServerOptions } from '../options.js';
 import type { WriteBudget } from './write-budget.js';
+import type { OriginPolicy } from '../security/origins.js';
 
 /** A long-lived connection the host tracks (for shutdown and stats). */
 export interface Connection {
@@ -20,6 +21,8 @@ export interface HostContext {
   /** Runs every command (HTTP and WebSocket alike): the hosts never call the core themselves. */
   readonly dispatcher: Dispatcher;
   readonly options: ResolvedServerOptions;
+  /** Which pages may call (CORS) and open a WebSocket (`Origin`). */
+  readonly origins: OriginPolicy;
   readonly connections: Set<Connection>;
   /** Pending long-polls, answered before the server closes. */
   readonly polls: Set<Promise<unknown>>;

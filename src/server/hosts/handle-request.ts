@@ -7,37 +7,42 @@ import type { HostContext } from './context.js';
 import { sendReply } from './respond.js';
 import { requestUrl } from './request-url.js';
 import { serveSse } from './sse.js';
-
-const PREFLIGHT_HEADERS = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
-  'Access-Control-Allow-Headers': 'Content-Type, Idempotency-Key, X-Tether-Client, Last-Event-ID',
-  'Access-Control-Max-Age': '600',
-};
+import { flatHeaders } from './request-headers.js';
 
 /**
  * Serve one HTTP request. Every failure becomes a JSON error reply; nothing
  * here may reject into the void. Logs one `info` line when the response ends.
  */
 export async function handleRequest(ctx: HostContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { cors, clock, logger } = ctx.options;
+  const { clock, logger } = ctx.options;
   const started = clock.now();
   const url = requestUrl(req.url);
   const method = req.method ?? 'GET';
   res.once('close', () => {
     logger.info?.({ method, path: url.pathname, status: res.statusCode, ms: clock.now() - started }, 'agent-tether: request');
   });
-  if (cors && method === 'OPTIONS') {
-    res.writeHead(204, PREFLIGHT_HEADERS);
-    res.end();
-    return;
+  const origin = req.headers.origin;
+  const cors = ctx.origins.corsHeaders(origin, req.headers.host);
+  if (ctx.options.cors && method === 'OPTIONS') {
+    const preflight = ctx.origins.preflightHeaders(origin, req.headers.host);
+    if (preflight) {
+      res.writeHead(204, preflight);
+      res.end();
+      return;
+    }
+  }
+  try {
+    // A page of another site gets nothing done here, not even with the user's cookies.
+    ctx.origins.check(origin, req.headers.host);
+  } catch (error) {
+    return sendReply(res, ctx.dispatcher.fail(error), cors);
   }
   const served = await serveHttpCommand(ctx.dispatcher, method, url.pathname, nodeRequest(req, res, url, ctx.options.maxFrameBytes), {
     run: (command) => (command.type === 'poll' ? trackPoll(ctx, command) : ctx.dispatcher.run(command)),
   });
   if (!('stream' in served)) return sendReply(res, served.reply, cors);
   try {
-    serveSse(ctx, req, res, served.stream);
+    serveSse(ctx, req, res, served.stream, cors);
   } catch (error) {
     sendReply(res, ctx.dispatcher.fail(error), cors);
   }
@@ -62,6 +67,8 @@ function nodeRequest(req: IncomingMessage, res: ServerResponse, url: URL, maxByt
       const value = req.headers[name];
       return typeof value === 'string' ? value : undefined;
     },
+    headers: flatHeaders(req.headers),
+    remoteAddress: req.socket.remoteAddress,
     json: () => readJsonBody(req, maxBytes),
     get signal() {
       if (!signal) {

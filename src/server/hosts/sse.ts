@@ -6,7 +6,6 @@ import { every, type Connection, type HostContext } from './context.js';
 import { WriteBudget } from './write-budget.js';
 import { pump } from './pump.js';
 import { requestUrl } from './request-url.js';
-import { CORS_HEADERS } from './respond.js';
 
 /**
  * `GET /v1/sessions/:sid/events`: the session's events as Server-Sent Events,
@@ -15,7 +14,7 @@ import { CORS_HEADERS } from './respond.js';
  * `retry:` first, `: ping` every `heartbeatMs`, `event: reset` when the
  * cursor cannot be honoured. Backpressure (F6) via `res.write` callbacks.
  */
-export function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResponse, cursor: EventCursor): void {
+export function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResponse, cursor: EventCursor, cors: Readonly<Record<string, string>> = {}): void {
   const url = requestUrl(req.url);
 
   const { clock, heartbeatMs, sseRetryMs, highWaterBytes, maxBatchEvents } = ctx.options;
@@ -28,7 +27,7 @@ export function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResp
     'Cache-Control': 'no-cache, no-transform',
     Connection: 'keep-alive',
     'X-Accel-Buffering': 'no',
-    ...(ctx.options.cors ? CORS_HEADERS : {}),
+    ...cors,
   });
 
   const write = (text: string) => {

@@ -9,6 +9,7 @@ import { every, type Connection, type HostContext } from './context.js';
 import { WriteBudget } from './write-budget.js';
 import { pump } from './pump.js';
 import { requestUrl } from './request-url.js';
+import type { Caller } from '../security/principal.js';
 
 interface Subscription {
   controller: AbortController;
@@ -22,10 +23,11 @@ interface Subscription {
  * socket: 1007 not JSON (or binary), 1008 not a valid client frame, 1009 too
  * big (ws `maxPayload`). Shutdown flushes, then closes with 1001 (F7).
  */
-export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMessage): void {
+export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMessage, caller: Caller = {}): void {
   const url = requestUrl(req.url);
   const header = req.headers['x-tether-client'];
-  const clientId = url.searchParams.get('clientId') || (typeof header === 'string' && header) || globalThis.crypto.randomUUID();
+  // A label only (a proxy's header wins over the URL); with authentication the principal acts.
+  const clientId = (typeof header === 'string' && header) || url.searchParams.get('clientId') || globalThis.crypto.randomUUID();
   const { clock, heartbeatMs, highWaterBytes, maxBatchEvents, logger } = ctx.options;
   const budget = new WriteBudget(highWaterBytes);
   const subscriptions = new Map<string, Subscription>();
@@ -116,7 +118,7 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
       subscribe(sessionId, cursor);
     },
     stopStream: stopSubscription,
-  });
+  }, caller);
   ws.on('message', (data: RawData, isBinary: boolean) => {
     alive = true;
     if (closed) return;
