@@ -1,10 +1,6 @@
 /** Bearer credentials on the wire: the `Authorization` header, and the WebSocket subprotocols that carry it where headers cannot go. */
 
-/** The protocol's WebSocket subprotocol; a server that takes credentials from the handshake selects it. */
-export const PROTOCOL_SUBPROTOCOL = 'agent-tether.v1';
-
-/** Prefix of the subprotocol carrying a bearer token as base64url (browsers cannot set headers on a WebSocket). */
-export const BEARER_SUBPROTOCOL_PREFIX = 'agent-tether.bearer.';
+import { wsProtocols } from '../protocol/constants.js';
 
 /** The `Authorization` header among `headers`, whatever its case. */
 export function authorizationOf(headers: Record<string, string>): string | undefined {
@@ -32,5 +28,5 @@ export function base64url(text: string): string {
  * new WebSocket(url, bearerSubprotocols('s3cret')); // ['agent-tether.v1', 'agent-tether.bearer.czNjcmV0']
  */
 export function bearerSubprotocols(token: string): string[] {
-  return [PROTOCOL_SUBPROTOCOL, BEARER_SUBPROTOCOL_PREFIX + base64url(token)];
+  return [wsProtocols.v1, wsProtocols.bearerPrefix + base64url(token)];
 }

@@ -7,7 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createClient, HttpError, type Client, type ClientOptions, type TransportName } from '../../src/index.js';
-import { createServer } from '../../src/server.js';
+import { createServer, tokenAuthenticator } from '../../src/server.js';
 import { startAuthFront, type AuthFront } from './auth-front.js';
 
 type Server = ReturnType<typeof createServer>;
@@ -163,4 +163,37 @@ describe('token option', () => {
     expect(() => createClient({ baseUrl: 'http://127.0.0.1:1', token: 42 as never })).toThrow(/token/);
     expect(() => createClient({ baseUrl: 'http://127.0.0.1:1', token: '' })).toThrow(/token/);
   });
+});
+
+describe("against the server's own authenticate hook", () => {
+  for (const transport of ['websocket', 'sse', 'poll'] as TransportName[]) {
+    it(`${transport}: a token streams a turn; a wrong one is unauthorized, asked once`, async () => {
+      const secured = createServer({
+        authenticate: tokenAuthenticator({ good: 'alice' }),
+        agent: async function* () {
+          yield { type: 'delta', text: 'ok' };
+        },
+      });
+      const { url } = await secured.listen(0, '127.0.0.1');
+      try {
+        const c = client({ baseUrl: url, transports: [transport], token: async () => 'good' });
+        const session = await c.createSession();
+        const sub = session.subscribe({ after: 'now' });
+        const turn = await session.prompt('x');
+        expect(await textOf(turn)).toBe('ok');
+        // The stream (the subscription's) opens with the token too.
+        for (let i = 0; i < 500 && c.state.status !== 'open'; i++) await sleep(10);
+        expect(c.state).toMatchObject({ status: 'open', transport });
+        sub.close();
+        const bad = client({ baseUrl: url, transports: [transport], token: 'bad' });
+        await expect(bad.createSession()).rejects.toMatchObject({ code: 'unauthorized', status: 401 });
+        const refused = bad.session(session.id).subscribe({ after: 0 });
+        await expect(refused[Symbol.asyncIterator]().next()).rejects.toMatchObject({ code: 'unauthorized' });
+        expect(bad.state.status).toBe('idle');
+      } finally {
+        await Promise.all(clients.splice(0).map((x) => x.close()));
+        await secured.close();
+      }
+    });
+  }
 });
