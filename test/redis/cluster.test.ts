@@ -37,7 +37,7 @@ const contiguous = (events: SessionEvent[]) => events.every((e, i) => e.seq === 
 
 describe.skipIf(!redisBin)('cluster: several servers on one Redis', () => {
   beforeAll(async () => {
-    redis = await startRedisServer({ binary: redisBin! });
+    redis = await startRedisServer({ binary: redisBin!, appendOnly: true });
   });
   afterAll(async () => redis?.close());
 
@@ -97,5 +97,27 @@ describe.skipIf(!redisBin)('cluster: several servers on one Redis', () => {
     expect(contiguous(events)).toBe(true);
     expect(events.filter((e) => e.type === 'turn.error')).toEqual([]);
     expect(a.script.runs).toHaveLength(1);
+  });
+
+  it('Redis down: a cancel or prompt through a non-runner node answers 503 store_unavailable with Retry-After (never a 500, never a crash); back up, it works', async () => {
+    const { a, b } = await twoNodes();
+    const sid = await createSession(a.url);
+    const turnId = (await prompt(a.url, sid, 'long')).body.turn.id as string;
+    const run = await a.script.next();
+    await redis.stop({ kill: true });
+    for (const reply of [await cancel(b.url, sid, turnId), await prompt(b.url, sid, 'during')]) {
+      expect(reply.status).toBe(503);
+      expect(reply.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(reply.body).toMatchObject({ error: { code: 'store_unavailable' } });
+    }
+    await redis.start();
+    run.end();
+    const deadline = Date.now() + 15_000;
+    let reply = await prompt(b.url, sid, 'after');
+    while (reply.status !== 201 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      reply = await prompt(b.url, sid, 'after');
+    }
+    expect(reply.status).toBe(201);
   });
 });

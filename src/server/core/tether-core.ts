@@ -172,7 +172,7 @@ export class TetherCore {
     }
     // Not ours: the lease holder runs it; nobody holds it → this node takes the session.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const reply = await cluster.send({ kind, sessionId, args });
+      const reply = await this.#storeCall(() => cluster.send({ kind, sessionId, args }));
       if (reply.ok) return reply.value;
       if (reply.code === 'no_runner') {
         if (this.#closing) throw new ServerError('shutting_down', 'The server is shutting down', 503);
