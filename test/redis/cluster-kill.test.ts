@@ -13,7 +13,7 @@ describe.skipIf(!redisBin)('cluster: the runner process is killed', () => {
   it('SIGKILL of the runner mid-turn: the other node ends the turn interrupted, runs the queued turn, and its readers see every event once', async () => {
     await using redis = await startRedisServer({ binary: redisBin! });
     await using runner = new Child(cli.file, ['serve', '--port', '0', '--redis', redis.url, '--log-level', 'warn']);
-    const out = await runner.waitFor(/listening on (http:\/\/\S+) /);
+    const out = await runner.waitFor(/listening on (http:\/\/\S+) /, 30_000);
     const aUrl = /listening on (http:\/\/\S+) /.exec(out)![1]!;
     const { url: bUrl } = await startServer({ agent: demoAgent({ delayMs: 0 }), store: redisStore({ url: redis.url }) });
 
@@ -39,5 +39,5 @@ describe.skipIf(!redisBin)('cluster: the runner process is killed', () => {
     const terminals = events.filter((e) => e.turnId === first && ['turn.completed', 'turn.canceled', 'turn.error'].includes(e.type));
     expect(terminals).toEqual([expect.objectContaining({ type: 'turn.error', error: expect.objectContaining({ code: 'interrupted' }) })]);
     expect(events.filter((e) => e.type === 'turn.started' && e.turnId === second.body.turn.id)).toHaveLength(1);
-  }, 60_000);
+  }, 90_000);
 });

@@ -65,10 +65,8 @@ export class RedisCluster implements SessionCluster {
       if (this.#everReady) for (const [sessionId, follower] of this.#followers) this.#deliver(sessionId, follower, undefined);
       this.#everReady = true;
     });
-    store.appendHook = (sessionId) =>
-      this.#owned.has(sessionId)
-        ? { fenceKey: this.#leaseKey(sessionId), fenceValue: this.nodeId, channel: this.#eventsChannel(sessionId) }
-        : undefined;
+    // Every append is fenced by the lease: a node that lost it (paused, cut off from Redis) cannot slip an event in.
+    store.appendHook = (sessionId) => ({ fenceKey: this.#leaseKey(sessionId), fenceValue: this.nodeId, channel: this.#eventsChannel(sessionId) });
   }
 
   async start(handlers: ClusterHandlers): Promise<void> {
