@@ -13,7 +13,7 @@ describe.skipIf(!redisBin)('cluster: the runner process is killed', () => {
   it('SIGKILL of the runner mid-turn: the other node ends the turn interrupted, runs the queued turn, and its readers see every event once', async () => {
     await using redis = await startRedisServer({ binary: redisBin! });
     await using runner = new Child(cli.file, ['serve', '--port', '0', '--redis', redis.url, '--log-level', 'warn']);
-    const out = await runner.waitFor(/listening on (http:\/\/\S+) /, 30_000);
+    const out = await runner.waitFor(/listening on (http:\/\/\S+) /, { timeoutMs: 30_000 });
     const aUrl = /listening on (http:\/\/\S+) /.exec(out)![1]!;
     const { url: bUrl } = await startServer({ agent: demoAgent({ delayMs: 0 }), store: redisStore({ url: redis.url }) });
 

@@ -25,7 +25,7 @@ describe('agent-tether serve --redis', () => {
     let sessionId: string;
     {
       await using first = new Child(cli.file, ['serve', '--port', '0', '--redis', redis.url]);
-      const out = await first.waitFor(/listening on (http:\/\/\S+) \(sessions in Redis at redis:/, 30_000);
+      const out = await first.waitFor(/listening on (http:\/\/\S+) \(sessions in Redis at redis:/, { timeoutMs: 30_000 });
       const url = /listening on (http:\/\/\S+) /.exec(out)![1];
       const created = await fetch(`${url}/v1/sessions`, { method: 'POST' });
       expect(created.status).toBe(201);
@@ -35,7 +35,7 @@ describe('agent-tether serve --redis', () => {
     }
     {
       await using second = new Child(cli.file, ['serve', '--port', '0', '--redis', redis.url]);
-      const out = await second.waitFor(/listening on (http:\/\/\S+) /, 30_000);
+      const out = await second.waitFor(/listening on (http:\/\/\S+) /, { timeoutMs: 30_000 });
       const url = /listening on (http:\/\/\S+) /.exec(out)![1];
       const snapshot = await fetch(`${url}/v1/sessions/${sessionId}`);
       expect(snapshot.status).toBe(200);
