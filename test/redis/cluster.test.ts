@@ -14,7 +14,7 @@ async function twoNodes() {
   const keyPrefix = `c${++prefixes}:`;
   const node = async () => {
     const script = scriptedAgent();
-    const { server, url } = await startServer({ agent: script.agent, store: redisStore({ url: redis.url, keyPrefix, cluster: { leaseTtlMs: 1000 } }) });
+    const { server, url } = await startServer({ agent: script.agent, store: redisStore({ url: redis.url, keyPrefix, cluster: { leaseTtlMs: 3000 } }) });
     return { script, server, url };
   };
   return { a: await node(), b: await node() };

@@ -42,16 +42,16 @@ export class RedisCluster implements SessionCluster {
   readonly leaseTtlMs: number;
   #store: RedisStore;
   #redis: RedisConnection;
-  #sub: RedisConnection;
+  #sub: RedisConnection | undefined;
   #o: ClusterOptions;
   #handlers: ClusterHandlers | undefined;
   #owned = new Set<string>();
   #followers = new Map<string, Follower>();
   #pending = new Map<string, { resolve: (reply: RunnerReply | undefined) => void }>();
   #timers = new Set<unknown>();
+  #sleepers = new Set<() => void>();
   #renewedAt = 0;
   #closed = false;
-  #everReady = false;
 
   constructor(store: RedisStore, options: ClusterOptions, cluster: RedisClusterOptions = {}) {
     this.#store = store;
@@ -59,12 +59,6 @@ export class RedisCluster implements SessionCluster {
     this.#o = options;
     this.nodeId = cluster.nodeId ?? randomId();
     this.leaseTtlMs = cluster.leaseTtlMs ?? REDIS_CLUSTER_DEFAULTS.leaseTtlMs;
-    this.#sub = store.connection.duplicate('cluster-subscriber');
-    // Pub/sub messages sent while the subscriber was away are lost: after a reconnect, fill every followed log from the store.
-    this.#sub.client.on('ready', () => {
-      if (this.#everReady) for (const [sessionId, follower] of this.#followers) this.#deliver(sessionId, follower, undefined);
-      this.#everReady = true;
-    });
     // Every append is fenced by the lease: a node that lost it (paused, cut off from Redis) cannot slip an event in.
     store.appendHook = (sessionId) => ({ fenceKey: this.#leaseKey(sessionId), fenceValue: this.nodeId, channel: this.#eventsChannel(sessionId) });
   }
@@ -72,8 +66,14 @@ export class RedisCluster implements SessionCluster {
   async start(handlers: ClusterHandlers): Promise<void> {
     this.#handlers = handlers;
     await this.#redis.open();
-    await this.#sub.open();
-    await this.#sub.client.subscribe(this.#nodeChannel(this.nodeId), (message: string) => this.#onBus(message));
+    const sub = this.#redis.duplicate('cluster-subscriber');
+    this.#sub = sub;
+    await sub.open();
+    // Pub/sub messages sent while the subscriber was away are lost: after a reconnect, fill every followed log from the store.
+    sub.client.on('ready', () => {
+      for (const [sessionId, follower] of this.#followers) this.#deliver(sessionId, follower, undefined);
+    });
+    await sub.client.subscribe(this.#nodeChannel(this.nodeId), (message: string) => this.#onBus(message));
     this.#renewedAt = this.#o.clock.now();
     this.#every(Math.max(50, Math.floor(this.leaseTtlMs / 3)), () => this.#renew());
     this.#every(Math.max(50, Math.min(500, Math.floor(this.leaseTtlMs / 4))), () => this.#adoptOrphans());
@@ -104,7 +104,7 @@ export class RedisCluster implements SessionCluster {
       const reply = await this.#forward(holder, command, deadline);
       if (reply) return reply;
       // The runner did not answer: wait for its lease to lapse (it died) or move, then try again.
-      if (this.#o.clock.now() >= deadline) {
+      if (this.#o.clock.now() >= deadline || this.#closed) {
         return { ok: false, code: 'store_unavailable', message: 'The node running this session does not answer', status: 503 };
       }
       await this.#sleep(100);
@@ -133,14 +133,16 @@ export class RedisCluster implements SessionCluster {
       },
     };
     this.#followers.set(sessionId, follower);
-    await this.#sub.client.subscribe(this.#eventsChannel(sessionId), follower.listener);
+    await this.#sub!.client.subscribe(this.#eventsChannel(sessionId), follower.listener);
+    // What was stored between the caller's load and the subscription is read from the stream.
+    this.#deliver(sessionId, follower, undefined);
   }
 
   unfollow(sessionId: string): void {
     const follower = this.#followers.get(sessionId);
     if (!follower) return;
     this.#followers.delete(sessionId);
-    this.#sub.client.unsubscribe(this.#eventsChannel(sessionId), follower.listener).catch(() => {});
+    this.#sub?.client.unsubscribe(this.#eventsChannel(sessionId), follower.listener).catch(() => {});
   }
 
   async close(): Promise<void> {
@@ -148,14 +150,15 @@ export class RedisCluster implements SessionCluster {
     this.#closed = true;
     for (const timer of this.#timers) this.#o.clock.clearTimeout(timer);
     this.#timers.clear();
-    for (const pending of this.#pending.values()) pending.resolve(NO_RUNNER);
+    for (const pending of [...this.#pending.values()]) pending.resolve(undefined);
     this.#pending.clear();
+    for (const wake of [...this.#sleepers]) wake();
     const owned = [...this.#owned];
     this.#owned.clear();
     // Released leases let the other nodes adopt this node's queued turns at once, not a TTL later.
     await Promise.all(owned.map((id) => this.#redis.script(RELEASE_LEASE, [this.#leaseKey(id)], [this.nodeId]).catch(() => {})));
     this.#followers.clear();
-    await this.#sub.close();
+    await this.#sub?.close();
   }
 
   /* ---------------------------------------------------------------- */
@@ -303,13 +306,18 @@ export class RedisCluster implements SessionCluster {
     tick();
   }
 
+  /** Wait `ms`, or less when the cluster closes. */
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = this.#o.clock.setTimeout(() => {
+      const wake = () => {
+        this.#o.clock.clearTimeout(timer);
         this.#timers.delete(timer);
+        this.#sleepers.delete(wake);
         resolve();
-      }, ms);
+      };
+      const timer = this.#o.clock.setTimeout(wake, ms);
       this.#timers.add(timer);
+      this.#sleepers.add(wake);
     });
   }
 }

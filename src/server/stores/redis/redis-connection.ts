@@ -1,6 +1,6 @@
 /** RedisConnection: one node-redis client as the Redis store and the cluster use it — errors never crash, commands fail fast while Redis is away, scripts run by SHA. */
 import { createHash } from 'node:crypto';
-import { createClient } from '@redis/client';
+import type { createClient } from '@redis/client';
 import type { Logger } from '../../../logging/logger.js';
 
 /** A node-redis client (`createClient()` from `redis` or `@redis/client`). */
@@ -30,30 +30,45 @@ const CLIENT_OPTIONS = {
  * unlistened `error` event would crash the process.
  */
 export class RedisConnection {
-  readonly client: RedisClient;
+  #client: RedisClient | undefined;
+  #url: string | undefined;
   readonly #owned: boolean;
   readonly #logger: Logger;
+  readonly #name: string;
   #shas = new Map<string, string>();
   #connecting: Promise<void> | undefined;
   #down = false;
 
   /** A connection to `target`: a client made from the URL (owned) or the caller's client (left open on close). */
   static to(target: RedisTarget, logger: Logger, name: string): RedisConnection {
-    if (target.client) return new RedisConnection(target.client, false, logger, name);
-    return new RedisConnection(createClient({ url: target.url, ...CLIENT_OPTIONS }), true, logger, name);
+    if (target.client) return new RedisConnection(target.client, undefined, false, logger, name);
+    return new RedisConnection(undefined, target.url, true, logger, name);
   }
 
-  private constructor(client: RedisClient, owned: boolean, logger: Logger, name: string) {
-    this.client = client;
+  private constructor(client: RedisClient | undefined, url: string | undefined, owned: boolean, logger: Logger, name: string) {
+    this.#url = url;
     this.#owned = owned;
     this.#logger = logger;
-    this.client.on('error', (error: unknown) => {
+    this.#name = name;
+    if (client) this.#adopt(client);
+  }
+
+  /** The client; made by the first `open()` when this connection was given a URL. */
+  get client(): RedisClient {
+    if (!this.#client) throw new Error('RedisConnection: call open() first');
+    return this.#client;
+  }
+
+  #adopt(client: RedisClient): void {
+    this.#client = client;
+    const name = this.#name;
+    client.on('error', (error: unknown) => {
       // Logged once per outage; node-redis reconnects by itself.
       if (this.#down) return;
       this.#down = true;
       this.#logger.warn?.({ err: error, connection: name }, 'agent-tether: Redis connection error; reconnecting');
     });
-    this.client.on('ready', () => {
+    client.on('ready', () => {
       if (this.#down) this.#logger.warn?.({ connection: name }, 'agent-tether: Redis connection is back');
       this.#down = false;
     });
@@ -66,6 +81,11 @@ export class RedisConnection {
    */
   open(timeoutMs = OPEN_TIMEOUT_MS): Promise<void> {
     this.#connecting ??= (async () => {
+      if (!this.#client) {
+        // Loaded on first use, so a server that never uses Redis never loads the client.
+        const { createClient } = await import('@redis/client');
+        this.#adopt(createClient({ url: this.#url!, ...CLIENT_OPTIONS }) as RedisClient);
+      }
       if (!this.client.isOpen) {
         // connect() rejecting after our timeout is already reported by the timeout.
         const connected = this.client.connect();
@@ -113,13 +133,12 @@ export class RedisConnection {
 
   /** A second connection on the same server (pub/sub needs its own), owned by the caller. */
   duplicate(name: string): RedisConnection {
-    return new RedisConnection(this.client.duplicate(CLIENT_OPTIONS) as RedisClient, true, this.#logger, name);
+    return new RedisConnection(this.client.duplicate(CLIENT_OPTIONS) as RedisClient, undefined, true, this.#logger, name);
   }
 
   /** Close the client if this connection made it; a caller's client stays open. */
   async close(): Promise<void> {
-    if (!this.#owned) return;
-    if (!this.client.isOpen) return;
+    if (!this.#owned || !this.#client?.isOpen) return;
     try {
       await this.client.close();
     } catch {
