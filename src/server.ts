@@ -68,3 +68,12 @@ export {
 // must stay free of `node:` imports for browsers.
 export { fileCursorStore, type FileCursorStoreOptions } from './node/file-cursor-store.js';
 export { consoleLogger, type LogFields, type LogLevel } from './logging/logger.js';
+export {
+  redisStore,
+  REDIS_STORE_DEFAULTS,
+  type RedisStore,
+  type RedisStoreOptions,
+  type SessionKeys,
+} from './server/stores/redis/redis-store.js';
+export { REDIS_CLUSTER_DEFAULTS, type RedisClusterOptions } from './server/cluster/redis-cluster.js';
+export type { SessionCluster, ClusterHandlers, ClusterOptions, RunnerCommand, RunnerReply } from './server/core/session-cluster.js';

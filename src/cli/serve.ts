@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { systemClock, waitAtMost } from '../internal/clock.js';
 import { describeValue } from '../internal/describe-value.js';
 import { consoleLogger } from '../logging/logger.js';
-import { createServer, demoAgent, fileStore, memoryStore, tokenAuthenticator } from '../server.js';
+import { createServer, demoAgent, fileStore, memoryStore, redisStore, tokenAuthenticator } from '../server.js';
 import { MIN_TOKEN_LENGTH, type ServeOptions } from './args.js';
 import { EXIT } from './exit-codes.js';
 
@@ -26,10 +26,16 @@ export async function runServe(options: ServeOptions): Promise<number> {
   if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
     return fail(`AGENT_TETHER_TOKEN must be at least ${MIN_TOKEN_LENGTH} characters`, EXIT.usage);
   }
+  const logger = consoleLogger(options.logLevel);
   const server = createServer({
     agent: demoAgent(),
-    store: options.store === undefined ? memoryStore() : fileStore({ dir: options.store }),
-    logger: consoleLogger(options.logLevel),
+    store:
+      options.redis !== undefined
+        ? redisStore({ url: options.redis, logger })
+        : options.store === undefined
+          ? memoryStore()
+          : fileStore({ dir: options.store }),
+    logger,
     // One shared secret: whoever holds it is the one principal `token`, so every holder sees every session.
     ...(token === undefined ? {} : { authenticate: tokenAuthenticator({ [token]: 'token' }) }),
     ...(options.allowOrigins === undefined ? {} : { allowedOrigins: options.allowOrigins }),
@@ -41,7 +47,12 @@ export async function runServe(options: ServeOptions): Promise<number> {
     const known = explainListenError(error, options);
     return fail(known ?? `cannot listen on ${options.host}:${options.port}: ${describeValue(error)}`, known ? EXIT.usage : EXIT.failure);
   }
-  const where = options.store === undefined ? 'sessions in memory' : `sessions in ${options.store}`;
+  const where =
+    options.redis !== undefined
+      ? `sessions in Redis at ${options.redis.replace(/\/\/[^@/]*@/, '//***@')}`
+      : options.store === undefined
+        ? 'sessions in memory'
+        : `sessions in ${options.store}`;
   const auth = token === undefined ? 'no authentication' : 'bearer token required';
   process.stdout.write(
     `agent-tether server listening on ${url} (${where}; ${auth})\n` +

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import type { SessionEvent } from '../../src/protocol/index.js';
+import { demoAgent, redisStore } from '../../src/server.js';
+import { Child } from '../examples/support.js';
+import { bundledCli } from '../cli/bundled-cli.js';
+import { requireRedisServer, startRedisServer } from '../support/redis-server.js';
+import { api, createSession, prompt, startServer } from '../server/helpers.js';
+
+const redisBin = requireRedisServer('cluster runner killed (two servers, one Redis)');
+const cli = bundledCli();
+
+describe.skipIf(!redisBin)('cluster: the runner process is killed', () => {
+  it('SIGKILL of the runner mid-turn: the other node ends the turn interrupted, runs the queued turn, and its readers see every event once', async () => {
+    await using redis = await startRedisServer({ binary: redisBin! });
+    await using runner = new Child(cli.file, ['serve', '--port', '0', '--redis', redis.url, '--log-level', 'warn']);
+    const out = await runner.waitFor(/listening on (http:\/\/\S+) /, { timeoutMs: 30_000 });
+    const aUrl = /listening on (http:\/\/\S+) /.exec(out)![1]!;
+    const { url: bUrl } = await startServer({ agent: demoAgent({ delayMs: 0 }), store: redisStore({ url: redis.url }) });
+
+    const sid = await createSession(aUrl);
+    const first = (await prompt(aUrl, sid, 'slow reply please')).body.turn.id as string;
+    const second = await prompt(bUrl, sid, 'next one');
+    expect(second.status).toBe(201);
+
+    const events: SessionEvent[] = [];
+    const read = async () => {
+      const reply = await api(bUrl, 'GET', `/v1/sessions/${sid}/poll?after=${events.at(-1)?.seq ?? 0}&wait=500`);
+      events.push(...(reply.body.events as SessionEvent[]));
+    };
+    while (!events.some((e) => e.type === 'turn.delta' && e.turnId === first)) await read();
+    runner.process.kill('SIGKILL');
+    const killedAt = Date.now();
+    const done = () => events.some((e) => e.type === 'turn.completed' && e.turnId === second.body.turn.id);
+    while (!done()) {
+      if (Date.now() - killedAt > 20_000) throw new Error(`no failover: ${events.map((e) => `${e.seq}:${e.type}`).join(' ')}`);
+      await read();
+    }
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    const terminals = events.filter((e) => e.turnId === first && ['turn.completed', 'turn.canceled', 'turn.error'].includes(e.type));
+    expect(terminals).toEqual([expect.objectContaining({ type: 'turn.error', error: expect.objectContaining({ code: 'interrupted' }) })]);
+    expect(events.filter((e) => e.type === 'turn.started' && e.turnId === second.body.turn.id)).toHaveLength(1);
+  }, 90_000);
+});
