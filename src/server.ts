@@ -48,3 +48,10 @@ export {
 // must stay free of `node:` imports for browsers.
 export { fileCursorStore, type FileCursorStoreOptions } from './node/file-cursor-store.js';
 export { consoleLogger, type LogFields, type LogLevel } from './logging/logger.js';
+export {
+  redisStore,
+  REDIS_STORE_DEFAULTS,
+  type RedisStore,
+  type RedisStoreOptions,
+  type SessionKeys,
+} from './server/stores/redis/redis-store.js';
