@@ -70,15 +70,22 @@ export interface Cluster extends AsyncDisposable {
 interface NodeProcess {
   child: ChildProcess;
   exited: Promise<void>;
+  /** Resolves with the node's address once it listens; rejects if it exits first. */
+  listening: Promise<{ url: string; port: number }>;
   lines: string[];
   stderr: string;
 }
 
-function launch(config: Record<string, unknown>): Promise<{ proc: NodeProcess; url: string; port: number }> {
-  const child = spawn(process.execPath, ['--no-warnings', CHILD, '--cluster', JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const proc: NodeProcess = { child, exited: new Promise((resolve) => child.once('exit', () => resolve())), lines: [], stderr: '' };
+/**
+ * A node process that has loaded the server (the slow part: seconds on a loaded
+ * machine) and waits for its configuration on stdin, so a restart takes a moment.
+ */
+function spawnSpare(): NodeProcess {
+  const child = spawn(process.execPath, ['--no-warnings', CHILD, '--cluster', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = { child, exited: new Promise<void>((resolve) => child.once('exit', () => resolve())), lines: [] as string[], stderr: '' } as NodeProcess;
+  child.stdin!.on('error', () => {});
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (proc.stderr = (proc.stderr + chunk).slice(-4000)));
-  return new Promise((resolve, reject) => {
+  proc.listening = new Promise((resolve, reject) => {
     let partial = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       partial += chunk;
@@ -87,11 +94,13 @@ function launch(config: Record<string, unknown>): Promise<{ proc: NodeProcess; u
       for (const line of parts) {
         proc.lines.push(line);
         const parsed = JSON.parse(line) as { url?: string };
-        if (parsed.url) resolve({ proc, url: parsed.url, port: Number(new URL(parsed.url).port) });
+        if (parsed.url) resolve({ url: parsed.url, port: Number(new URL(parsed.url).port) });
       }
     });
     child.once('exit', (code, signal) => reject(new Error(`cluster node exited at start (${code ?? signal}): ${proc.stderr}`)));
   });
+  proc.listening.catch(() => {});
+  return proc;
 }
 
 const isRunning = (proc: NodeProcess) => proc.child.exitCode === null && proc.child.signalCode === null;
@@ -110,6 +119,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const redis = await startRedisServer({ binary: options.redisBinary, appendOnly: options.appendOnly });
   const redisProxy = options.redisProxy ? await createFaultProxy({ target: { port: redis.port } }).listen() : undefined;
   const procs: NodeProcess[] = [];
+  let spare: NodeProcess | undefined;
+  /** Starts a node with `config` in the warm spare (or a fresh process), and warms the next spare. */
+  const launch = async (config: Record<string, unknown>) => {
+    const proc = spare && isRunning(spare) ? spare : spawnSpare();
+    spare = spawnSpare();
+    proc.child.stdin!.end(`${JSON.stringify(config)}\n`);
+    return { proc, ...(await proc.listening) };
+  };
   const ports: number[] = [];
   const urls: string[] = [];
   const configOf = (i: number) => ({
@@ -129,7 +146,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   };
   const close = async () => {
     await lb?.close();
-    await Promise.all(procs.map((proc) => stopProc(proc, 'SIGKILL', 1000)));
+    await Promise.all([...procs, ...(spare ? [spare] : [])].map((proc) => stopProc(proc, 'SIGKILL', 1000)));
     await redisProxy?.close();
     await redis.close();
   };
