@@ -10,6 +10,8 @@ export interface ServeOptions {
   host: string;
   /** A directory for `fileStore`; in memory when absent. */
   store?: string | undefined;
+  /** A Redis URL: sessions in Redis, shared with every server started with the same URL. */
+  redis?: string | undefined;
   /** What the server logs: one line per request and per finished turn at `info`. @default 'info' */
   logLevel: LogLevel;
 }
@@ -33,7 +35,7 @@ export const SERVE_DEFAULTS = {
   port: 4317,
   host: '127.0.0.1',
   logLevel: 'info',
-} as const satisfies Omit<ServeOptions, 'store'>;
+} as const satisfies Omit<ServeOptions, 'store' | 'redis'>;
 /** Defaults of `demo`. */
 export const DEMO_DEFAULTS = { timeoutMs: 30_000 } as const satisfies DemoCommandOptions;
 
@@ -47,6 +49,7 @@ const SERVE_FLAGS = {
   port: { type: 'string', short: 'p', hint: '<port>' },
   host: { type: 'string', hint: '<host>' },
   store: { type: 'string', hint: '<dir>' },
+  redis: { type: 'string', hint: '<redis://host:port>' },
   'log-level': { type: 'string', hint: LOG_LEVELS.join('|') },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Flags;
@@ -93,7 +96,7 @@ function usage(message: string): CommandLine {
 function parseServe(argv: readonly string[]): CommandLine {
   const values = readFlags(argv, SERVE_FLAGS);
   if (values.help) return { command: 'help' };
-  const { port: portText, host, store } = values;
+  const { port: portText, host, store, redis } = values;
   const logLevel = values['log-level'] ?? SERVE_DEFAULTS.logLevel;
   const port = portText === undefined ? SERVE_DEFAULTS.port : Number(portText);
   if (portText !== undefined && (!/^\d+$/.test(portText) || port > 65_535)) {
@@ -101,12 +104,16 @@ function parseServe(argv: readonly string[]): CommandLine {
   }
   if (host !== undefined && host.trim() === '') throw new UsageError('--host must not be empty');
   if (store !== undefined && store.trim() === '') throw new UsageError('--store must name a directory');
+  if (redis !== undefined && !/^rediss?:\/\/\S+$/.test(redis)) {
+    throw new UsageError(`--redis must be a redis:// or rediss:// URL, got "${redis}"`);
+  }
+  if (redis !== undefined && store !== undefined) throw new UsageError('--store and --redis cannot be used together (pick one store)');
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
   return {
     command: 'serve',
-    options: { port, host: host ?? SERVE_DEFAULTS.host, store, logLevel: logLevel as LogLevel },
+    options: { port, host: host ?? SERVE_DEFAULTS.host, store, ...(redis === undefined ? {} : { redis }), logLevel: logLevel as LogLevel },
   };
 }
 

@@ -3,9 +3,10 @@ export const HELP = `agent-tether — keep apps attached to AI agent sessions
 
 Usage:
   agent-tether serve [--port 4317] [--host 127.0.0.1] [--store <dir>]
-                     [--log-level debug|info|warn|error]
+                     [--redis redis://host:port] [--log-level debug|info|warn|error]
       Run the reference server with the demo agent. Sessions live in memory,
-      or in <dir> with --store (created if missing). At --log-level info (the
+      or in <dir> with --store (created if missing), or in Redis with --redis
+      (every server started with the same URL serves every session). At --log-level info (the
       default) it logs one line per request and per finished turn.
       A prompt starting with "slow" streams for about 10 s, long enough to
       cancel it by hand. Ctrl-C (SIGINT) or SIGTERM closes it gracefully.

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { systemClock, waitAtMost } from '../internal/clock.js';
 import { describeValue } from '../internal/describe-value.js';
 import { consoleLogger } from '../logging/logger.js';
-import { createServer, demoAgent, fileStore, memoryStore } from '../server.js';
+import { createServer, demoAgent, fileStore, memoryStore, redisStore } from '../server.js';
 import type { ServeOptions } from './args.js';
 import { EXIT } from './exit-codes.js';
 
@@ -22,10 +22,16 @@ const CLOSE_TIMEOUT_MS = 10_000;
 export async function runServe(options: ServeOptions): Promise<number> {
   const storeProblem = options.store === undefined ? undefined : await checkStoreDir(options.store);
   if (storeProblem !== undefined) return fail(storeProblem, EXIT.usage);
+  const logger = consoleLogger(options.logLevel);
   const server = createServer({
     agent: demoAgent(),
-    store: options.store === undefined ? memoryStore() : fileStore({ dir: options.store }),
-    logger: consoleLogger(options.logLevel),
+    store:
+      options.redis !== undefined
+        ? redisStore({ url: options.redis, logger })
+        : options.store === undefined
+          ? memoryStore()
+          : fileStore({ dir: options.store }),
+    logger,
   });
   let url: string;
   try {
@@ -34,7 +40,12 @@ export async function runServe(options: ServeOptions): Promise<number> {
     const known = explainListenError(error, options);
     return fail(known ?? `cannot listen on ${options.host}:${options.port}: ${describeValue(error)}`, known ? EXIT.usage : EXIT.failure);
   }
-  const where = options.store === undefined ? 'sessions in memory' : `sessions in ${options.store}`;
+  const where =
+    options.redis !== undefined
+      ? `sessions in Redis at ${options.redis.replace(/\/\/[^@/]*@/, '//***@')}`
+      : options.store === undefined
+        ? 'sessions in memory'
+        : `sessions in ${options.store}`;
   process.stdout.write(
     `agent-tether server listening on ${url} (${where})\n` +
       'Try a prompt starting with "slow" for a reply that streams for about 10 s (time to cancel it).\n' +

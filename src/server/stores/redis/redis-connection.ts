@@ -14,6 +14,8 @@ export type RedisTarget = { url: string; client?: undefined } | { client: RedisC
 
 // Reconnect quickly at first, then every second: an outage of a few seconds is
 // over soon after Redis is back; meanwhile commands fail at once (503).
+const OPEN_TIMEOUT_MS = 5000;
+
 const CLIENT_OPTIONS = {
   disableOfflineQueue: true,
   socket: { reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000), connectTimeout: 5000 },
@@ -57,10 +59,27 @@ export class RedisConnection {
     });
   }
 
-  /** Connect (once) and check Redis answers; rejects with a sentence naming the URL's problem. */
-  open(): Promise<void> {
+  /**
+   * Connect (once) and check Redis answers. node-redis keeps retrying a
+   * first connect that fails, so this gives up after `timeoutMs` (the client
+   * goes on retrying in the background; a later call may succeed).
+   */
+  open(timeoutMs = OPEN_TIMEOUT_MS): Promise<void> {
     this.#connecting ??= (async () => {
-      if (!this.client.isOpen) await this.client.connect();
+      if (!this.client.isOpen) {
+        // connect() rejecting after our timeout is already reported by the timeout.
+        const connected = this.client.connect();
+        connected.catch(() => {});
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+        });
+        try {
+          await Promise.race([connected, timeout]);
+        } finally {
+          clearTimeout(timer);
+        }
+      }
       await this.client.sendCommand(['PING']);
     })();
     const connecting = this.#connecting;
