@@ -20,6 +20,8 @@ export interface ServeOptions {
 export interface DemoCommandOptions {
   /** The watchdog: the demo fails if it has not finished by then. @default 30_000 */
   timeoutMs: number;
+  /** `--cluster`: the two-node Redis demo instead (src/cli/demo-cluster.ts). */
+  cluster?: boolean | undefined;
 }
 
 /** What the command line asks for. */
@@ -56,6 +58,7 @@ const SERVE_FLAGS = {
 
 const DEMO_FLAGS = {
   timeout: { type: 'string', hint: '<ms>' },
+  cluster: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Flags;
 
@@ -124,7 +127,7 @@ function parseDemo(argv: readonly string[]): CommandLine {
   if (values.timeout !== undefined && (!/^\d+$/.test(values.timeout) || timeoutMs < 1000)) {
     throw new UsageError(`--timeout must be a whole number of milliseconds, at least 1000, got "${values.timeout}"`);
   }
-  return { command: 'demo', options: { timeoutMs } };
+  return { command: 'demo', options: { timeoutMs, ...(values.cluster ? { cluster: true } : {}) } };
 }
 
 type Values<F extends Flags> = {
