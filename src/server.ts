@@ -55,3 +55,5 @@ export {
   type RedisStoreOptions,
   type SessionKeys,
 } from './server/stores/redis/redis-store.js';
+export { REDIS_CLUSTER_DEFAULTS, type RedisClusterOptions } from './server/cluster/redis-cluster.js';
+export type { SessionCluster, ClusterHandlers, ClusterOptions, RunnerCommand, RunnerReply } from './server/core/session-cluster.js';

@@ -123,7 +123,8 @@ export function createServer(options: ServerOptions): TetherServer {
       http.close(() => resolve());
     });
     // Ends every turn and closes the logs, so every stream has a finite tail.
-    await waitAtMost(clock, core.shutdown(), timeoutMs);
+    // A cluster node drains first (running turns end here, queued ones move) for half the budget.
+    await waitAtMost(clock, core.shutdown({ drainMs: Math.floor(timeoutMs / 2) }), timeoutMs);
     await waitAtMost(clock, Promise.all([...ctx.polls]), deadline - clock.now());
     await Promise.all([...ctx.connections].map((connection) => connection.shutdown(deadline)));
     http.closeAllConnections();

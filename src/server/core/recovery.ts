@@ -63,7 +63,8 @@ export function restoreSession(
   return { session, unfinished, record: lost ? { ...record, version: 2, epoch } : undefined };
 }
 
-function replay(session: SessionState, event: SessionEvent): void {
+/** Apply one stored event to the session's turns (what a log tail says that the turn records may not yet). */
+export function replay(session: SessionState, event: SessionEvent): void {
   if (typeof event.turnId !== 'string') return;
   let turn = session.turns.get(event.turnId);
   if (!turn && event.type === 'turn.queued') {

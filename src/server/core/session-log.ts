@@ -110,8 +110,26 @@ export class SessionLog {
    */
   append(event: NewEvent, time: number): SessionEvent {
     const full = { ...event, sessionId: this.sessionId, seq: this.#seq + 1, epoch: this.epoch, time } as unknown as SessionEvent;
+    this.#push(full);
+    return full;
+  }
+
+  /**
+   * Add an event another process appended and stored (a cluster node
+   * following the session's runner): it keeps its `seq`, which must follow
+   * the last one, and is visible at once. Returns false (and adds nothing)
+   * when it does not follow.
+   */
+  ingest(event: SessionEvent): boolean {
+    if (event.seq !== this.#seq + 1 || this.#visible !== this.#seq) return false;
+    this.#push(event);
+    this.publish(event.seq);
+    return true;
+  }
+
+  #push(event: SessionEvent): void {
     this.#seq++;
-    this.#entries.push(entryOf(full));
+    this.#entries.push(entryOf(event));
     if (this.size > this.#maxEvents) {
       this.#head += this.size - this.#maxEvents;
       if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
@@ -119,7 +137,6 @@ export class SessionLog {
         this.#head = 0;
       }
     }
-    return full;
   }
 
   /** Make every event up to `seq` visible to readers. */

@@ -16,6 +16,8 @@ export interface SessionRegistryOptions {
   idleMs: number;
   /** Turn a stored session into a live one (ends what a previous process left unfinished). */
   restore(stored: StoredSession): SessionState;
+  /** A session left memory (evicted or removed). */
+  dropped?(session: SessionState): void;
 }
 
 /**
@@ -101,6 +103,7 @@ export class SessionRegistry {
       // A stream that holds a cursor but is not waiting (stalled on a slow socket) ends and reconnects to the reloaded session.
       session.log.close();
       session.writer.close();
+      this.#o.dropped?.(session);
       evicted++;
     }
     return evicted;
@@ -113,6 +116,7 @@ export class SessionRegistry {
     this.#loaded.delete(sessionId);
     session.log.close();
     session.writer.close();
+    this.#o.dropped?.(session);
   }
 
   /** Stop the eviction timer (shutdown). */

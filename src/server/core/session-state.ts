@@ -20,6 +20,8 @@ export interface SessionState {
   idempotency: Map<string, TurnState>;
   /** Last time a command or reader used the session (idle eviction). */
   usedAt: number;
+  /** A copy that follows the session's runner on another cluster node: it serves reads and never runs turns or writes. */
+  replica?: boolean;
 }
 
 /** Append an event to the session's log and hand it to the store writer; readers see it once stored. */

@@ -1,5 +1,6 @@
 /** The store contract: what the core persists, and what every store (memory, file, Redis) must guarantee. */
 import type { SessionEvent, TerminalEvent, TurnStatus } from '../../protocol/index.js';
+import type { ClusterOptions, SessionCluster } from './session-cluster.js';
 
 /**
  * A session's persisted identity. It holds no turns and no outputs: turns are
@@ -107,6 +108,13 @@ export interface SessionStore {
   stats(): Promise<StoreStats>;
   /** Flush pending work; called by `server.close()`. */
   close?(): Promise<void>;
+  /**
+   * A store shared by several server processes offers this: the core then
+   * runs each session's turns on one node at a time (the lease holder) and
+   * routes commands and events through it (docs/scaling.md). Absent or
+   * `undefined`: this process owns every session it loads.
+   */
+  cluster?(options: ClusterOptions): SessionCluster | undefined;
 }
 
 /** Whether a value implements {@link SessionStore} (for option checks). */

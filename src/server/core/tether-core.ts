@@ -1,10 +1,12 @@
 /** TetherCore: the reference server's commands and reads over sessions, independent of any socket. */
 import { limits } from '../../protocol/index.js';
 import type { CancelReply, PollReply, SessionInfo, SessionSnapshot, TurnInfo } from '../../protocol/index.js';
-import type { Clock } from '../../internal/clock.js';
+import { sleep, type Clock } from '../../internal/clock.js';
 import { randomId } from '../../internal/random-id.js';
 import { EventCursor } from './event-cursor.js';
 import { restoreSession } from './recovery.js';
+import { applyRemote, asReplica } from './replica.js';
+import type { ClusterHandlers, RunnerCommand, RunnerReply, SessionCluster } from './session-cluster.js';
 import { ServerError } from './server-error.js';
 import { SessionLog, type LogEntry } from './session-log.js';
 import { SessionRegistry } from './session-registry.js';
@@ -41,6 +43,19 @@ export interface PollQuery {
   waitMs?: number;
   maxEvents?: number;
   signal?: AbortSignal;
+}
+
+/** What `prompt()` takes. */
+export interface PromptRequest {
+  prompt: string;
+  clientId?: string;
+  idempotencyKey?: string;
+}
+
+/** What `cancel()` takes besides the turn. */
+export interface CancelRequest {
+  clientId?: string;
+  reason?: string;
 }
 
 /** What `prompt()` returns: the turn, and whether this call created it (false: idempotency key matched). */
@@ -94,6 +109,10 @@ export class TetherCore {
   #registry: SessionRegistry;
   #started: Promise<void> | undefined;
   #closing = false;
+  /** Present when the store is shared by several processes: sessions run on the node holding their lease. */
+  #cluster: SessionCluster | undefined;
+  /** What a forwarded command of each kind runs on the session's runner. */
+  #runnerCommands = new Map<string, (session: SessionState, args: any) => Promise<unknown>>();
 
   constructor(options: CoreOptions) {
     this.#o = options;
@@ -113,7 +132,124 @@ export class TetherCore {
       maxEvents: options.maxEventsPerSession,
       idleMs: options.sessionIdleMs,
       restore: (stored) => this.#restore(stored),
+      dropped: (session) => this.#dropped(session),
     });
+    this.#cluster = options.store.cluster?.({ logger: options.logger, clock: options.clock, maxEvents: options.maxEventsPerSession });
+    this.handleRunnerCommand('prompt', (session, args: PromptRequest) => this.#promptHere(session, args));
+    this.handleRunnerCommand('cancel', async (session, args: { turnId: string } & CancelRequest) =>
+      (await this.#cancelHere(session, args.turnId, args)) ?? null,
+    );
+  }
+
+  /**
+   * Register what a command of `kind` does on the node running a session's
+   * turns. With one process it runs here; in a cluster, {@link atRunner}
+   * carries it to the lease holder. Its result must be JSON.
+   */
+  handleRunnerCommand<A>(kind: string, handler: (session: SessionState, args: A) => Promise<unknown>): void {
+    this.#runnerCommands.set(kind, handler);
+  }
+
+  /**
+   * Run a registered command on the node that runs the session's turns (this
+   * one without a cluster, or when it holds the lease), and resolve with its
+   * result; a typed error it threw is thrown here.
+   *
+   * @throws {ServerError} `session_not_found` (404), `store_unavailable` (503), or the handler's own
+   */
+  async atRunner(kind: string, sessionId: string, args: unknown): Promise<unknown> {
+    const handler = this.#runnerCommands.get(kind);
+    if (!handler) throw new Error(`TetherCore: no runner command named ${kind}`);
+    const cluster = this.#cluster;
+    if (!cluster) {
+      const found = this.#requireSession(sessionId);
+      return handler(found instanceof Promise ? await found : found, args);
+    }
+    const loaded = this.#registry.peek(sessionId);
+    if (loaded && !loaded.replica && cluster.owns(sessionId)) {
+      loaded.usedAt = this.#o.clock.now();
+      return handler(loaded, args);
+    }
+    // Not ours: the lease holder runs it; nobody holds it → this node takes the session.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const reply = await cluster.send({ kind, sessionId, args });
+      if (reply.ok) return reply.value;
+      if (reply.code === 'no_runner') {
+        if (this.#closing) throw new ServerError('shutting_down', 'The server is shutting down', 503);
+        if (!(await this.#storeCall(() => cluster.acquire(sessionId)))) continue;
+        return handler(await this.#ownedSession(sessionId), args);
+      }
+      if (reply.code === 'not_runner') continue;
+      throw new ServerError(reply.code, reply.message, reply.status);
+    }
+    throw new ServerError('store_unavailable', 'The node running this session changed too often; retry', 503);
+  }
+
+  /** A forwarded command, on the node that holds (or just took) the session's lease. */
+  async #runForwarded(command: RunnerCommand): Promise<RunnerReply> {
+    const handler = this.#runnerCommands.get(command.kind);
+    if (!handler) return { ok: false, code: 'not_found', message: `Unknown runner command ${command.kind}`, status: 404 };
+    try {
+      if (!this.#cluster!.owns(command.sessionId)) return { ok: false, code: 'not_runner', message: 'Not the runner', status: 503 };
+      const value = await handler(await this.#ownedSession(command.sessionId), command.args);
+      return { ok: true, value: value ?? null };
+    } catch (error) {
+      if (error instanceof ServerError) return { ok: false, code: error.code, message: error.message, status: error.status };
+      throw error;
+    }
+  }
+
+  /** The session as its runner (this node holds the lease): a replica held here is replaced by the stored session. */
+  async #ownedSession(sessionId: string): Promise<SessionState> {
+    const loaded = this.#registry.peek(sessionId);
+    if (loaded?.replica) this.#registry.remove(sessionId);
+    const session = await this.#registry.get(sessionId);
+    if (!session) {
+      void this.#cluster?.release(sessionId).catch(() => {});
+      throw new ServerError('session_not_found', `Unknown session: ${sessionId}`, 404);
+    }
+    return session;
+  }
+
+  async #storeCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw storeUnavailable(error);
+    }
+  }
+
+  /** What the cluster asks of this node. */
+  #clusterHandlers(): ClusterHandlers {
+    return {
+      command: (command) => this.#runForwarded(command),
+      adopted: (sessionId) => {
+        if (this.#closing) {
+          void this.#cluster?.release(sessionId).catch(() => {});
+          return;
+        }
+        // Loading it as the runner ends its running turn (`interrupted`) and starts its queue here.
+        this.#ownedSession(sessionId).catch((error: unknown) => {
+          this.#o.logger.warn?.({ err: error, sessionId }, 'agent-tether: could not take over a session');
+          void this.#cluster?.release(sessionId).catch(() => {});
+        });
+      },
+      lost: (sessionId) => {
+        const session = this.#registry.peek(sessionId);
+        if (!session || session.replica) return;
+        this.#o.logger.warn?.({ sessionId }, 'agent-tether: lost the lease of a session; another node runs it now');
+        for (const turn of session.turns.values()) turn.abort?.abort(new Error('The session moved to another node'));
+        this.#registry.remove(sessionId);
+      },
+    };
+  }
+
+  /** A session left memory: a replica stops following, a runner gives its lease up. */
+  #dropped(session: SessionState): void {
+    const cluster = this.#cluster;
+    if (!cluster) return;
+    if (session.replica) cluster.unfollow(session.id);
+    else if (!this.#closing) void cluster.release(session.id).catch(() => {});
   }
 
   /** Whether `shutdown()` was called. */
@@ -135,6 +271,11 @@ export class TetherCore {
 
   async #recover(): Promise<void> {
     await this.#o.store.open?.();
+    if (this.#cluster) {
+      // Sessions left unfinished by a node that is gone are adopted by the cluster's scan, one lease at a time.
+      await this.#cluster.start(this.#clusterHandlers());
+      return;
+    }
     const unfinished = await this.#o.store.unfinishedTurns();
     const sessionIds = [...new Set(unfinished.map((turn) => turn.sessionId))];
     for (const sessionId of sessionIds) {
@@ -151,13 +292,36 @@ export class TetherCore {
       newId,
       writer: (sessionId, log) => this.#writer(sessionId, log),
     });
+    const cluster = this.#cluster;
+    if (cluster && !cluster.owns(session.id)) {
+      // Another node runs it: follow what it stores (the follow reads what was stored since this load first).
+      asReplica(session);
+      cluster
+        .follow(session.id, session.log.seq, (events) => {
+          if (this.#registry.peek(session.id) !== session) return;
+          if (!applyRemote(session, events)) this.#registry.remove(session.id);
+        })
+        .catch((error: unknown) => {
+          this.#o.logger.warn?.({ err: error, sessionId: session.id }, 'agent-tether: could not follow a session');
+          this.#registry.remove(session.id);
+        });
+      return session;
+    }
     if (record) this.#saveRecord(record);
     for (const turn of unfinished) {
+      // In a cluster this node took the session over: only the turn that was running is lost; the queue runs here.
+      if (cluster && turn.status !== 'running') {
+        session.queue.push(turn);
+        continue;
+      }
       this.#runner.finish(session, turn, {
         type: 'turn.error',
-        error: { code: 'interrupted', message: 'The server restarted before the turn ended', retryable: true },
+        error: cluster
+          ? { code: 'interrupted', message: 'The node running the turn stopped before the turn ended', retryable: true }
+          : { code: 'interrupted', message: 'The server restarted before the turn ended', retryable: true },
       });
     }
+    if (cluster) this.#runner.startNext(session);
     return session;
   }
 
@@ -219,6 +383,8 @@ export class TetherCore {
     };
     try {
       await this.#o.store.saveSession(record);
+      // A new session runs where it was created (a fresh id: the lease is free).
+      if (this.#cluster) await this.#cluster.acquire(record.id);
       this.#health.succeeded(RECORDS);
     } catch (error) {
       this.#health.failed(RECORDS, error, false);
@@ -270,9 +436,15 @@ export class TetherCore {
    *
    * @throws {ServerError} `session_not_found` (404), `shutting_down` (503), `store_unavailable` (503)
    */
-  async prompt(sessionId: string, request: { prompt: string; clientId?: string; idempotencyKey?: string }): Promise<PromptResult> {
-    const found = this.#requireSession(sessionId);
-    const session = found instanceof Promise ? await found : found;
+  async prompt(sessionId: string, request: PromptRequest): Promise<PromptResult> {
+    if (!this.#cluster) {
+      const found = this.#requireSession(sessionId);
+      return this.#promptHere(found instanceof Promise ? await found : found, request);
+    }
+    return (await this.atRunner('prompt', sessionId, request)) as PromptResult;
+  }
+
+  async #promptHere(session: SessionState, request: PromptRequest): Promise<PromptResult> {
     if (request.idempotencyKey !== undefined) {
       const existing = session.idempotency.get(request.idempotencyKey);
       if (existing && this.#o.clock.now() - existing.createdAt <= this.#o.idempotencyTtlMs) {
@@ -281,7 +453,8 @@ export class TetherCore {
         return { turn: turnInfo(existing, session.log.seq), created: false };
       }
     }
-    if (this.#closing) throw new ServerError('shutting_down', 'The server is shutting down', 503);
+    // A draining cluster node still queues prompts for the sessions it runs: the queue moves to another node once it leaves.
+    if (this.#closing && !this.#cluster) throw new ServerError('shutting_down', 'The server is shutting down', 503);
     if (session.writer.failing) throw storeUnavailable(new Error('earlier writes of this session are not stored yet'));
     const turn = addTurn(
       session,
@@ -318,9 +491,15 @@ export class TetherCore {
    *
    * @throws {ServerError} `session_not_found` (404), `store_unavailable` (503)
    */
-  async cancel(sessionId: string, turnId: string, request: { clientId?: string; reason?: string } = {}): Promise<CancelReply | undefined> {
-    const found = this.#requireSession(sessionId);
-    const session = found instanceof Promise ? await found : found;
+  async cancel(sessionId: string, turnId: string, request: CancelRequest = {}): Promise<CancelReply | undefined> {
+    if (!this.#cluster) {
+      const found = this.#requireSession(sessionId);
+      return this.#cancelHere(found instanceof Promise ? await found : found, turnId, request);
+    }
+    return ((await this.atRunner('cancel', sessionId, { ...request, turnId })) as CancelReply | null) ?? undefined;
+  }
+
+  async #cancelHere(session: SessionState, turnId: string, request: CancelRequest): Promise<CancelReply | undefined> {
     const turn = session.turns.get(turnId);
     if (!turn) return undefined;
     if (turn.terminal) return { cancelled: false, reason: 'already_finished' };
@@ -453,14 +632,18 @@ export class TetherCore {
    * store writes are attempted once more (not retried through an outage).
    * Does not wait for agents that ignore `signal`.
    */
-  async shutdown(): Promise<void> {
+  async shutdown(options: { drainMs?: number } = {}): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
     this.#registry.close();
+    if (this.#cluster) await this.#drain(options.drainMs ?? 0);
     const sessions = [...this.#registry.values()];
     for (const session of sessions) {
+      if (session.replica) continue;
       for (const turn of [...session.turns.values()]) {
         if (turn.terminal) continue;
+        // In a cluster, queued turns stay queued in the store: another node adopts them once this one released its leases.
+        if (this.#cluster && session.queue.includes(turn)) continue;
         this.#runner.finish(session, turn, {
           type: 'turn.error',
           error: { code: 'shutting_down', message: 'The server is shutting down', retryable: true },
@@ -472,10 +655,23 @@ export class TetherCore {
     for (const session of sessions) session.log.close();
     this.#timers.clear();
     try {
+      await this.#cluster?.close();
+    } catch (error) {
+      this.#o.logger.error?.({ err: error }, 'agent-tether: cluster failed to close');
+    }
+    try {
       await this.#o.store.close?.();
     } catch (error) {
       this.#o.logger.error?.({ err: error }, 'agent-tether: store failed to close');
     }
+  }
+
+  /** Drain (cluster): no new turn starts here (closing); wait up to `drainMs` for the running ones to end. */
+  async #drain(drainMs: number): Promise<void> {
+    const deadline = this.#o.clock.now() + drainMs;
+    const never = new AbortController().signal;
+    const running = () => [...this.#registry.values()].some((session) => !session.replica && session.active !== undefined);
+    while (running() && this.#o.clock.now() < deadline) await sleep(this.#o.clock, 25, never);
   }
 
   /**

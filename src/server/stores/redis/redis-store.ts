@@ -11,6 +11,8 @@ import type {
   TurnRecord,
   UnfinishedTurn,
 } from '../../core/session-store.js';
+import type { ClusterOptions, SessionCluster } from '../../core/session-cluster.js';
+import { RedisCluster, type RedisClusterOptions } from '../../cluster/redis-cluster.js';
 import { RedisConnection, type RedisClient, type RedisReply } from './redis-connection.js';
 import { APPEND_EVENTS, COUNT_SESSIONS, DELETE_SESSION, LOAD_SESSION, SAVE_SESSION, SAVE_TURN, UNFINISHED_TURNS } from './redis-scripts.js';
 
@@ -35,6 +37,13 @@ export type RedisStoreOptions = (
   logger?: Logger;
   /** Time source for the sessions index. @default systemClock */
   clock?: Clock;
+  /**
+   * Several server processes on this Redis: each session's turns run on one
+   * node (the holder of its lease), commands and events reach every node
+   * (docs/scaling.md). `false`: this process is the only one using these
+   * keys (no leases, no pub/sub). @default {} (on, with REDIS_CLUSTER_DEFAULTS)
+   */
+  cluster?: false | RedisClusterOptions;
 };
 
 /** A {@link SessionStore} on Redis; `connection` is what the cluster layer builds on. */
@@ -90,6 +99,10 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   const prefix = options.keyPrefix ?? REDIS_STORE_DEFAULTS.keyPrefix;
   if (typeof prefix !== 'string') throw new TypeError(`redisStore: \`keyPrefix\` must be a string, got ${String(prefix)}`);
   const ttlMs = options.sessionTtlMs ?? REDIS_STORE_DEFAULTS.sessionTtlMs;
+  const leaseTtlMs = options.cluster ? options.cluster.leaseTtlMs : undefined;
+  if (leaseTtlMs !== undefined && (typeof leaseTtlMs !== 'number' || !Number.isFinite(leaseTtlMs) || leaseTtlMs < 100)) {
+    throw new TypeError(`redisStore: \`cluster.leaseTtlMs\` must be a number of milliseconds, at least 100, got ${String(leaseTtlMs)}`);
+  }
   if (typeof ttlMs !== 'number' || !(ttlMs > 0)) {
     throw new TypeError(`redisStore: \`sessionTtlMs\` must be a positive number or Infinity, got ${String(ttlMs)}`);
   }
@@ -185,6 +198,10 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       const before = ttlArg > 0 ? clock.now() - ttlArg : -1;
       const sessions = Number(await connection.script(COUNT_SESSIONS, [sessionsKey], [before]));
       return { sessions, bytes: usedDatasetBytes(await connection.command(['INFO', 'memory'])) };
+    },
+    cluster(clusterOptions: ClusterOptions): SessionCluster | undefined {
+      if (options.cluster === false) return undefined;
+      return new RedisCluster(store, clusterOptions, options.cluster ?? {});
     },
     async close(): Promise<void> {
       await connection.close();

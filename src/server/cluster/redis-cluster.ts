@@ -1,0 +1,317 @@
+/** RedisCluster: SessionCluster on Redis — runner leases with a TTL, commands to the runner over pub/sub, live events followed over one subscriber connection per node. */
+import type { SessionEvent } from '../../protocol/index.js';
+import { randomId } from '../../internal/random-id.js';
+import type { ClusterHandlers, ClusterOptions, RunnerCommand, RunnerReply, SessionCluster } from '../core/session-cluster.js';
+import type { RedisConnection } from '../stores/redis/redis-connection.js';
+import type { RedisStore } from '../stores/redis/redis-store.js';
+import { ACQUIRE_LEASE, ORPHANED_SESSIONS, RELEASE_LEASE, RENEW_LEASES } from './cluster-scripts.js';
+
+/** Options of the cluster a {@link RedisStore} runs (`redisStore({ cluster })`). */
+export interface RedisClusterOptions {
+  /** How long a runner lease lives without renewal: a dead runner's turn ends `interrupted` about this long after it died. Renewed every third of it. @default 3000 */
+  leaseTtlMs?: number;
+  /** This process's id in the cluster (logs, lease values). @default a random id */
+  nodeId?: string;
+}
+
+/** Defaults of {@link RedisClusterOptions}. */
+export const REDIS_CLUSTER_DEFAULTS = { leaseTtlMs: 3000 } as const;
+
+type BusMessage =
+  | { t: 'cmd'; id: string; from: string; command: RunnerCommand }
+  | { t: 'reply'; id: string; reply: RunnerReply };
+
+interface Follower {
+  after: number;
+  onEvents: (events: SessionEvent[]) => void;
+  /** Deliveries run one after another, so a gap fill and a live message never interleave. */
+  chain: Promise<void>;
+  listener: (message: string) => void;
+}
+
+const NO_RUNNER: RunnerReply = { ok: false, code: 'no_runner', message: 'No node runs this session', status: 503 };
+
+/**
+ * The cluster of one process on a {@link RedisStore}. Keys (with the store's
+ * prefix): `lease:<sessionId>` (string: the runner's node id, with a TTL),
+ * channels `node:<nodeId>` (commands and replies) and `ev:<sessionId>` (the
+ * events the runner stored, published by the append script itself).
+ */
+export class RedisCluster implements SessionCluster {
+  readonly nodeId: string;
+  readonly leaseTtlMs: number;
+  #store: RedisStore;
+  #redis: RedisConnection;
+  #sub: RedisConnection;
+  #o: ClusterOptions;
+  #handlers: ClusterHandlers | undefined;
+  #owned = new Set<string>();
+  #followers = new Map<string, Follower>();
+  #pending = new Map<string, { resolve: (reply: RunnerReply | undefined) => void }>();
+  #timers = new Set<unknown>();
+  #renewedAt = 0;
+  #closed = false;
+  #everReady = false;
+
+  constructor(store: RedisStore, options: ClusterOptions, cluster: RedisClusterOptions = {}) {
+    this.#store = store;
+    this.#redis = store.connection;
+    this.#o = options;
+    this.nodeId = cluster.nodeId ?? randomId();
+    this.leaseTtlMs = cluster.leaseTtlMs ?? REDIS_CLUSTER_DEFAULTS.leaseTtlMs;
+    this.#sub = store.connection.duplicate('cluster-subscriber');
+    // Pub/sub messages sent while the subscriber was away are lost: after a reconnect, fill every followed log from the store.
+    this.#sub.client.on('ready', () => {
+      if (this.#everReady) for (const [sessionId, follower] of this.#followers) this.#deliver(sessionId, follower, undefined);
+      this.#everReady = true;
+    });
+    store.appendHook = (sessionId) =>
+      this.#owned.has(sessionId)
+        ? { fenceKey: this.#leaseKey(sessionId), fenceValue: this.nodeId, channel: this.#eventsChannel(sessionId) }
+        : undefined;
+  }
+
+  async start(handlers: ClusterHandlers): Promise<void> {
+    this.#handlers = handlers;
+    await this.#redis.open();
+    await this.#sub.open();
+    await this.#sub.client.subscribe(this.#nodeChannel(this.nodeId), (message: string) => this.#onBus(message));
+    this.#renewedAt = this.#o.clock.now();
+    this.#every(Math.max(50, Math.floor(this.leaseTtlMs / 3)), () => this.#renew());
+    this.#every(Math.max(50, Math.min(500, Math.floor(this.leaseTtlMs / 4))), () => this.#adoptOrphans());
+  }
+
+  owns(sessionId: string): boolean {
+    return this.#owned.has(sessionId);
+  }
+
+  async acquire(sessionId: string): Promise<boolean> {
+    const holder = await this.#redis.script(ACQUIRE_LEASE, [this.#leaseKey(sessionId)], [this.nodeId, this.leaseTtlMs]);
+    const mine = holder === this.nodeId && !this.#closed;
+    if (mine) this.#owned.add(sessionId);
+    return mine;
+  }
+
+  async release(sessionId: string): Promise<void> {
+    if (!this.#owned.delete(sessionId)) return;
+    await this.#redis.script(RELEASE_LEASE, [this.#leaseKey(sessionId)], [this.nodeId]);
+  }
+
+  async send(command: RunnerCommand): Promise<RunnerReply> {
+    const deadline = this.#o.clock.now() + this.leaseTtlMs + 1000;
+    for (;;) {
+      const holder = await this.#redis.command(['GET', this.#leaseKey(command.sessionId)]);
+      if (typeof holder !== 'string') return NO_RUNNER;
+      if (holder === this.nodeId) return this.#handlers!.command(command);
+      const reply = await this.#forward(holder, command, deadline);
+      if (reply) return reply;
+      // The runner did not answer: wait for its lease to lapse (it died) or move, then try again.
+      if (this.#o.clock.now() >= deadline) {
+        return { ok: false, code: 'store_unavailable', message: 'The node running this session does not answer', status: 503 };
+      }
+      await this.#sleep(100);
+    }
+  }
+
+  async follow(sessionId: string, after: number, onEvents: (events: SessionEvent[]) => void): Promise<void> {
+    const existing = this.#followers.get(sessionId);
+    if (existing) {
+      existing.after = after;
+      existing.onEvents = onEvents;
+      return;
+    }
+    const follower: Follower = {
+      after,
+      onEvents,
+      chain: Promise.resolve(),
+      listener: (message: string) => {
+        let events: SessionEvent[];
+        try {
+          events = JSON.parse(message) as SessionEvent[];
+        } catch {
+          return;
+        }
+        this.#deliver(sessionId, follower, events);
+      },
+    };
+    this.#followers.set(sessionId, follower);
+    await this.#sub.client.subscribe(this.#eventsChannel(sessionId), follower.listener);
+  }
+
+  unfollow(sessionId: string): void {
+    const follower = this.#followers.get(sessionId);
+    if (!follower) return;
+    this.#followers.delete(sessionId);
+    this.#sub.client.unsubscribe(this.#eventsChannel(sessionId), follower.listener).catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const timer of this.#timers) this.#o.clock.clearTimeout(timer);
+    this.#timers.clear();
+    for (const pending of this.#pending.values()) pending.resolve(NO_RUNNER);
+    this.#pending.clear();
+    const owned = [...this.#owned];
+    this.#owned.clear();
+    // Released leases let the other nodes adopt this node's queued turns at once, not a TTL later.
+    await Promise.all(owned.map((id) => this.#redis.script(RELEASE_LEASE, [this.#leaseKey(id)], [this.nodeId]).catch(() => {})));
+    this.#followers.clear();
+    await this.#sub.close();
+  }
+
+  /* ---------------------------------------------------------------- */
+
+  #leaseKey(sessionId: string): string {
+    return `${this.#store.keyPrefix}lease:${sessionId}`;
+  }
+  #nodeChannel(nodeId: string): string {
+    return `${this.#store.keyPrefix}node:${nodeId}`;
+  }
+  #eventsChannel(sessionId: string): string {
+    return `${this.#store.keyPrefix}ev:${sessionId}`;
+  }
+
+  /** Publish the command to `holder`; its reply, or `undefined` when nobody listens there or it did not answer before `deadline`. */
+  async #forward(holder: string, command: RunnerCommand, deadline: number): Promise<RunnerReply | undefined> {
+    const id = randomId();
+    const replied = new Promise<RunnerReply | undefined>((resolve) => {
+      this.#pending.set(id, { resolve });
+      const timer = this.#o.clock.setTimeout(() => {
+        this.#timers.delete(timer);
+        this.#pending.delete(id);
+        resolve(undefined);
+      }, Math.max(0, deadline - this.#o.clock.now()));
+      this.#timers.add(timer);
+      const pending = this.#pending.get(id)!;
+      pending.resolve = (reply) => {
+        this.#o.clock.clearTimeout(timer);
+        this.#timers.delete(timer);
+        this.#pending.delete(id);
+        resolve(reply);
+      };
+    });
+    const message: BusMessage = { t: 'cmd', id, from: this.nodeId, command };
+    const receivers = await this.#redis.command(['PUBLISH', this.#nodeChannel(holder), JSON.stringify(message)]).catch((error: unknown) => {
+      this.#pending.get(id)?.resolve(undefined);
+      throw error;
+    });
+    if (receivers === 0) this.#pending.get(id)?.resolve(undefined);
+    return replied;
+  }
+
+  #onBus(raw: string): void {
+    let message: BusMessage;
+    try {
+      message = JSON.parse(raw) as BusMessage;
+    } catch {
+      return;
+    }
+    if (message.t === 'reply') {
+      this.#pending.get(message.id)?.resolve(message.reply);
+      return;
+    }
+    if (message.t !== 'cmd' || !this.#handlers) return;
+    const { id, from, command } = message;
+    const answer = (reply: RunnerReply) => {
+      const out: BusMessage = { t: 'reply', id, reply };
+      this.#redis.command(['PUBLISH', this.#nodeChannel(from), JSON.stringify(out)]).catch((error: unknown) => {
+        this.#o.logger.warn?.({ err: error, sessionId: command.sessionId }, 'agent-tether: could not answer a forwarded command');
+      });
+    };
+    this.#handlers.command(command).then(answer, (error: unknown) =>
+      answer({ ok: false, code: 'internal', message: error instanceof Error ? error.message : String(error), status: 500 }),
+    );
+  }
+
+  /** Hand `events` (or, when `undefined` or after a gap, what the store has after the cursor) to the follower, in order. */
+  #deliver(sessionId: string, follower: Follower, events: SessionEvent[] | undefined): void {
+    follower.chain = follower.chain.then(async () => {
+      if (this.#followers.get(sessionId) !== follower) return;
+      let batch = events?.filter((event) => event.seq > follower.after) ?? [];
+      if (events === undefined || (batch.length > 0 && batch[0]!.seq !== follower.after + 1)) {
+        try {
+          batch = await this.#readAfter(sessionId, follower.after);
+        } catch (error) {
+          this.#o.logger.warn?.({ err: error, sessionId }, 'agent-tether: could not read missed events from Redis');
+          return;
+        }
+      }
+      if (batch.length === 0) return;
+      follower.after = batch.at(-1)!.seq;
+      follower.onEvents(batch);
+    });
+  }
+
+  async #readAfter(sessionId: string, after: number): Promise<SessionEvent[]> {
+    const reply = (await this.#redis.command(['XRANGE', this.#store.keys(sessionId).log, `(${after}-0`, '+', 'COUNT', String(this.#o.maxEvents)])) as Array<
+      [string, string[]]
+    >;
+    return reply.map(([, fields]) => JSON.parse(fields[1]!) as SessionEvent);
+  }
+
+  async #renew(): Promise<void> {
+    const owned = [...this.#owned];
+    if (owned.length === 0) {
+      this.#renewedAt = this.#o.clock.now();
+      return;
+    }
+    try {
+      const lost = (await this.#redis.script(RENEW_LEASES, owned.map((id) => this.#leaseKey(id)), [this.nodeId, this.leaseTtlMs])) as number[];
+      this.#renewedAt = this.#o.clock.now();
+      for (const index of lost) this.#lose(owned[index - 1]!);
+    } catch (error) {
+      // Redis unreachable: once the leases may have lapsed, another node may run these sessions.
+      if (this.#o.clock.now() - this.#renewedAt < this.leaseTtlMs) return;
+      this.#o.logger.warn?.({ err: error }, 'agent-tether: could not renew runner leases; giving the sessions up');
+      for (const id of owned) this.#lose(id);
+    }
+  }
+
+  #lose(sessionId: string): void {
+    if (!this.#owned.delete(sessionId)) return;
+    this.#handlers?.lost(sessionId);
+  }
+
+  async #adoptOrphans(): Promise<void> {
+    let orphans: string[];
+    try {
+      orphans = (await this.#redis.script(ORPHANED_SESSIONS, [`${this.#store.keyPrefix}unfinished-sessions`], [this.#store.keyPrefix])) as string[];
+    } catch {
+      return; // Redis is away; the store's own calls report it.
+    }
+    for (const sessionId of orphans) {
+      if (this.#closed) return;
+      if (this.#owned.has(sessionId)) continue;
+      try {
+        if (await this.acquire(sessionId)) this.#handlers?.adopted(sessionId);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  /** Run `task` every `ms` (the next run is scheduled once this one settled, so runs never overlap). */
+  #every(ms: number, task: () => Promise<void>): void {
+    const tick = () => {
+      if (this.#closed) return;
+      const timer = this.#o.clock.setTimeout(() => {
+        this.#timers.delete(timer);
+        if (this.#closed) return;
+        task().then(tick, tick);
+      }, ms);
+      this.#timers.add(timer);
+    };
+    tick();
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = this.#o.clock.setTimeout(() => {
+        this.#timers.delete(timer);
+        resolve();
+      }, ms);
+      this.#timers.add(timer);
+    });
+  }
+}
