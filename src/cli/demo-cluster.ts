@@ -159,13 +159,18 @@ export async function runClusterDemo(options: ClusterDemoOptions = {}): Promise<
     await until(() => (show(), deltas().join('').trim().split(/\s+/).length >= KILL_AFTER), 'the first numbers reached alice');
 
     out.heading(3, STEPS, 'Node A, the one alice is attached to, is killed');
-    a.child.kill('SIGKILL');
-    out.line(`  ✂ node A (pid ${a.pid}) killed with SIGKILL after ${deltas().join('').trim().split(/\s+/).length} of ${NUMBERS} numbers`);
+    let reopened = false;
     const offState = alice.on('state', (state) => {
       if (state.status === 'reconnecting') out.line(`  … alice: reconnecting (attempt ${state.attempt ?? '?'})`);
-      if (state.status === 'open') out.line(`  … alice: open again over ${state.transport}, through the balancer (now on node B)`);
+      if (state.status === 'open') {
+        reopened = true;
+        out.line(`  … alice: open again over ${state.transport}, through the balancer (now on node B)`);
+      }
     });
     cleanups.push(async () => offState());
+    a.child.kill('SIGKILL');
+    out.line(`  ✂ node A (pid ${a.pid}) killed with SIGKILL after ${deltas().join('').trim().split(/\s+/).length} of ${NUMBERS} numbers`);
+    await until(() => reopened, 'alice reconnected');
     out.startStream('  alice ‹ ');
     shown = deltas().length;
     const end = await turn.result;

@@ -5,5 +5,5 @@ export const LEASE_TTL_MS = 1000;
 
 /** `redisStore` options every node of a test cluster gets. */
 export function clusterStoreOptions(): Record<string, unknown> {
-  return { leaseTtlMs: LEASE_TTL_MS };
+  return { cluster: { leaseTtlMs: LEASE_TTL_MS } };
 }
