@@ -11,6 +11,7 @@ import { startCluster, type Cluster } from '../support/cluster.js';
 import { requireRedisServer } from '../support/redis-server.js';
 import { compareWithLog, LADDERS, median, newSession, serverLog, TERMINALS, terminalsByTurn, watch, type Watcher } from './watchers.js';
 import { LEASE_TTL_MS, clusterStoreOptions } from './cluster-options.js';
+import { diagnose } from './diagnose.js';
 
 const redisBinary = requireRedisServer('cluster failover (runner killed)');
 const KILLS = 21;
@@ -39,7 +40,9 @@ it.skipIf(!redisBinary)(`runner killed mid-turn ×${KILLS}: exactly one terminal
       await cluster.stop(runner!.index, 'SIGKILL');
       const terminals = await Promise.all(
         watchers.map((w, i) => w.next((e) => TERMINALS.has(e.type) && (e as { turnId?: string }).turnId === turn.id, { from: from[i], timeoutMs: LEASE_TTL_MS + 15_000 })),
-      );
+      ).catch(async (error: unknown) => {
+        throw new Error(`${String(error)}\n${await diagnose(cluster, sessionId, watchers)}`);
+      });
       for (const t of terminals) {
         expect(t.event).toMatchObject({ type: 'turn.error', error: { code: 'interrupted' } });
         toTerminal.push(t.at - killedAt);
