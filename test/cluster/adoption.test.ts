@@ -5,12 +5,11 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../support/cluster.js';
-import { requireRedisServer } from '../support/redis-server.js';
-import { clusterStoreOptions, LEASE_TTL_MS } from './cluster-options.js';
+import { clusterSuiteBinary, clusterStoreOptions, LEASE_TTL_MS } from './cluster-options.js';
 import { diagnose } from './diagnose.js';
 import { LADDERS, newSession, TERMINALS, watch, type Watcher } from './watchers.js';
 
-const redisBinary = requireRedisServer('cluster adoption');
+const redisBinary = clusterSuiteBinary('cluster adoption');
 
 let cluster: Cluster;
 beforeAll(async () => {

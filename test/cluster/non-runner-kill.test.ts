@@ -7,11 +7,10 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../support/cluster.js';
-import { requireRedisServer } from '../support/redis-server.js';
-import { clusterStoreOptions } from './cluster-options.js';
+import { clusterSuiteBinary, clusterStoreOptions } from './cluster-options.js';
 import { compareWithLog, LADDERS, median, newSession, serverLog, TERMINALS, terminalsByTurn, watch, type Watcher } from './watchers.js';
 
-const redisBinary = requireRedisServer('cluster failover (non-runner killed)');
+const redisBinary = clusterSuiteBinary('cluster failover (non-runner killed)');
 const KILLS = 21;
 
 let cluster: Cluster;

@@ -7,11 +7,10 @@
  */
 import { afterEach, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../support/cluster.js';
-import { requireRedisServer } from '../support/redis-server.js';
-import { clusterStoreOptions } from './cluster-options.js';
+import { clusterSuiteBinary, clusterStoreOptions } from './cluster-options.js';
 import { compareWithLog, LADDERS, newSession, serverLog, watch, type Watcher } from './watchers.js';
 
-const redisBinary = requireRedisServer('cluster under Redis faults');
+const redisBinary = clusterSuiteBinary('cluster under Redis faults');
 
 let cluster: Cluster | undefined;
 let watchers: Watcher[] = [];
@@ -56,9 +55,9 @@ async function expectUnavailable(c: Cluster, sessionId: string): Promise<void> {
         .poll(async () => {
           const res = await fetch(`${node.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
           const json = (await res.json().catch(() => undefined)) as { error?: { code?: string } } | undefined;
-          return { status: res.status, retryAfter: res.headers.get('retry-after') !== null, code: json?.error?.code };
+          return { node: node.nodeId, path: path.replace(sessionId, ':sid'), status: res.status, retryAfter: res.headers.get('retry-after') !== null, code: json?.error?.code };
         })
-        .toEqual({ status: 503, retryAfter: true, code: 'store_unavailable' });
+        .toEqual({ node: node.nodeId, path: path.replace(sessionId, ':sid'), status: 503, retryAfter: true, code: 'store_unavailable' });
     }
   }
 }

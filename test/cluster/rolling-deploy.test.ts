@@ -6,11 +6,11 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../support/cluster.js';
-import { requireRedisServer } from '../support/redis-server.js';
-import { clusterStoreOptions } from './cluster-options.js';
-import { compareWithLog, LADDERS, newSession, serverLog, terminalsByTurn, watch, type Watcher } from './watchers.js';
+import { clusterSuiteBinary, clusterStoreOptions } from './cluster-options.js';
+import { diagnose } from './diagnose.js';
+import { compareWithLog, LADDERS, newSession, serverLog, TERMINALS, terminalsByTurn, watch, type Watcher } from './watchers.js';
 
-const redisBinary = requireRedisServer('cluster rolling deploy');
+const redisBinary = clusterSuiteBinary('cluster rolling deploy');
 const ROUNDS = 3;
 
 let cluster: Cluster;
@@ -28,17 +28,22 @@ it.skipIf(!redisBinary)(`SIGTERM one node at a time ×${ROUNDS}: running turns f
   try {
     for (let round = 0; round < ROUNDS; round++) {
       const session = watchers[round % watchers.length]!.rec.client.session(sessionId);
-      const running = await session.prompt('run 25 40');
+      const running = await session.prompt('run 100 40');
       const queued = await session.prompt('hello');
       const first = await watchers[0]!.next((e) => e.type === 'turn.delta' && e.turnId === running.id);
       const runner = cluster.nodeOf((first.event as { text: string }).text)!;
       expect(runner).toBeDefined();
       const exit = cluster.stop(runner.index, 'SIGTERM', 20_000);
-      const [end, queuedEnd] = await Promise.all([running.result, queued.result]);
-      expect(end.type, JSON.stringify(end)).toBe('turn.completed');
+      const ended = (id: string) => watchers[0]!.next((e) => TERMINALS.has(e.type) && (e as { turnId?: string }).turnId === id, { timeoutMs: 30_000 });
+      const [end, queuedEnd] = await Promise.all([ended(running.id), ended(queued.id)])
+        .then((both) => both.map((t) => t.event))
+        .catch(async (error: unknown) => {
+          throw new Error(`round ${round}, runner ${runner.nodeId}: ${String(error)}\n${await diagnose(cluster, sessionId, watchers)}`);
+        });
+      expect(end!.type, JSON.stringify(end)).toBe('turn.completed');
       // The running turn finished on the node being stopped, every delta of it.
-      expect(outputOf(end)).toBe(`@${runner.nodeId} ${Array.from({ length: 25 }, (_, i) => `d${i} `).join('')}`);
-      expect(queuedEnd.type, JSON.stringify(queuedEnd)).toBe('turn.completed');
+      expect(outputOf(end)).toBe(`@${runner.nodeId} ${Array.from({ length: 100 }, (_, i) => `d${i} `).join('')}`);
+      expect(queuedEnd!.type, JSON.stringify(queuedEnd)).toBe('turn.completed');
       const movedTo = cluster.nodeOf(outputOf(queuedEnd));
       expect(movedTo?.nodeId, 'the queued turn ran on another node').not.toBe(runner.nodeId);
       await exit;

@@ -8,12 +8,11 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../support/cluster.js';
-import { requireRedisServer } from '../support/redis-server.js';
 import { compareWithLog, LADDERS, median, newSession, serverLog, TERMINALS, terminalsByTurn, watch, type Watcher } from './watchers.js';
-import { LEASE_TTL_MS, clusterStoreOptions } from './cluster-options.js';
+import { LEASE_TTL_MS, clusterStoreOptions, clusterSuiteBinary } from './cluster-options.js';
 import { diagnose } from './diagnose.js';
 
-const redisBinary = requireRedisServer('cluster failover (runner killed)');
+const redisBinary = clusterSuiteBinary('cluster failover (runner killed)');
 const KILLS = 21;
 
 let cluster: Cluster;

@@ -9,7 +9,7 @@
  * agents' gates, which live in the test, still steer turns on whichever node runs them.
  * Node deaths are tested with real processes in test/cluster/.
  */
-import { afterAll } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import { createServer, redisStore, type TetherServer } from '../../src/server.js';
 import {
   createLoadBalancer,
@@ -30,6 +30,8 @@ export const CLUSTER_NODES = 3;
 
 let redis: Promise<RedisServer> | undefined;
 if (CLUSTER) {
+  // Started before the file's tests, so no test's own time budget pays for it.
+  beforeAll(async () => void (await sharedRedis()));
   afterAll(async () => {
     const started = redis;
     redis = undefined;
