@@ -15,7 +15,8 @@ const ROUNDS = 3;
 
 let cluster: Cluster;
 beforeAll(async () => {
-  if (redisBinary) cluster = await startCluster({ redisBinary, store: clusterStoreOptions() });
+  // Half the shutdown budget is the drain: 10 s, longer than a turn here (4 s).
+  if (redisBinary) cluster = await startCluster({ redisBinary, store: clusterStoreOptions(), server: { shutdownTimeoutMs: 20_000 } });
 });
 afterAll(() => cluster?.close());
 
