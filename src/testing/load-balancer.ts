@@ -8,6 +8,7 @@
  */
 import { createServer as createNetServer, connect, type Server, type Socket } from 'node:net';
 import { describeValue } from '../internal/describe-value.js';
+import { httpUrl, listenOn } from './listen-loopback.js';
 import { resolveLoadBalancerOptions, type LoadBalancerOptions, type ResolvedLoadBalancerOptions } from './load-balancer-options.js';
 
 export {
@@ -95,15 +96,7 @@ export class LoadBalancer implements AsyncDisposable {
     if (this.#server) throw new Error('LoadBalancer: already listening');
     const server = createNetServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.#accept(socket));
     this.#server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port, this.options.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const address = server.address();
-    this.#port = typeof address === 'object' && address !== null ? address.port : this.options.port;
+    this.#port = await listenOn(server, this.options.port, this.options.host);
     return this;
   }
 
@@ -115,8 +108,7 @@ export class LoadBalancer implements AsyncDisposable {
 
   /** `http://host:port` of the balancer: use it as the client's `baseUrl`. */
   get url(): string {
-    const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
-    return `http://${host}:${this.port}`;
+    return httpUrl(this.options.host, this.port);
   }
 
   /** Whether each backend is routed to (`false` after `kill(i)`, until `revive(i)`). */
