@@ -10,7 +10,7 @@ export function subscribeFrameCommand(frame: Extract<ClientFrame, { type: 'subsc
     : { type: 'subscribe', sessionId: frame.sessionId, after, epoch: frame.epoch };
 }
 
-/** The command of a prompt or cancel frame, on behalf of the connection's `clientId`. */
+/** The command of a prompt or cancel frame, on behalf of the connection's `clientId` (its label; the principal is on `caller`). */
 export function commandOfFrame(frame: Extract<ClientFrame, { type: 'prompt' | 'cancel' }>, clientId: string): Command {
   if (frame.type === 'prompt') {
     return {

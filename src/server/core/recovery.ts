@@ -45,6 +45,10 @@ export function restoreSession(
     epoch,
     createdAt: record.createdAt,
     metadata: record.metadata,
+    access: {
+      ...(record.owner === undefined ? {} : { owner: record.owner }),
+      ...(record.sharedWith === undefined ? {} : { sharedWith: record.sharedWith }),
+    },
     log,
     writer: options.writer(record.id, log),
     turns: new Map(),

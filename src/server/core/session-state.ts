@@ -2,6 +2,7 @@
 import type { SessionEvent, SessionInfo } from '../../protocol/index.js';
 import type { SessionLog, NewEvent } from './session-log.js';
 import type { StoreWriter } from './store-writer.js';
+import type { SessionAccess } from '../security/principal.js';
 import { turnRecord, type TurnState } from './turn-state.js';
 
 /** A loaded session. */
@@ -10,6 +11,8 @@ export interface SessionState {
   epoch: string;
   createdAt: number;
   metadata: Record<string, unknown> | undefined;
+  /** Who may see it: the stored record's `owner` and `sharedWith`. */
+  access: SessionAccess;
   log: SessionLog;
   writer: StoreWriter;
   turns: Map<string, TurnState>;

@@ -14,6 +14,10 @@ export interface SessionRecord {
   epoch: string;
   createdAt: number;
   metadata?: Record<string, unknown>;
+  /** The principal that created the session, when the server authenticates. */
+  owner?: string;
+  /** Other principals that may use the session (see the default `authorize`). */
+  sharedWith?: string[];
 }
 
 /** One turn as persisted, saved on its own (queued, then once more with its terminal). */
