@@ -72,10 +72,11 @@ export function processCpuMicros(pid) {
  * Resolves with `{ ms, deltas }`.
  */
 export async function liveSession({ subscribeUrl, promptUrl = subscribeUrl, count, size = 20, timeoutMs = 300_000 }) {
-  const session = await http.createSession(promptUrl);
+  const session = await retried(() => http.createSession(promptUrl));
   const ws = new WebSocket(new URL('/v1/ws', subscribeUrl).href.replace(/^http/, 'ws'));
   let turn;
   let deltas = 0;
+  const key = `bench-${session.id}`;
   const t0 = performance.now();
   try {
     await withTimeout(
@@ -86,7 +87,7 @@ export async function liveSession({ subscribeUrl, promptUrl = subscribeUrl, coun
           // The subscription reads from seq 1, so prompting at once loses nothing.
           if (frame.type === 'welcome') {
             ws.send(JSON.stringify({ type: 'subscribe', id: 's', sessionId: session.id, after: 0 }));
-            turn = http.prompt(promptUrl, session.id, benchPrompt(count, { size, hold: true }));
+            turn = retried(() => promptOnce(promptUrl, session.id, benchPrompt(count, { size, hold: true }), key));
           }
           if (frame.type === 'events') for (const ev of frame.events) if (ev.type === 'turn.delta') deltas++;
           if (deltas >= count) resolve();
@@ -107,4 +108,31 @@ export async function liveSession({ subscribeUrl, promptUrl = subscribeUrl, coun
 export async function serversCpuMicros(servers) {
   const usages = await Promise.all(servers.map((s) => askServer(s.child, 'cpu')));
   return usages.reduce((sum, u) => sum + u.user + u.system, 0);
+}
+
+/**
+ * Setup calls retried on a dropped keep-alive socket (the server closing an idle connection
+ * as the client reuses it: frequent with 100 sessions on busy nodes). The prompt carries an
+ * Idempotency-Key, so a retry finds the same turn.
+ */
+async function retried(call, attempts = 3) {
+  for (let i = 1; ; i++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (i >= attempts || error?.cause?.code !== 'UND_ERR_SOCKET') throw error;
+      await sleep(50 * i);
+    }
+  }
+}
+
+async function promptOnce(base, sessionId, prompt, key) {
+  const res = await fetch(new URL(`/v1/sessions/${sessionId}/turns`, base), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'idempotency-key': key },
+    body: JSON.stringify({ prompt, clientId: 'bench' }),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`HTTP ${res.status}: ${text}`);
+  return JSON.parse(text).turn;
 }
