@@ -29,6 +29,8 @@ const FIGURES = [
   { name: 'storage-turn-cost', execArgv: [], timeoutMs: 240_000 },
   { name: 'storage-restart', execArgv: [], timeoutMs: 300_000 },
   { name: 'storage-big-history', execArgv: [], timeoutMs: 600_000 },
+  { name: 'redis-store', execArgv: [], timeoutMs: 240_000 },
+  { name: 'cluster-aggregate', execArgv: [], timeoutMs: 240_000 },
 ];
 
 const args = parseArgs();

@@ -1,6 +1,6 @@
 /**
  * `agent-tether/testing`: helpers for testing apps built on agent-tether —
- * a fault-injecting TCP proxy, a scriptable agent, a real test server and
+ * a fault-injecting TCP proxy, a TCP load balancer, a scriptable agent, a real test server and
  * msw handlers that serve the protocol from memory.
  * See docs/testing.md.
  *
@@ -26,6 +26,17 @@ export {
   type ResolvedFaultProxyOptions,
   type StallDirection,
 } from './testing/fault-proxy.js';
+export {
+  createLoadBalancer,
+  LoadBalancer,
+  LOAD_BALANCER_DEFAULTS,
+  type BalancedConnection,
+  type BalanceStrategy,
+  type LoadBalancerEvents,
+  type LoadBalancerOptions,
+  type LoadBalancerStats,
+  type ResolvedLoadBalancerOptions,
+} from './testing/load-balancer.js';
 export {
   echoScript,
   scriptedAgent,

@@ -24,10 +24,11 @@ async function* benchAgent({ prompt, signal }) {
   if (m[4] && signal && !signal.aborted) await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
 }
 
-const { memoryStore: storeOpts, ...rest } = opts;
+const { memoryStore: storeOpts, redisStore: redisOpts, ...rest } = opts;
 const srv = server.createServer({
   agent: benchAgent,
   ...(storeOpts ? { store: server.memoryStore(storeOpts) } : {}),
+  ...(redisOpts ? { store: server.redisStore(redisOpts) } : {}),
   ...rest,
 });
 const { url } = await srv.listen(0, '127.0.0.1');

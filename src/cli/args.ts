@@ -24,6 +24,8 @@ export interface ServeOptions {
 export interface DemoCommandOptions {
   /** The watchdog: the demo fails if it has not finished by then. @default 30_000 */
   timeoutMs: number;
+  /** `--cluster`: the two-node Redis demo instead (src/cli/demo-cluster.ts). */
+  cluster?: boolean | undefined;
 }
 
 /** What the command line asks for. */
@@ -65,6 +67,7 @@ export const MIN_TOKEN_LENGTH = 16;
 
 const DEMO_FLAGS = {
   timeout: { type: 'string', hint: '<ms>' },
+  cluster: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Flags;
 
@@ -149,7 +152,7 @@ function parseDemo(argv: readonly string[]): CommandLine {
   if (values.timeout !== undefined && (!/^\d+$/.test(values.timeout) || timeoutMs < 1000)) {
     throw new UsageError(`--timeout must be a whole number of milliseconds, at least 1000, got "${values.timeout}"`);
   }
-  return { command: 'demo', options: { timeoutMs } };
+  return { command: 'demo', options: { timeoutMs, ...(values.cluster ? { cluster: true } : {}) } };
 }
 
 type Values<F extends Flags> = {

@@ -74,7 +74,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
  * step behaved.
  */
 export async function runDemoCommand(options: DemoCommandOptions): Promise<number> {
-  const ok = await runDemo({ timeoutMs: options.timeoutMs });
+  const ok = options.cluster
+    ? await (await import('./demo-cluster.js')).runClusterDemo({ timeoutMs: Math.max(options.timeoutMs, 60_000) })
+    : await runDemo({ timeoutMs: options.timeoutMs });
   // Everything was closed, so the process should now exit on its own. If a
   // handle survived, that is a leak (F7): say so and fail rather than hang.
   setTimeout(() => {

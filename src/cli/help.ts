@@ -24,6 +24,11 @@ Usage:
       resumes, a fallback from WebSocket to SSE and a clean close.
       Exits 0 only when every step behaved.
 
+  agent-tether demo --cluster
+      Start redis-server and two server processes on it behind a load
+      balancer, kill the node a client is attached to mid-turn, and show the
+      turn finishing through the other node. Needs redis-server installed.
+
   agent-tether --version    Print the installed version.
   agent-tether --help       Show this text.
 

@@ -64,28 +64,33 @@ export function resolveOptions(options: FaultProxyOptions): ResolvedFaultProxyOp
 }
 
 function resolveTarget(target: FaultProxyTarget): { host: string; port: number } {
-  const invalid = () =>
-    new TypeError(`createFaultProxy: \`target\` must be a URL with a host and port, or { host, port }, got ${describeValue(target)}`);
+  const resolved = parseTarget(target);
+  if (resolved) return resolved;
+  throw new TypeError(`createFaultProxy: \`target\` must be a URL with a host and port, or { host, port }, got ${describeValue(target)}`);
+}
+
+/** `target` as `{ host, port }` (a URL's host and port, defaults by scheme), or `undefined` when it names no reachable port. */
+export function parseTarget(target: FaultProxyTarget): { host: string; port: number } | undefined {
   if (typeof target === 'string' || target instanceof URL) {
     let url: URL;
     try {
       url = new URL(target);
     } catch {
-      throw invalid();
+      return undefined;
     }
     const defaults: Record<string, number> = { 'http:': 80, 'ws:': 80, 'https:': 443, 'wss:': 443 };
     const port = url.port === '' ? defaults[url.protocol] : Number(url.port);
-    if (url.hostname === '' || port === undefined) throw invalid();
+    if (url.hostname === '' || port === undefined) return undefined;
     return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port };
   }
   if (typeof target === 'object' && target !== null && isPort(target.port) && target.port !== 0) {
     const host = target.host ?? '127.0.0.1';
-    if (typeof host !== 'string' || host === '') throw invalid();
+    if (typeof host !== 'string' || host === '') return undefined;
     return { host, port: target.port };
   }
-  throw invalid();
+  return undefined;
 }
 
-function isPort(value: unknown): value is number {
+export function isPort(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535;
 }

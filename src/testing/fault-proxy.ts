@@ -15,6 +15,7 @@ import { createServer as createNetServer, connect, type Server, type Socket } fr
 import { ProxyConnection, type ConnectionHost, type FaultState, type ProxyConnectionKind, type ProxyDirection } from './proxy-connection.js';
 import type { ProxyRequest } from './request-sniffer.js';
 import { describeValue } from '../internal/describe-value.js';
+import { httpUrl, listenOn } from './listen-loopback.js';
 import { resolveOptions, type FaultProxyOptions, type ResolvedFaultProxyOptions } from './fault-proxy-options.js';
 
 export { ProxyConnection } from './proxy-connection.js';
@@ -106,15 +107,7 @@ export class FaultProxy implements AsyncDisposable {
     if (this.#server) throw new Error('FaultProxy: already listening');
     const server = createNetServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => this.#accept(socket));
     this.#server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port, this.options.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const address = server.address();
-    this.#port = typeof address === 'object' && address !== null ? address.port : this.options.port;
+    this.#port = await listenOn(server, this.options.port, this.options.host);
     return this;
   }
 
@@ -131,8 +124,7 @@ export class FaultProxy implements AsyncDisposable {
 
   /** `http://host:port` of the proxy: use it as the client's `baseUrl`. */
   get url(): string {
-    const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
-    return `http://${host}:${this.port}`;
+    return httpUrl(this.options.host, this.port);
   }
 
   /** The connections open now, oldest first. */

@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SessionEvent, SubscriptionEvent, TransportName, Turn, TurnEvent } from '../../src/index.js';
 import { fileStore } from '../../src/server.js';
-import { createFaultProxy, createTestServer, type FaultProxy, type ScriptStep, type TestServer } from '../../src/testing.js';
+import { createFaultProxy, type FaultProxy, type ScriptStep, type TestServer } from '../../src/testing.js';
+// The server under test: one node, or a cluster with TETHER_CLUSTER=1 (test/support/suite-server.ts).
+import { createTestServer } from '../support/suite-server.js';
 import { recordingClient, serverErrors, type Recorded } from '../integration/helpers.js';
 
 export const TERMINALS = new Set(['turn.completed', 'turn.canceled', 'turn.error']);

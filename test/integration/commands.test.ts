@@ -4,7 +4,9 @@
  * the connection and the client that prompted it (F2).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createFaultProxy, createTestServer, type FaultProxy, type TestServer } from '../../src/testing.js';
+import { createFaultProxy, type FaultProxy, type TestServer } from '../../src/testing.js';
+// The server under test: one node, or a cluster with TETHER_CLUSTER=1 (test/support/suite-server.ts).
+import { createTestServer } from '../support/suite-server.js';
 import { gate, recordingClient, serverErrors, stateReached, type Recorded } from './helpers.js';
 
 let server: TestServer | undefined;

@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TurnEvent } from '../../src/index.js';
 import { fileStore, type SessionStore } from '../../src/server.js';
-import { createFaultProxy, createTestServer, type FaultProxy, type TestServer } from '../../src/testing.js';
+import { createFaultProxy, type FaultProxy, type TestServer } from '../../src/testing.js';
+// The server under test: one node, or a cluster with TETHER_CLUSTER=1 (test/support/suite-server.ts).
+import { createTestServer } from '../support/suite-server.js';
 import { recordingClient, type Recorded } from './helpers.js';
 
 let server: TestServer | undefined;

@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../src/index.js';
-import { createFaultProxy, createTestServer, type FaultProxy, type TestServer } from '../../src/testing.js';
+import { createFaultProxy, type FaultProxy, type TestServer } from '../../src/testing.js';
+// The server under test: one node, or a cluster with TETHER_CLUSTER=1 (test/support/suite-server.ts).
+import { createTestServer } from '../support/suite-server.js';
 import { buildChild, gate, grown, resources, runChild, settledResources } from './helpers.js';
 
 let dir: string;
