@@ -62,6 +62,8 @@ export const closeCodes = {
   policyViolation: 1008,
   /** A frame exceeded the size limit. */
   tooBig: 1009,
+  /** The server gave up on a connection that does not read its output; reconnect and resume from the cursor. */
+  tryAgainLater: 1013,
   /** The server failed unexpectedly. */
   internalError: 1011,
 } as const;

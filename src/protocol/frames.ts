@@ -20,6 +20,8 @@ export const TurnInfo = z.object({
   queuedSeq: z.int().check(z.positive()),
   /** The turn's terminal event, once it has one. */
   terminal: z.optional(TerminalEvent),
+  /** Set in a session snapshot when `prompt` or a completed turn's `output` was cut; the turn's own route has all of it. */
+  truncated: z.optional(z.boolean()),
 });
 
 /** A session's current state. */

@@ -9,6 +9,8 @@ import { Dispatcher } from './commands/dispatcher.js';
 import { handleRequest } from './hosts/handle-request.js';
 import { handleUpgrade } from './hosts/upgrade.js';
 import { resolveServerOptions, type ServerOptions } from './options.js';
+import { RequestLimits, type LimitStats } from './limits/request-limits.js';
+import { repeatLimitedLogger } from '../logging/repeat-limited-logger.js';
 import { AccessControl } from './security/access-control.js';
 import { selectSubprotocol } from './security/credentials.js';
 import { OriginPolicy } from './security/origins.js';
@@ -40,6 +42,8 @@ export interface ServerStats {
   /** Long-poll requests waiting for events. */
   pendingPolls: number;
   connections: ConnectionStats[];
+  /** Requests refused by the limits (429), open connections, connections closed for not reading. */
+  limits: LimitStats;
 }
 
 /** Options of {@link TetherServer.close}. */
@@ -86,6 +90,8 @@ export interface TetherServer {
  */
 export function createServer(options: ServerOptions): TetherServer {
   const resolved = resolveServerOptions(options);
+  // A client can make the server log (aborted bodies, bad frames): identical lines are rate-limited.
+  resolved.logger = repeatLimitedLogger(resolved.logger, { maxLines: resolved.maxRepeatedLogLines, windowMs: resolved.repeatedLogWindowMs, clock: resolved.clock });
   const { clock, logger } = resolved;
   const core = new TetherCore({
     agent: resolved.agent,
@@ -97,6 +103,7 @@ export function createServer(options: ServerOptions): TetherServer {
     maxSnapshotTurns: resolved.maxSnapshotTurns,
     sessionIdleMs: resolved.sessionIdleMs,
     idempotencyTtlMs: resolved.idempotencyTtlMs,
+    maxSnapshotTextChars: resolved.maxSnapshotTextChars,
   });
   let closing = false;
   let connectionIds = 0;
@@ -113,14 +120,35 @@ export function createServer(options: ServerOptions): TetherServer {
     isClosing: () => closing,
     nextConnectionId: () => ++connectionIds,
     batchBytes: Math.max(1024, Math.floor(resolved.highWaterBytes / 4)),
+    limits: new RequestLimits(resolved, clock, async (sessionId) => {
+      try {
+        return (await core.getSession(sessionId))?.queuedTurnIds.length;
+      } catch {
+        return undefined; // the prompt itself will meet the failure and answer it
+      }
+    }),
   };
 
-  const http: HttpServer = createHttpServer((req, res) => {
-    void handleRequest(ctx, req, res);
-  });
-  http.on('clientError', (error, socket: Socket) => {
+  const http: HttpServer = createHttpServer(
+    {
+      // Slow clients (slowloris): headers, then the whole request, each within its time;
+      // Node checks every `connectionsCheckingInterval`, so it follows the shorter timeout.
+      headersTimeout: resolved.headersTimeoutMs,
+      requestTimeout: resolved.requestTimeoutMs,
+      keepAliveTimeout: resolved.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(resolved.headersTimeoutMs / 4))),
+    },
+    (req, res) => {
+      void handleRequest(ctx, req, res);
+    },
+  );
+  // No traffic either way for this long: the socket is closed (SSE and WebSocket opt out; they have heartbeats).
+  http.setTimeout(resolved.idleSocketTimeoutMs);
+  http.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     logger.debug?.({ err: error }, 'agent-tether: client error');
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (timedOut) ctx.limits.timedOut();
+    if (socket.writable) socket.end(`HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     else socket.destroy();
   });
 
@@ -128,6 +156,8 @@ export function createServer(options: ServerOptions): TetherServer {
     noServer: true,
     maxPayload: resolved.maxFrameBytes,
     clientTracking: false,
+    // autoPong off: the WebSocket host answers pings itself, counted in the connection's write budget.
+    autoPong: false,
     // Select agent-tether.v1, never echo the subprotocol that carries the token.
     handleProtocols: (offered) => selectSubprotocol(offered),
   });
@@ -196,6 +226,7 @@ export function createServer(options: ServerOptions): TetherServer {
       return {
         ...core.stats(),
         pendingPolls: ctx.polls.size,
+        limits: ctx.limits.stats(),
         connections: [...ctx.connections].map((connection) => ({
           id: connection.id,
           kind: connection.kind,

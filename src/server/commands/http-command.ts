@@ -6,6 +6,7 @@ import { ServerError } from '../core/server-error.js';
 import type { Command, CommandReply } from './command.js';
 import type { Dispatcher } from './dispatcher.js';
 import { routeFor, type Route } from './routes.js';
+import type { Caller } from '../security/principal.js';
 
 /** What decoding needs from a request, whichever host received it. */
 export interface HttpCommandRequest {
@@ -127,7 +128,7 @@ export async function serveHttpCommand(
   pathname: string,
   request: HttpCommandRequest,
   hooks: HttpCommandHooks = {},
-): Promise<{ reply: CommandReply } | { stream: EventCursor }> {
+): Promise<{ reply: CommandReply } | { stream: EventCursor; caller: Caller }> {
   try {
     // Before any other work, on every route (the body is not even read without credentials).
     const caller = await dispatcher.authenticate({
@@ -140,7 +141,7 @@ export async function serveHttpCommand(
     if (route.name === 'websocket') throw new ServerError('upgrade_required', 'This route needs a WebSocket upgrade', 426);
     if (route.name === 'events') {
       const reply = await dispatcher.run({ ...subscribeCommand(route.sessionId, request), caller });
-      return reply.ok && reply.cursor ? { stream: reply.cursor } : { reply };
+      return reply.ok && reply.cursor ? { stream: reply.cursor, caller } : { reply };
     }
     hooks.beforeCommand?.();
     const command: Command = { ...(await decodeHttpCommand(route, request)), caller };

@@ -14,6 +14,7 @@ import { StoreHealth, StoreWriter, storeUnavailable } from './store-writer.js';
 import { TimerSet } from './timer-set.js';
 import { TurnRunner } from './turn-runner.js';
 import { turnFromRecord, turnInfo, type TurnState } from './turn-state.js';
+import { snapshotTurn } from '../limits/snapshot-text.js';
 import type { Agent, Logger } from './types.js';
 import type { SessionAccess } from '../security/principal.js';
 
@@ -33,6 +34,8 @@ export interface CoreOptions {
   sessionIdleMs: number;
   /** How long an idempotency key finds its turn. */
   idempotencyTtlMs: number;
+  /** A snapshot cuts each turn's prompt and output to this many characters. @default no cut */
+  maxSnapshotTextChars?: number;
 }
 
 /** A long-poll request: the cursor, how long to wait, and how much to answer with. */
@@ -294,7 +297,8 @@ export class TetherCore {
   async snapshot(sessionId: string): Promise<SessionSnapshot | undefined> {
     const session = await this.#registry.get(sessionId);
     if (!session) return undefined;
-    const turns = [...session.turns.values()].slice(-this.#o.maxSnapshotTurns).map((turn) => turnInfo(turn, session.log.seq));
+    const maxChars = this.#o.maxSnapshotTextChars ?? Number.POSITIVE_INFINITY;
+    const turns = [...session.turns.values()].slice(-this.#o.maxSnapshotTurns).map((turn) => snapshotTurn(turnInfo(turn, session.log.seq), maxChars));
     return { session: sessionInfo(session), turns };
   }
 

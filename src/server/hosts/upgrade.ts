@@ -7,6 +7,7 @@ import { matchRoute } from '../commands/routes.js';
 import { ServerError } from '../core/server-error.js';
 import type { HostContext } from './context.js';
 import { requestUrl } from './request-url.js';
+import { limitKey } from '../limits/client-key.js';
 import { serveWebSocket } from './websocket.js';
 import { flatHeaders } from './request-headers.js';
 import type { Caller } from '../security/principal.js';
@@ -36,6 +37,8 @@ export async function handleUpgrade(ctx: HostContext, wss: WebSocketServer, req:
     });
     if (matchRoute(path)?.name !== 'websocket') throw new ServerError('not_found', `No WebSocket at ${path}`, 404);
     if (ctx.isClosing()) throw new ServerError('shutting_down', 'The server is shutting down', 503);
+    // One of the client's connections until the socket closes, whatever becomes of the handshake (429 when over).
+    socket.once('close', ctx.limits.openConnection(limitKey(caller, req.socket.remoteAddress)));
   } catch (error) {
     const reply = ctx.dispatcher.fail(error);
     // A refused upgrade is a request like any other: one line, as handleRequest writes.
