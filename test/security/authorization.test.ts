@@ -81,6 +81,7 @@ describe('authorize: owner and sharing', () => {
     const stored = await server.core.sessionAccess(sessionId);
     expect(stored).toEqual({ owner: 'alice', sharedWith: ['carol'] });
     await expect(server.shareSession('nope', ['x'])).rejects.toMatchObject({ code: 'session_not_found', status: 404 });
+    await expect(server.shareSession(sessionId, [''])).rejects.toThrow(TypeError);
   });
 
   it('a custom authorize: read allowed but prompt refused is 403 forbidden; refused create is 403', async () => {

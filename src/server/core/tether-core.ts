@@ -343,6 +343,17 @@ export class TetherCore {
     return session;
   }
 
+  /** Save a session record and wait for it; a failing store is `store_unavailable` (503). */
+  async #storeRecord(record: SessionRecord): Promise<void> {
+    try {
+      await this.#o.store.saveSession(record);
+      this.#health.succeeded(RECORDS);
+    } catch (error) {
+      this.#health.failed(RECORDS, error, false);
+      throw storeUnavailable(error);
+    }
+  }
+
   #saveRecord(record: SessionRecord): void {
     this.#o.store.saveSession(record).then(
       () => this.#health.succeeded(RECORDS),
@@ -401,15 +412,9 @@ export class TetherCore {
       ...(options.owner === undefined ? {} : { owner: options.owner }),
       ...(options.sharedWith === undefined ? {} : { sharedWith: [...new Set(options.sharedWith)] }),
     };
-    try {
-      await this.#o.store.saveSession(record);
-      // A new session runs where it was created (a fresh id: the lease is free).
-      if (this.#cluster) await this.#cluster.acquire(record.id);
-      this.#health.succeeded(RECORDS);
-    } catch (error) {
-      this.#health.failed(RECORDS, error, false);
-      throw storeUnavailable(error);
-    }
+    await this.#storeRecord(record);
+    // A new session runs where it was created (a fresh id: the lease is free).
+    if (this.#cluster) await this.#storeCall(() => this.#cluster!.acquire(record.id));
     const session = restoreSession(
       { record, turns: [], events: [] },
       {
@@ -448,6 +453,9 @@ export class TetherCore {
    * @throws {ServerError} `session_not_found` (404), `store_unavailable` (503)
    */
   async shareSession(sessionId: string, principalIds: readonly string[]): Promise<SessionAccess> {
+    if (!Array.isArray(principalIds) || !principalIds.every((id) => typeof id === 'string' && id.length > 0)) {
+      throw new TypeError('shareSession: `principalIds` must be an array of non-empty strings');
+    }
     const found = this.#requireSession(sessionId);
     const session = found instanceof Promise ? await found : found;
     const sharedWith = [...new Set([...(session.access.sharedWith ?? []), ...principalIds])];
