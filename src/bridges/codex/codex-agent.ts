@@ -1,0 +1,226 @@
+/** codexAgent: an agent-tether `Agent` that runs each turn on a Codex app-server thread. */
+import type { Agent, AgentChunk, AgentInput, Logger } from '../../server.js';
+import { systemClock, waitAtMost } from '../../internal/clock.js';
+import { ChunkQueue } from '../shared/chunk-queue.js';
+import { inMemorySessionMemory, type SessionMemory, upstreamIdFor } from '../shared/session-memory.js';
+import { CodexConnection } from './codex-connection.js';
+import { CodexTurn, type CodexRequest, type CodexTurnInfo } from './codex-turn.js';
+import { type CodexEndpoint, JsonRpcError, type JsonRpcLink } from './json-rpc-link.js';
+
+/** Options of {@link codexAgent}: where Codex is, plus how threads are started. */
+export type CodexAgentOptions = CodexEndpoint & {
+  /** Where each agent-tether session's Codex thread id is kept. @default inMemorySessionMemory() */
+  memory?: SessionMemory;
+  /** `cwd` of new threads (Codex's working directory for the agent). @default Codex's own */
+  cwd?: string;
+  /** `approvalPolicy` of new threads (`never`, `on-request`, `untrusted`, …). @default Codex's configured one */
+  approvalPolicy?: string;
+  /** `sandbox` of new threads (`read-only`, `workspace-write`, …). @default Codex's configured one */
+  sandbox?: string;
+  /** `model` of new threads. @default Codex's configured one */
+  model?: string;
+  /**
+   * Answers Codex's approval requests (`item/commandExecution/requestApproval`, …):
+   * return a decision (`'accept'`, `'decline'`, …). Every request is also a
+   * `turn.item` clients see. @default declines every request
+   */
+  approve?: (request: CodexRequest & { sessionId: string; turnId: string }) => unknown;
+  /** How long one attempt to reach Codex may take. @default 10_000 */
+  connectTimeoutMs?: number;
+  /** How long a turn waits for Codex to come back after a lost connection before it fails. @default 30_000 */
+  reconnectTimeoutMs?: number;
+  /** After a cancel (or before the next turn), how long to wait for Codex to end the interrupted turn. @default 10_000 */
+  settleTimeoutMs?: number;
+  logger?: Logger;
+};
+
+/** An {@link Agent} bound to one Codex app-server; `close()` ends the connection (and a spawned app-server). */
+export type CodexAgent = Agent & { close(): Promise<void>; [Symbol.asyncDispose](): Promise<void> };
+
+/** Defaults of {@link CodexAgentOptions}. */
+export const CODEX_AGENT_DEFAULTS = {
+  connectTimeoutMs: 10_000,
+  reconnectTimeoutMs: 30_000,
+  settleTimeoutMs: 10_000,
+} as const;
+
+/** Codex answers `turn/interrupt` for a turn that already ended with this code. */
+const INVALID_REQUEST = -32600;
+
+/**
+ * An agent that drives a Codex app-server: each agent-tether session is a
+ * Codex thread (started on first use, remembered in `memory`), each turn a
+ * `turn/start`; agent messages stream as deltas, every item as `turn.item`.
+ * A cancel sends `turn/interrupt` and waits for Codex to end the turn, so the
+ * next queued prompt never lands in the interrupted one. The connection is
+ * read continuously (Codex drops readers that fall behind: F6); after a lost
+ * connection the bridge reconnects, re-initializes, resumes the thread and
+ * recovers the text it missed.
+ *
+ * @example
+ * const agent = codexAgent({ url: 'ws://127.0.0.1:4500' });            // a running `codex app-server --listen`
+ * const agent = codexAgent({ command: 'codex', args: ['app-server'] }); // or one spawned on stdio
+ * const server = createServer({ agent, store: fileStore({ dir: './sessions' }) });
+ */
+export function codexAgent(options: CodexAgentOptions): CodexAgent {
+  const endpoint = checkEndpoint(options);
+  const settleTimeoutMs = options.settleTimeoutMs ?? CODEX_AGENT_DEFAULTS.settleTimeoutMs;
+  const logger: Logger = options.logger ?? {};
+  const connection = new CodexConnection({
+    endpoint,
+    connectTimeoutMs: options.connectTimeoutMs ?? CODEX_AGENT_DEFAULTS.connectTimeoutMs,
+    reconnectTimeoutMs: options.reconnectTimeoutMs ?? CODEX_AGENT_DEFAULTS.reconnectTimeoutMs,
+    logger,
+    clientName: 'agent-tether',
+    clientVersion: '0',
+  });
+  const memory = options.memory ?? inMemorySessionMemory();
+  const creating = new Map<string, Promise<string>>();
+  /** Per thread: settles when the last turn the bridge started there has ended in Codex. */
+  const settled = new Map<string, Promise<unknown>>();
+  const threadParams = pick(options, ['cwd', 'approvalPolicy', 'sandbox', 'model']);
+
+  const startThread = async (link: JsonRpcLink): Promise<string> => {
+    const { thread } = (await link.request('thread/start', threadParams)) as { thread: { id: string } };
+    connection.markFollowed(thread.id);
+    return thread.id;
+  };
+
+  /**
+   * Follow `threadId` on the current connection. A thread with no turn yet is
+   * not resumable (Codex has not written it down): a new one replaces it.
+   */
+  const attach = async (link: JsonRpcLink, sessionId: string, threadId: string): Promise<{ threadId: string; active: boolean }> => {
+    if (connection.follows(threadId)) return { threadId, active: false };
+    try {
+      const resumed = (await link.request('thread/resume', { threadId, excludeTurns: true })) as { thread: { status?: { type?: string } } };
+      connection.markFollowed(threadId);
+      return { threadId, active: resumed.thread.status?.type === 'active' };
+    } catch (error) {
+      if (!(error instanceof JsonRpcError && /no rollout found/.test(error.message))) throw error;
+      const fresh = await startThread(link);
+      await memory.set(sessionId, fresh);
+      return { threadId: fresh, active: false };
+    }
+  };
+
+  const lastTurn = async (link: JsonRpcLink, threadId: string): Promise<CodexTurnInfo | undefined> => {
+    const page = (await link.request('thread/turns/list', { threadId, limit: 1, itemsView: 'full' })) as { data: CodexTurnInfo[] };
+    return page.data[0];
+  };
+
+  /** A turn Codex still runs that no turn of ours owns (its server restarted mid-turn): interrupt it and wait. */
+  const interruptOrphan = async (link: JsonRpcLink, threadId: string): Promise<void> => {
+    const orphan = await lastTurn(link, threadId);
+    if (!orphan || orphan.status !== 'inProgress') return;
+    logger.info?.({ threadId, codexTurnId: orphan.id }, 'agent-tether: interrupting a Codex turn left running by an earlier server');
+    const ended = new Promise<void>((resolve) => {
+      const stop = connection.listen(threadId, {
+        notification: (method, params) => {
+          if (method === 'turn/completed' && (params.turn as { id?: string }).id === orphan.id) {
+            stop();
+            resolve();
+          }
+        },
+        request: (id) => link.answer(id, { decision: 'cancel' }),
+        lost: () => {
+          stop();
+          resolve();
+        },
+      });
+    });
+    await link.request('turn/interrupt', { threadId, turnId: orphan.id }).catch(() => {});
+    await waitAtMost(systemClock, ended, settleTimeoutMs);
+  };
+
+  async function drive(input: AgentInput, queue: ChunkQueue): Promise<void> {
+    const { sessionId, turnId, signal } = input;
+    let link = await connection.ready();
+    let threadId = await upstreamIdFor(memory, creating, sessionId, () => startThread(link));
+    const previous = settled.get(threadId);
+    if (previous) await waitAtMost(systemClock, previous, settleTimeoutMs);
+    const attached = await attach(link, sessionId, threadId);
+    threadId = attached.threadId;
+    if (attached.active) await interruptOrphan(link, threadId);
+    if (signal.aborted) return queue.end();
+
+    const turn = new CodexTurn(queue, (request) => {
+      const decision = options.approve?.({ ...request, sessionId, turnId }) ?? 'decline';
+      queue.push({ type: 'item', item: { source: 'codex', event: request.method, request: request.params, decision } });
+      link.answer(request.id, { decision });
+    });
+    const stop = connection.listen(threadId, turn);
+    settled.set(threadId, turn.completed);
+    const interrupt = () => {
+      if (turn.turnId === undefined) return;
+      // On a turn that already ended Codex answers -32600: the cancel found nothing to stop.
+      link.request('turn/interrupt', { threadId, turnId: turn.turnId }).catch((error: unknown) => {
+        if (!(error instanceof JsonRpcError && error.code === INVALID_REQUEST)) {
+          logger.debug?.({ err: error, sessionId, turnId }, 'agent-tether: turn/interrupt failed');
+        }
+      });
+    };
+    signal.addEventListener('abort', interrupt, { once: true });
+    try {
+      const { turn: started } = (await link.request('turn/start', {
+        threadId,
+        input: [{ type: 'text', text: input.prompt, text_elements: [] }],
+      })) as { turn: { id: string } };
+      turn.started(started.id);
+      if (signal.aborted) interrupt();
+      let ended: CodexTurnInfo | undefined;
+      while (!ended) {
+        const lost = turn.whenLost();
+        const next = await Promise.race([turn.completed, lost.then(() => undefined)]);
+        if (next) {
+          ended = next;
+          break;
+        }
+        // Lost the connection: Codex (over WebSocket) keeps running the turn. Reach it again,
+        // follow the thread again, and learn whether the turn ended while we were away.
+        link = await connection.ready();
+        await attach(link, sessionId, threadId);
+        const latest = await lastTurn(link, threadId);
+        if (latest?.id === started.id && latest.status !== 'inProgress') turn.finish(latest);
+        else if (latest?.id !== started.id) turn.finish({ id: started.id, status: 'failed', error: { message: 'Codex lost the turn' } });
+        if (signal.aborted) interrupt();
+      }
+      if (ended.status === 'completed' || signal.aborted) return queue.end();
+      if (ended.status === 'interrupted') return queue.fail(new Error('Codex interrupted the turn'));
+      queue.fail(new Error(ended.error?.message ?? turn.lastError ?? `Codex ended the turn: ${ended.status}`));
+    } finally {
+      signal.removeEventListener('abort', interrupt);
+      stop();
+    }
+  }
+
+  const agent = (input: AgentInput): AsyncIterable<AgentChunk> => {
+    const queue = new ChunkQueue();
+    drive(input, queue).catch((error: unknown) => queue.fail(error));
+    return queue;
+  };
+  const close = async () => connection.close();
+  return Object.assign(agent, { close, [Symbol.asyncDispose]: close });
+}
+
+function checkEndpoint(options: CodexAgentOptions): CodexEndpoint {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('codexAgent: options must be { url } or { command, args }');
+  }
+  if ('url' in options && options.url !== undefined) {
+    if (typeof options.url !== 'string' || !/^wss?:\/\//.test(options.url)) {
+      throw new TypeError(`codexAgent: \`url\` must be a ws:// or wss:// URL, got ${JSON.stringify(options.url)}`);
+    }
+    return { url: options.url };
+  }
+  if ('command' in options && typeof options.command === 'string' && options.command !== '') {
+    return { command: options.command, args: options.args ?? ['app-server'], env: options.env, cwd: options.cwd };
+  }
+  throw new TypeError('codexAgent: options must hold `url` (ws://…) or `command` (e.g. "codex")');
+}
+
+function pick(options: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of keys) if (options[key] !== undefined) out[key] = options[key];
+  return out;
+}
