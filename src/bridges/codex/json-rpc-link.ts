@@ -6,11 +6,10 @@ import WebSocket from 'ws';
 /** A JSON-RPC error answer (Codex sends no `"jsonrpc"` field). */
 export class JsonRpcError extends Error {
   override name = 'JsonRpcError';
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
+  readonly code: number;
+  constructor(code: number, message: string) {
     super(message);
+    this.code = code;
   }
 }
 
