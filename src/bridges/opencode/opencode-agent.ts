@@ -1,0 +1,173 @@
+/** opencodeAgent: an agent-tether `Agent` that runs each turn as a prompt in an OpenCode session. */
+import type { Agent, AgentChunk, AgentInput, Logger } from '../../server.js';
+import { systemClock, waitAtMost } from '../../internal/clock.js';
+import { ChunkQueue } from '../shared/chunk-queue.js';
+import { inMemorySessionMemory, type SessionMemory, upstreamIdFor } from '../shared/session-memory.js';
+import { newMessageId } from './message-id.js';
+import { OpenCodeEvents } from './opencode-events.js';
+import { OpenCodeRest } from './opencode-rest.js';
+import { type OpenCodePermission, OpenCodeTurn } from './opencode-turn.js';
+
+/** Options of {@link opencodeAgent}. */
+export interface OpenCodeAgentOptions {
+  /** Where `opencode serve` listens, e.g. `http://127.0.0.1:4096`. */
+  baseUrl: string;
+  /** Where each agent-tether session's OpenCode session id is kept. @default inMemorySessionMemory() */
+  memory?: SessionMemory;
+  /**
+   * Answers OpenCode's permission requests (`permission.asked`): return
+   * `'once'`, `'always'` or `'reject'`. Every request is also a `turn.item`.
+   * @default rejects every request
+   */
+  approve?: (request: { permission: OpenCodePermission; sessionId: string; turnId: string }) => 'once' | 'always' | 'reject';
+  /** Longest wait for one REST call. @default 30_000 */
+  requestTimeoutMs?: number;
+  /** Longest wait for OpenCode to show the prompt's user message (its acceptance). @default 60_000 */
+  confirmTimeoutMs?: number;
+  /** Longest time OpenCode may spend retrying the model (`session.status` `retry`) before the turn fails. @default 60_000 */
+  retryTimeoutMs?: number;
+  /** After a terminal or an abort, longest wait for the session to go idle before the next prompt. @default 10_000 */
+  settleTimeoutMs?: number;
+  /** With no event for this long, the bridge re-reads the session's messages (a missed terminal). @default 5_000 */
+  pollAfterMs?: number;
+  logger?: Logger;
+}
+
+/** An {@link Agent} bound to one OpenCode server; `close()` ends its event stream. */
+export type OpenCodeAgent = Agent & { close(): Promise<void>; [Symbol.asyncDispose](): Promise<void> };
+
+/** Defaults of {@link OpenCodeAgentOptions}. */
+export const OPENCODE_AGENT_DEFAULTS = {
+  requestTimeoutMs: 30_000,
+  confirmTimeoutMs: 60_000,
+  retryTimeoutMs: 60_000,
+  settleTimeoutMs: 10_000,
+  pollAfterMs: 5_000,
+} as const;
+
+/**
+ * An agent that drives `opencode serve`: each agent-tether session is an
+ * OpenCode session (created on first use, remembered in `memory`), each turn
+ * one `prompt_async` with a `messageID` the bridge chooses, confirmed when
+ * OpenCode shows that message. One prompt runs at a time per session (the
+ * server queues turns), so OpenCode's own queue, which an abort empties, is
+ * never used. A cancel aborts only while this turn is the one running.
+ *
+ * @example
+ * const agent = opencodeAgent({ baseUrl: 'http://127.0.0.1:4096' });
+ * const server = createServer({ agent, store: fileStore({ dir: './sessions' }) });
+ */
+export function opencodeAgent(options: OpenCodeAgentOptions): OpenCodeAgent {
+  if (typeof options !== 'object' || options === null || typeof options.baseUrl !== 'string' || !/^https?:\/\//.test(options.baseUrl)) {
+    throw new TypeError(`opencodeAgent: \`baseUrl\` must be an http(s) URL, got ${JSON.stringify(options?.baseUrl)}`);
+  }
+  const o = { ...OPENCODE_AGENT_DEFAULTS, ...definedOnly(options) };
+  const logger: Logger = options.logger ?? {};
+  const rest = new OpenCodeRest(options.baseUrl, o.requestTimeoutMs);
+  const events = new OpenCodeEvents(options.baseUrl, logger);
+  const memory = options.memory ?? inMemorySessionMemory();
+  const creating = new Map<string, Promise<string>>();
+
+  /** Waits until `done()` holds, re-checking at every change and re-reading stored messages when the bus is quiet; false after `ms`. */
+  const until = async (turn: OpenCodeTurn, ocSession: string, done: () => boolean, ms: number, signal?: AbortSignal): Promise<boolean> => {
+    const deadline = Date.now() + ms;
+    while (!done()) {
+      if (signal?.aborted) return false;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      const changed = await waitAtMost(systemClock, turn.changed(), Math.min(left, o.pollAfterMs));
+      if (!changed && !done()) turn.catchUp(await rest.messages(ocSession).catch(() => []));
+    }
+    return true;
+  };
+
+  /** A prompt a previous server left running in this session (it crashed mid-turn): abort it, wait for idle. */
+  const settleOrphan = async (ocSession: string): Promise<void> => {
+    if (!(await rest.busy(ocSession))) return;
+    logger.info?.({ ocSession }, 'agent-tether: aborting an OpenCode prompt left running by an earlier server');
+    await rest.abort(ocSession);
+    const deadline = Date.now() + o.settleTimeoutMs;
+    while ((await rest.busy(ocSession)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  };
+
+  async function drive(input: AgentInput, queue: ChunkQueue): Promise<void> {
+    const { sessionId, turnId, signal } = input;
+    await waitAtMost(systemClock, events.connected(), o.requestTimeoutMs);
+    const ocSession = await upstreamIdFor(memory, creating, sessionId, async () => (await rest.createSession(`agent-tether ${sessionId}`)).id);
+    await settleOrphan(ocSession);
+    if (signal.aborted) return queue.end();
+
+    const messageId = newMessageId();
+    let gapped = false;
+    const turn = new OpenCodeTurn(messageId, queue, {
+      permission: (permission) => {
+        const response = options.approve?.({ permission, sessionId, turnId }) ?? 'reject';
+        queue.push({ type: 'item', item: { source: 'opencode', event: 'permission.asked', permission, response } });
+        rest.reply(ocSession, permission.id, response).catch((error: unknown) => logger.warn?.({ err: error, sessionId }, 'agent-tether: answering an OpenCode permission failed'));
+      },
+      resumed: () => {
+        gapped = true;
+        rest.messages(ocSession).then((messages) => turn.catchUp(messages), () => {});
+      },
+    });
+    const stop = events.listen(ocSession, turn);
+    let aborted = false;
+    // Abort only this prompt: it must be confirmed running and not yet ended (abort is session-wide, F3).
+    const abort = () => {
+      if (aborted || turn.end || !turn.confirmed) return;
+      aborted = true;
+      rest.abort(ocSession).catch((error: unknown) => logger.debug?.({ err: error, sessionId, turnId }, 'agent-tether: OpenCode abort failed'));
+    };
+    signal.addEventListener('abort', abort, { once: true });
+    try {
+      await rest.promptAsync(ocSession, messageId, input.prompt);
+      // 204 says nothing: the prompt counts as accepted once OpenCode shows our message.
+      if (!(await until(turn, ocSession, () => turn.confirmed, o.confirmTimeoutMs))) {
+        throw new Error(`OpenCode did not accept the prompt within ${o.confirmTimeoutMs} ms`);
+      }
+      if (signal.aborted) abort();
+      let retryingSince: number | undefined;
+      const ended = () => {
+        if (turn.end) return true;
+        if (turn.retrying) retryingSince ??= Date.now();
+        else retryingSince = undefined;
+        if (retryingSince !== undefined && Date.now() - retryingSince > o.retryTimeoutMs) return true;
+        // Idle with no assistant terminal: the prompt failed before answering (prompt_async said 204 anyway).
+        return turn.idle && turn.sessionError !== undefined;
+      };
+      while (!(await until(turn, ocSession, ended, 30_000))) {
+        // Quiet for 30 s: when OpenCode is no longer busy, its stored messages hold the end, or nothing will.
+        if (await rest.busy(ocSession).catch(() => true)) continue;
+        turn.catchUp(await rest.messages(ocSession));
+        if (!turn.end) break;
+      }
+      if (!turn.end && retryingSince !== undefined) {
+        abort();
+        throw new Error(`OpenCode kept retrying the model for more than ${o.retryTimeoutMs} ms`);
+      }
+      if (gapped) turn.catchUp(await rest.messages(ocSession).catch(() => []));
+      // The next prompt goes out only once the session is idle (a prompt sent at the first idle was seen lost).
+      await until(turn, ocSession, () => turn.idle, o.settleTimeoutMs);
+      const end = turn.end;
+      if (!end) throw new Error(turn.sessionError ?? 'OpenCode ended the prompt without an answer');
+      if (end.status === 'completed' || signal.aborted) return queue.end();
+      if (end.status === 'aborted') return queue.fail(new Error('OpenCode aborted the prompt'));
+      queue.fail(new Error(end.message));
+    } finally {
+      signal.removeEventListener('abort', abort);
+      stop();
+    }
+  }
+
+  const agent = (input: AgentInput): AsyncIterable<AgentChunk> => {
+    const queue = new ChunkQueue();
+    drive(input, queue).catch((error: unknown) => queue.fail(error));
+    return queue;
+  };
+  const close = async () => events.close();
+  return Object.assign(agent, { close, [Symbol.asyncDispose]: close });
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
