@@ -23,6 +23,12 @@ export type {
   TurnCanceledEvent,
   TurnErrorEvent,
   TurnErrorInfo,
+  TurnInputRequestedEvent,
+  TurnInputAnsweredEvent,
+  InputRequest,
+  InputAnswer,
+  InputOption,
+  InputSource,
   UnknownSessionEvent,
   SessionInfo,
   SessionSnapshot,
@@ -37,6 +43,7 @@ export { CLIENT_DEFAULTS, DEFAULTS, RECONNECT_DEFAULTS } from './client/options.
 export type { ClientState, ClientStatus } from './client/client-state.js';
 export type { Session, PromptOptions } from './client/session.js';
 export type { Turn, CancelResult } from './client/turn.js';
+export type { RespondResult, RespondOptions } from './client/respond.js';
 export type { Subscription, SubscribeOptions, SubscriptionEvent, SessionResetEvent } from './client/subscription.js';
 export {
   memoryCursorStore,

@@ -9,6 +9,8 @@ import type {
   TurnErrorEvent,
   TurnEvent,
   TurnInfo,
+  InputAnswer,
+  TurnInputRequestedEvent,
 } from '../protocol/index.js';
 import type { Consumer } from './session-feed.js';
 import { finalScope, isFinalCode } from '../transport/final-answers.js';
@@ -16,6 +18,7 @@ import type { ClientContext } from './context.js';
 import { alreadyIterated, EventQueue, overflowError } from './event-queue.js';
 import { backoffDelay } from './backoff.js';
 import { isRetryable } from './http-client.js';
+import { PendingInputs, respond, type RespondOptions, type RespondResult } from './respond.js';
 
 /** What `turn.cancel()` resolves with. `not_found`: the server does not know the turn (404). */
 export type CancelResult = { cancelled: true } | { cancelled: false; reason: 'already_finished' | 'not_found' };
@@ -40,6 +43,19 @@ export interface Turn extends AsyncIterable<TurnEvent> {
   readonly result: Promise<TerminalEvent>;
   /** Ask the server to cancel this turn, and only this turn (F3). Resolves with the server's answer; the turn itself settles from its terminal. */
   cancel(options?: { reason?: string; signal?: AbortSignal }): Promise<CancelResult>;
+  /**
+   * Answer one of the turn's input requests (a `turn.input_requested` event).
+   * The first answer from anyone wins; later ones resolve
+   * `{accepted:false, reason:'already_answered'}`.
+   *
+   * @example
+   * for await (const ev of turn) {
+   *   if (ev.type === 'turn.input_requested') await turn.respond(ev.requestId, { option: 'approve' });
+   * }
+   */
+  respond(requestId: string, answer: InputAnswer, options?: RespondOptions): Promise<RespondResult>;
+  /** The input requests this handle has seen that have no answer yet (empty once the turn ended). */
+  readonly pendingInputs: readonly TurnInputRequestedEvent[];
 }
 
 /** Fallback checks after a cancel: how many times to ask `GET turn` before trusting the stream alone. */
@@ -80,6 +96,7 @@ export class TurnImpl implements Turn, Consumer {
   #attachTimer: unknown;
   #checks = 0;
   #iterated = false;
+  readonly #inputs = new PendingInputs();
 
   constructor(ctx: ClientContext, sessionId: string, id: string) {
     this.#ctx = ctx;
@@ -174,6 +191,7 @@ export class TurnImpl implements Turn, Consumer {
     }
     const own = event as TurnEvent;
     if (own.type === 'turn.started') this.#started = true;
+    this.#inputs.onEvent(own);
     if (isTerminal(own)) {
       this.#finish(own);
       return;
@@ -255,6 +273,7 @@ export class TurnImpl implements Turn, Consumer {
   #finish(terminal: TerminalEvent): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#inputs.clear();
     this.#settle(terminal);
     this.#recover(terminal);
     this.#queue.push(terminal as TurnEvent);
@@ -412,6 +431,16 @@ export class TurnImpl implements Turn, Consumer {
       this.#checks += 1;
       void this.#check().then(() => this.#scheduleFallback());
     }, delay);
+  }
+
+  /* Input requests ------------------------------------------------- */
+
+  get pendingInputs(): readonly TurnInputRequestedEvent[] {
+    return this.#inputs.list();
+  }
+
+  respond(requestId: string, answer: InputAnswer, options: RespondOptions = {}): Promise<RespondResult> {
+    return respond(this.#ctx, { sessionId: this.sessionId, turnId: this.id }, requestId, answer, options);
   }
 
   /* Cancel ---------------------------------------------------------- */

@@ -6,6 +6,7 @@ import type {
   ErrorBody,
   PollReply,
   PromptReply,
+  RespondReply,
   ReplyErrorFrame,
   ReplyOkFrame,
   ResetInfo,
@@ -116,6 +117,21 @@ function byKey(key: string, cases: Record<string, Check>, other?: Check): Check 
 const base = { sessionId: string, seq: positive, epoch: string, time: number };
 const turnBase = { ...base, turnId: string };
 
+/** `z.string().check(z.minLength(1), z.maxLength(128))`. */
+const shortName = leaf((v) => typeof v === 'string' && v.length >= 1 && v.length <= 128, 'a string of 1 to 128 characters');
+const inputRequest = object({
+  kind: shortName,
+  prompt: string,
+  options: optional(array(object({ id: shortName, label: string, description: optional(string) }))),
+  details: optional(record),
+});
+const inputAnswerFields = object({ option: optional(string), text: optional(string), data: optional(record) });
+const inputAnswer: Check = (value) =>
+  inputAnswerFields(value) ??
+  (['option', 'text', 'data'].some((key) => (value as Record<string, unknown>)[key] !== undefined)
+    ? undefined
+    : ': expected `option`, `text` or `data`');
+
 const terminalCases = {
   'turn.completed': object({ ...turnBase, output: string }),
   'turn.canceled': object({ ...turnBase, canceledBy: string, reason: string }),
@@ -130,6 +146,14 @@ const knownCases: Record<KnownSessionEvent['type'], Check> = {
   'turn.started': object(turnBase),
   'turn.delta': object({ ...turnBase, text: string }),
   'turn.item': object({ ...turnBase, item: record }),
+  'turn.input_requested': object({ ...turnBase, requestId: string, request: inputRequest }),
+  'turn.input_answered': object({
+    ...turnBase,
+    requestId: string,
+    answer: inputAnswer,
+    answeredBy: string,
+    source: oneOf('client', 'policy'),
+  }),
   ...terminalCases,
 };
 
@@ -183,6 +207,9 @@ export const turnReply: Check<TurnReply & PromptReply> = object({ turn: turnInfo
 export const cancelReply: Check<CancelReply> = (value) =>
   object({ cancelled: boolean })(value) ??
   ((value as { cancelled: boolean }).cancelled ? undefined : object({ reason: oneOf('already_finished') })(value));
+export const respondReply: Check<RespondReply> = (value) =>
+  object({ accepted: boolean })(value) ??
+  ((value as { accepted: boolean }).accepted ? undefined : object({ reason: oneOf('already_answered', 'turn_ended') })(value));
 /** The envelope of a poll reply; its events are checked one by one (see `validateEvent`). */
 export const pollReply: Check<PollReply> = object({
   epoch: string,
@@ -211,6 +238,7 @@ export const replyChecks = {
   prompt: turnReply,
   turn: turnReply,
   cancel: cancelReply,
+  respond: respondReply,
   poll: pollReply,
   subscribe: subscribeResult,
   unsubscribe: present,

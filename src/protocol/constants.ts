@@ -18,6 +18,9 @@ export const routes = {
     `${API_PREFIX}/sessions/${encodeURIComponent(sessionId)}/turns/${encodeURIComponent(turnId)}`,
   cancel: (sessionId: string, turnId: string) =>
     `${API_PREFIX}/sessions/${encodeURIComponent(sessionId)}/turns/${encodeURIComponent(turnId)}/cancel`,
+  /** Answer one of the turn's input requests. */
+  respond: (sessionId: string, turnId: string) =>
+    `${API_PREFIX}/sessions/${encodeURIComponent(sessionId)}/turns/${encodeURIComponent(turnId)}/respond`,
   /** Server-Sent Events stream of a session's events. */
   events: (sessionId: string) => `${API_PREFIX}/sessions/${encodeURIComponent(sessionId)}/events`,
   /** Long-poll JSON endpoint of a session's events. */

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { InputAnswer, InputRequest, InputSource } from './input.js';
 
 /**
  * Fields every session event carries. `seq` is per session, starts at 1 and
@@ -58,6 +59,29 @@ export const TurnErrorEvent = z.object({
   error: TurnErrorInfo,
 });
 
+/**
+ * `turn.input_requested`: the agent asks the session's clients something and
+ * waits. It stays pending until a `turn.input_answered` with the same
+ * `requestId`, or until the turn's terminal (which settles every request of
+ * the turn unanswered).
+ */
+export const TurnInputRequestedEvent = z.object({
+  type: z.literal('turn.input_requested'),
+  ...turnBase,
+  requestId: z.string(),
+  request: InputRequest,
+});
+/** `turn.input_answered`: the first answer to an input request; later answers are refused. */
+export const TurnInputAnsweredEvent = z.object({
+  type: z.literal('turn.input_answered'),
+  ...turnBase,
+  requestId: z.string(),
+  answer: InputAnswer,
+  /** The answering client's `clientId` (`'anonymous'` without one), or `'policy'`. */
+  answeredBy: z.string(),
+  source: InputSource,
+});
+
 /** Any of the three terminal events; each turn has exactly one. */
 export const TerminalEvent = z.discriminatedUnion('type', [
   TurnCompletedEvent,
@@ -71,6 +95,8 @@ export const KnownSessionEvent = z.discriminatedUnion('type', [
   TurnStartedEvent,
   TurnDeltaEvent,
   TurnItemEvent,
+  TurnInputRequestedEvent,
+  TurnInputAnsweredEvent,
   TurnCompletedEvent,
   TurnCanceledEvent,
   TurnErrorEvent,
@@ -81,6 +107,8 @@ const KNOWN_TYPES: ReadonlySet<string> = new Set([
   'turn.started',
   'turn.delta',
   'turn.item',
+  'turn.input_requested',
+  'turn.input_answered',
   'turn.completed',
   'turn.canceled',
   'turn.error',
@@ -114,6 +142,8 @@ export type TurnQueuedEvent = z.infer<typeof TurnQueuedEvent>;
 export type TurnStartedEvent = z.infer<typeof TurnStartedEvent>;
 export type TurnDeltaEvent = z.infer<typeof TurnDeltaEvent>;
 export type TurnItemEvent = z.infer<typeof TurnItemEvent>;
+export type TurnInputRequestedEvent = z.infer<typeof TurnInputRequestedEvent>;
+export type TurnInputAnsweredEvent = z.infer<typeof TurnInputAnsweredEvent>;
 export type TurnCompletedEvent = z.infer<typeof TurnCompletedEvent>;
 export type TurnCanceledEvent = z.infer<typeof TurnCanceledEvent>;
 export type TurnErrorInfo = z.infer<typeof TurnErrorInfo>;

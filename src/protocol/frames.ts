@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { SessionEvent, TerminalEvent } from './events.js';
+import { InputAnswer } from './input.js';
 
 /* ------------------------------------------------------------------ *
  * Shared shapes
@@ -102,6 +103,24 @@ export const CancelReply = z.discriminatedUnion('cancelled', [
   z.object({ cancelled: z.literal(false), reason: z.literal('already_finished') }),
 ]);
 
+/** `POST /v1/sessions/:id/turns/:turnId/respond` body: the answer to one of the turn's input requests. */
+export const RespondRequest = z.object({
+  requestId: z.string(),
+  answer: InputAnswer,
+  clientId: z.optional(z.string()),
+});
+/**
+ * Reply to a respond. 200 for every race: `accepted:false` with
+ * `already_answered` when another answer won first, `turn_ended` when the
+ * turn ended before anyone answered. An unknown turn or request is a 404
+ * `not_found`; an answer that is not one of the request's options a 400
+ * `invalid_answer`.
+ */
+export const RespondReply = z.discriminatedUnion('accepted', [
+  z.object({ accepted: z.literal(true) }),
+  z.object({ accepted: z.literal(false), reason: z.enum(['already_answered', 'turn_ended']) }),
+]);
+
 /** `GET /v1/sessions/:id/poll?after=&epoch=&wait=` reply. */
 export const PollReply = z.object({
   epoch: z.string(),
@@ -144,6 +163,14 @@ export const CancelFrame = z.object({
   turnId: z.string(),
   reason: z.optional(z.string()),
 });
+export const RespondFrame = z.object({
+  type: z.literal('respond'),
+  id: requestId,
+  sessionId: z.string(),
+  turnId: z.string(),
+  requestId: z.string(),
+  answer: InputAnswer,
+});
 export const PingFrame = z.object({ type: z.literal('ping'), time: z.optional(z.number()) });
 
 /** Every frame a client may send. */
@@ -152,6 +179,7 @@ export const ClientFrame = z.discriminatedUnion('type', [
   UnsubscribeFrame,
   PromptFrame,
   CancelFrame,
+  RespondFrame,
   PingFrame,
 ]);
 
@@ -211,11 +239,14 @@ export type PromptReply = z.infer<typeof PromptReply>;
 export type TurnReply = z.infer<typeof TurnReply>;
 export type CancelRequest = z.infer<typeof CancelRequest>;
 export type CancelReply = z.infer<typeof CancelReply>;
+export type RespondRequest = z.infer<typeof RespondRequest>;
+export type RespondReply = z.infer<typeof RespondReply>;
 export type PollReply = z.infer<typeof PollReply>;
 export type SubscribeFrame = z.infer<typeof SubscribeFrame>;
 export type UnsubscribeFrame = z.infer<typeof UnsubscribeFrame>;
 export type PromptFrame = z.infer<typeof PromptFrame>;
 export type CancelFrame = z.infer<typeof CancelFrame>;
+export type RespondFrame = z.infer<typeof RespondFrame>;
 export type PingFrame = z.infer<typeof PingFrame>;
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type WelcomeFrame = z.infer<typeof WelcomeFrame>;

@@ -86,6 +86,7 @@ export function createServer(options: ServerOptions): TetherServer {
     maxSnapshotTurns: resolved.maxSnapshotTurns,
     sessionIdleMs: resolved.sessionIdleMs,
     idempotencyTtlMs: resolved.idempotencyTtlMs,
+    inputPolicy: resolved.inputPolicy,
   });
   let closing = false;
   let connectionIds = 0;

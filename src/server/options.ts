@@ -2,7 +2,7 @@
 import { limits } from '../protocol/index.js';
 import { systemClock, type Clock } from '../internal/clock.js';
 import { consoleLogger } from '../logging/logger.js';
-import type { Agent, Logger, SessionStore } from './core/types.js';
+import type { Agent, InputPolicy, Logger, SessionStore } from './core/types.js';
 import { isSessionStore } from './core/session-store.js';
 import { memoryStore } from './stores/memory-store.js';
 
@@ -42,10 +42,16 @@ export interface ServerOptions {
   idempotencyTtlMs?: number;
   /** Answer CORS preflights and add `Access-Control-Allow-Origin: *` (browser clients). @default true */
   cors?: boolean;
+  /**
+   * Answers agents' input requests on the server, without a client (e.g.
+   * auto-approve read-only commands); returning `undefined` leaves a request
+   * to the clients. @default undefined (only clients answer)
+   */
+  inputPolicy?: InputPolicy | undefined;
 }
 
 /** `ServerOptions` after defaults. */
-export type ResolvedServerOptions = Required<ServerOptions>;
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'inputPolicy'>> & { inputPolicy: InputPolicy | undefined };
 
 const defaultLogger: Logger = consoleLogger('error');
 
@@ -71,7 +77,7 @@ export const SERVER_DEFAULTS = {
   sessionIdleMs: 600_000,
   idempotencyTtlMs: 86_400_000,
   cors: true,
-} as const satisfies Required<Omit<ServerOptions, 'agent' | 'store'>>;
+} as const satisfies Required<Omit<ServerOptions, 'agent' | 'store' | 'inputPolicy'>>;
 
 /**
  * @deprecated Renamed {@link SERVER_DEFAULTS} (the client has its own defaults); this alias
@@ -105,6 +111,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     sessionIdleMs: positiveInt('sessionIdleMs', pick('sessionIdleMs')),
     idempotencyTtlMs: positiveInt('idempotencyTtlMs', pick('idempotencyTtlMs')),
     cors: pick('cors'),
+    inputPolicy: options.inputPolicy,
   };
   const store = resolved.store;
   if (!isSessionStore(store)) {
@@ -118,6 +125,9 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   }
   if (typeof resolved.logger !== 'object' || resolved.logger === null) throw new TypeError('createServer: `logger` must be an object');
   if (typeof resolved.cors !== 'boolean') throw new TypeError('createServer: `cors` must be a boolean');
+  if (resolved.inputPolicy !== undefined && typeof resolved.inputPolicy !== 'function') {
+    throw new TypeError(`createServer: \`inputPolicy\` must be a function, got ${typeof resolved.inputPolicy}`);
+  }
   return resolved;
 }
 

@@ -1,6 +1,6 @@
 import type { TetherError } from '../errors/index.js';
 import type { Clock } from '../internal/clock.js';
-import type { CancelFrame, PromptFrame, ResetInfo, SessionEvent } from '../protocol/index.js';
+import type { CancelFrame, PromptFrame, RespondFrame, ResetInfo, SessionEvent } from '../protocol/index.js';
 
 /** The three ways events can reach the client, best first. */
 export type TransportName = 'websocket' | 'sse' | 'poll';
@@ -73,7 +73,7 @@ export interface TransportCloseInfo {
 }
 
 /** A command the WebSocket transport can carry (everything else goes over HTTP). */
-export type CommandFrame = Omit<PromptFrame, 'id'> | Omit<CancelFrame, 'id'>;
+export type CommandFrame = Omit<PromptFrame, 'id'> | Omit<CancelFrame, 'id'> | Omit<RespondFrame, 'id'>;
 
 /**
  * One connection attempt. Created by the ladder, owned by the client's

@@ -9,6 +9,7 @@ import {
   PollReply,
   PongFrame,
   PromptReply,
+  RespondReply,
   ReplyErrorFrame,
   ReplyOkFrame,
   ResetFrame,
@@ -34,6 +35,15 @@ const events = [
   { type: 'turn.completed', ...common, output: 'Hello' },
   { type: 'turn.canceled', ...common, canceledBy: 'c2', reason: 'user' },
   { type: 'turn.error', ...common, error: { code: 'boom', message: 'it broke', retryable: false } },
+  {
+    type: 'turn.input_requested',
+    ...common,
+    requestId: 'r1',
+    request: { kind: 'approval', prompt: 'Run ls?', options: [{ id: 'approve', label: 'Approve', description: 'once' }, { id: 'deny', label: 'Deny' }], details: { command: 'ls' } },
+  },
+  { type: 'turn.input_requested', ...common, requestId: 'r2', request: { kind: 'text', prompt: 'Name?' } },
+  { type: 'turn.input_answered', ...common, requestId: 'r1', answer: { option: 'approve' }, answeredBy: 'c1', source: 'client' },
+  { type: 'turn.input_answered', ...common, requestId: 'r2', answer: { text: 'x', data: { a: 1 } }, answeredBy: 'policy', source: 'policy' },
   { type: 'turn.future', ...common, extra: { a: 1 } },
   { type: 'session.future', sessionId: 's1', seq: 1, epoch: 'e1', time: 0 },
 ];
@@ -72,6 +82,7 @@ const pairs: Array<[string, checks.Check, z.ZodMiniType, unknown[]]> = [
   ['turnReply', checks.turnReply, TurnReply, [{ turn }, { turn: { ...turn, terminal: terminals[2] } }]],
   ['turnReply as PromptReply', checks.turnReply, PromptReply, [{ turn: { ...turn, status: 'queued', terminal: undefined } }]],
   ['cancelReply', checks.cancelReply, CancelReply, [{ cancelled: true }, { cancelled: false, reason: 'already_finished' }]],
+  ['respondReply', checks.respondReply, RespondReply, [{ accepted: true }, { accepted: false, reason: 'already_answered' }, { accepted: false, reason: 'turn_ended' }]],
   ['pollReply', checks.pollReply, PollReply, [{ epoch: 'e1', events: events.slice(0, 4), next: 3 }, { epoch: 'e2', events: [], reset, next: 7 }]],
   ['welcomeFrame', checks.welcomeFrame, WelcomeFrame, [{ type: 'welcome', clientId: 'c1', heartbeatMs: 15_000 }]],
   ['resetFrame', checks.resetFrame, ResetFrame, [{ type: 'reset', ...reset }]],
@@ -89,7 +100,8 @@ const odd = fc.oneof(
   fc.constantFrom<unknown>(
     0, -1, 1, 1.5, -0, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, '', 's1', 'x', null, true, false, {}, [], ['a'], [1],
     'turn.delta', 'turn.completed', 'turn.future', 'welcome', 'reply', 'reset', 'pong', 'already_finished', 'queued',
-    'running', 'history_gone', 'epoch_changed', '__proto__', 'toString',
+    'running', 'history_gone', 'epoch_changed', '__proto__', 'toString', 'turn.input_requested', 'turn.input_answered',
+    'already_answered', 'turn_ended', 'client', 'policy', 'approve',
   ),
   fc.anything(),
 );

@@ -8,7 +8,16 @@ async function collect(iterable: AsyncIterable<AgentChunk> | Iterable<AgentChunk
   for await (const chunk of iterable as AsyncIterable<AgentChunk>) chunks.push(chunk);
   return chunks;
 }
-const input = (signal: AbortSignal, prompt = 'hello') => ({ prompt, signal, sessionId: 's', turnId: 't', clientId: undefined });
+const input = (signal: AbortSignal, prompt = 'hello') => ({
+  prompt,
+  signal,
+  sessionId: 's',
+  turnId: 't',
+  clientId: undefined,
+  state: { get: () => ({}), set: async () => {} },
+  history: [],
+  requestInput: async () => ({ status: 'unanswered' as const, reason: 'turn_ended' as const }),
+});
 
 describe('demoAgent', () => {
   it('streams the reply in chunkSize deltas; the default reply echoes the prompt', async () => {

@@ -140,6 +140,23 @@ export function storeContract(name: string, make: () => Promise<StoreUnderTest>,
       expect(await again.unfinishedTurns()).toEqual([{ sessionId: 's1', turnId: 't1' }]);
     });
 
+    it('the session record is kept whole: agentState round-trips, is replaced by a later save, and survives a restart; events and turns are untouched', async () => {
+      const { store, reopen } = await make();
+      await store.saveSession(sessionRecord('s1', { metadata: { m: 1 } }));
+      await store.saveTurn('s1', turn('t1'));
+      await appendRange(store, 's1', 1, 5, 5, 100);
+      const withState = sessionRecord('s1', { metadata: { m: 1 }, agentState: { threadId: 'th_1', nested: { list: [1, 'two', null] } } });
+      await store.saveSession(withState);
+      expect((await store.loadSession('s1', { maxEvents: 100 }))!.record).toEqual(withState);
+      const replaced = sessionRecord('s1', { metadata: { m: 1 }, agentState: { threadId: 'th_2' } });
+      await store.saveSession(replaced);
+      await store.close?.();
+      const loaded = (await (await reopen()).loadSession('s1', { maxEvents: 100 }))!;
+      expect(loaded.record).toEqual(replaced);
+      expect(loaded.turns).toEqual([turn('t1')]);
+      expect(loaded.events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    });
+
     it('atomicity: records are stored by value (later changes by the caller do not leak in)', async () => {
       const { store } = await make();
       const record = sessionRecord('s1', { metadata: { n: 1 } });

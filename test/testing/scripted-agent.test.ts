@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { echoScript, scriptedAgent, type AgentChunk, type AgentInput } from '../../src/testing.js';
 
 function input(prompt: string, signal = new AbortController().signal): AgentInput {
-  return { prompt, signal, sessionId: 's1', turnId: 't1', clientId: 'c1' };
+  return {
+    prompt,
+    signal,
+    sessionId: 's1',
+    turnId: 't1',
+    clientId: 'c1',
+    state: { get: () => ({}), set: async () => {} },
+    history: [],
+    requestInput: async () => ({ status: 'unanswered', reason: 'turn_ended' }),
+  };
 }
 
 async function collect(iterable: AsyncIterable<AgentChunk> | Iterable<AgentChunk>): Promise<AgentChunk[]> {

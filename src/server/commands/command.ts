@@ -1,5 +1,5 @@
 /** The protocol's commands as plain values: what every host (HTTP, WebSocket, msw) decodes a request into. */
-import type { ErrorInfo } from '../../protocol/index.js';
+import type { ErrorInfo, InputAnswer } from '../../protocol/index.js';
 import type { EventCursor } from '../core/event-cursor.js';
 
 /**
@@ -13,6 +13,8 @@ export type Command =
   | { type: 'prompt'; sessionId: string; prompt: string; clientId?: string; idempotencyKey?: string }
   | { type: 'getTurn'; sessionId: string; turnId: string }
   | { type: 'cancel'; sessionId: string; turnId: string; clientId?: string; reason?: string }
+  /** Answer one of the turn's input requests (authorization action `respond`). */
+  | { type: 'respond'; sessionId: string; turnId: string; requestId: string; answer: InputAnswer; clientId?: string }
   /** Open a cursor into the session's log (WebSocket subscribe, SSE); the reply carries it. */
   | { type: 'subscribe'; sessionId: string; after: number; epoch?: string }
   /** One long-poll round; `signal` ends the wait early (the request went away). */

@@ -58,6 +58,14 @@ const COMMANDS: { [T in CommandType]: Handler<T> } = {
     if (!result) throw new ServerError('not_found', `Unknown turn: ${command.turnId}`, 404);
     return reply(200, result);
   },
+  async respond(core, command) {
+    // Resolves once the answer is stored; races (another answer won, the turn ended) are 200s.
+    const result = await core.respond(command.sessionId, command.turnId, command.requestId, command.answer, {
+      ...(command.clientId === undefined ? {} : { clientId: command.clientId }),
+    });
+    if (!result) throw new ServerError('not_found', `Unknown turn: ${command.turnId}`, 404);
+    return reply(200, result);
+  },
   async subscribe(core, command) {
     const cursor = await core.cursor(command.sessionId, command.epoch === undefined ? { after: command.after } : { after: command.after, epoch: command.epoch });
     if (!cursor) throw new ServerError('session_not_found', `Unknown session: ${command.sessionId}`, 404);

@@ -10,8 +10,11 @@ export function subscribeFrameCommand(frame: Extract<ClientFrame, { type: 'subsc
     : { type: 'subscribe', sessionId: frame.sessionId, after, epoch: frame.epoch };
 }
 
-/** The command of a prompt or cancel frame, on behalf of the connection's `clientId`. */
-export function commandOfFrame(frame: Extract<ClientFrame, { type: 'prompt' | 'cancel' }>, clientId: string): Command {
+/** The command of a prompt, cancel or respond frame, on behalf of the connection's `clientId`. */
+export function commandOfFrame(frame: Extract<ClientFrame, { type: 'prompt' | 'cancel' | 'respond' }>, clientId: string): Command {
+  if (frame.type === 'respond') {
+    return { type: 'respond', sessionId: frame.sessionId, turnId: frame.turnId, requestId: frame.requestId, answer: frame.answer, clientId };
+  }
   if (frame.type === 'prompt') {
     return {
       type: 'prompt',

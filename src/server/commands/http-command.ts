@@ -1,5 +1,5 @@
 /** An HTTP request (Node's or a fetch `Request` in msw) decoded into a {@link Command}, run, and answered. */
-import { CancelRequest, CreateSessionRequest, PromptRequest } from '../../protocol/index.js';
+import { CancelRequest, CreateSessionRequest, PromptRequest, RespondRequest } from '../../protocol/index.js';
 import type { EventCursor } from '../core/event-cursor.js';
 import { parseBody, parseCursor } from '../core/request-input.js';
 import { ServerError } from '../core/server-error.js';
@@ -76,6 +76,18 @@ export async function decodeHttpCommand(route: Exclude<Route, { name: 'events' |
         turnId: route.turnId,
         ...(clientId === undefined ? {} : { clientId }),
         ...(body.reason === undefined ? {} : { reason: body.reason }),
+      };
+    }
+    case 'respond': {
+      const body = parseBody(RespondRequest, await request.json());
+      const clientId = clientIdOf(request, body.clientId);
+      return {
+        type: 'respond',
+        sessionId: route.sessionId,
+        turnId: route.turnId,
+        requestId: body.requestId,
+        answer: body.answer,
+        ...(clientId === undefined ? {} : { clientId }),
       };
     }
     case 'poll': {

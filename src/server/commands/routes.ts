@@ -9,6 +9,7 @@ export type Route =
   | { name: 'turns'; sessionId: string }
   | { name: 'turn'; sessionId: string; turnId: string }
   | { name: 'cancel'; sessionId: string; turnId: string }
+  | { name: 'respond'; sessionId: string; turnId: string }
   | { name: 'events'; sessionId: string }
   | { name: 'poll'; sessionId: string }
   | { name: 'websocket' }
@@ -20,6 +21,7 @@ const ALLOWED: Record<Route['name'], string> = {
   turns: 'POST',
   turn: 'GET',
   cancel: 'POST',
+  respond: 'POST',
   events: 'GET',
   poll: 'GET',
   websocket: 'GET',
@@ -49,6 +51,7 @@ export function matchRoute(pathname: string): Route | undefined {
   if (c !== 'turns' || tid === undefined) return undefined;
   if (parts.length === 4) return { name: 'turn', sessionId: sid, turnId: tid };
   if (parts.length === 5 && e === 'cancel') return { name: 'cancel', sessionId: sid, turnId: tid };
+  if (parts.length === 5 && e === 'respond') return { name: 'respond', sessionId: sid, turnId: tid };
   return undefined;
 }
 

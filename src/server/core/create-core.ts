@@ -2,7 +2,7 @@
 import type { Clock } from '../../internal/clock.js';
 import { resolveServerOptions } from '../options.js';
 import { TetherCore } from './tether-core.js';
-import type { Agent, Logger, SessionStore } from './types.js';
+import type { Agent, InputPolicy, Logger, SessionStore } from './types.js';
 
 /** Options of {@link createCore}: the socket-free subset of `ServerOptions`, same defaults. */
 export interface CreateCoreOptions {
@@ -23,6 +23,8 @@ export interface CreateCoreOptions {
   sessionIdleMs?: number;
   /** @default 86400000 */
   idempotencyTtlMs?: number;
+  /** @default undefined (only clients answer input requests) */
+  inputPolicy?: InputPolicy | undefined;
 }
 
 /**
@@ -49,5 +51,6 @@ export function createCore(options: CreateCoreOptions): TetherCore {
     maxSnapshotTurns: resolved.maxSnapshotTurns,
     sessionIdleMs: resolved.sessionIdleMs,
     idempotencyTtlMs: resolved.idempotencyTtlMs,
+    inputPolicy: resolved.inputPolicy,
   });
 }

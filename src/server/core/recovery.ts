@@ -4,6 +4,7 @@ import type { SessionEvent } from '../../protocol/index.js';
 import type { Logger } from '../../logging/logger.js';
 import { SessionLog } from './session-log.js';
 import type { SessionRecord, StoredSession } from './session-store.js';
+import { replayInput } from './input-requests.js';
 import { addTurn, type SessionState } from './session-state.js';
 import type { StoreWriter } from './store-writer.js';
 import { statusOf, turnFromRecord, type TurnState } from './turn-state.js';
@@ -45,6 +46,7 @@ export function restoreSession(
     epoch,
     createdAt: record.createdAt,
     metadata: record.metadata,
+    record: lost ? { ...record, version: 2, epoch } : record,
     log,
     writer: options.writer(record.id, log),
     turns: new Map(),
@@ -60,7 +62,7 @@ export function restoreSession(
   // The log may be newer than the turn records (a crash between the two writes).
   for (const event of events) replay(session, event);
   const unfinished = [...session.turns.values()].filter((turn) => !turn.terminal).sort((a, b) => a.queuedSeq - b.queuedSeq);
-  return { session, unfinished, record: lost ? { ...record, version: 2, epoch } : undefined };
+  return { session, unfinished, record: lost ? session.record : undefined };
 }
 
 function replay(session: SessionState, event: SessionEvent): void {
@@ -81,6 +83,7 @@ function replay(session: SessionState, event: SessionEvent): void {
     );
   }
   if (!turn || turn.terminal) return;
+  replayInput(turn, event);
   if (event.type === 'turn.started') {
     turn.status = 'running';
     turn.startedSeq = event.seq;

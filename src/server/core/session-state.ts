@@ -1,6 +1,7 @@
 /** A session in memory: its log, turns, queue and store writer, and how it reads as info. */
 import type { SessionEvent, SessionInfo } from '../../protocol/index.js';
 import type { SessionLog, NewEvent } from './session-log.js';
+import type { SessionRecord } from './session-store.js';
 import type { StoreWriter } from './store-writer.js';
 import { turnRecord, type TurnState } from './turn-state.js';
 
@@ -10,6 +11,8 @@ export interface SessionState {
   epoch: string;
   createdAt: number;
   metadata: Record<string, unknown> | undefined;
+  /** The session's record as last handed to the store; a change saves a copy with the field changed (see {@link saveRecord}). */
+  record: SessionRecord;
   log: SessionLog;
   writer: StoreWriter;
   turns: Map<string, TurnState>;
@@ -32,6 +35,16 @@ export function appendEvent(session: SessionState, event: NewEvent, now: number)
 /** Hand the turn's current record to the store writer (after any event appended before this call). */
 export function saveTurn(session: SessionState, turn: TurnState): void {
   session.writer.turn(turnRecord(turn));
+}
+
+/**
+ * Replace the session's record and hand it to the store writer, in order with
+ * the session's events and turn records; `session.writer.flush()` resolves
+ * once it is stored.
+ */
+export function saveRecord(session: SessionState, record: SessionRecord): void {
+  session.record = record;
+  session.writer.record(record);
 }
 
 /** Register a turn in its session (and its idempotency key). */

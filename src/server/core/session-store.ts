@@ -13,6 +13,11 @@ export interface SessionRecord {
   epoch: string;
   createdAt: number;
   metadata?: Record<string, unknown>;
+  /**
+   * What the agent keeps for this session (`input.state.set()`), e.g. the id
+   * of an upstream thread. A JSON object, replaced whole on every save.
+   */
+  agentState?: Record<string, unknown>;
 }
 
 /** One turn as persisted, saved on its own (queued, then once more with its terminal). */

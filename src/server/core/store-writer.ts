@@ -3,7 +3,7 @@ import type { SessionEvent } from '../../protocol/index.js';
 import type { Logger } from '../../logging/logger.js';
 import { scheduleSoon } from './schedule.js';
 import { ServerError } from './server-error.js';
-import type { SessionStore, TurnRecord } from './session-store.js';
+import type { SessionRecord, SessionStore, TurnRecord } from './session-store.js';
 import type { TimerSet } from './timer-set.js';
 
 /** The error every command answers while the store cannot take its writes: 503 with `Retry-After`. */
@@ -57,7 +57,8 @@ export class StoreHealth {
 
 type Op =
   | { kind: 'events'; events: SessionEvent[]; upTo: number; inFlight: boolean }
-  | { kind: 'turn'; record: TurnRecord; upTo: number; inFlight: boolean };
+  | { kind: 'turn'; record: TurnRecord; upTo: number; inFlight: boolean }
+  | { kind: 'session'; record: SessionRecord; upTo: number; inFlight: boolean };
 
 interface Waiter {
   upTo: number;
@@ -134,6 +135,12 @@ export class StoreWriter {
     this.#schedule();
   }
 
+  /** Queue the session's record (replaced whole). */
+  record(record: SessionRecord): void {
+    this.#queue.push({ kind: 'session', record, upTo: ++this.#enqueued, inFlight: false });
+    this.#schedule();
+  }
+
   /**
    * Resolves once everything queued so far is stored; rejects with
    * `store_unavailable` when a write covering it failed (it is still retried).
@@ -178,7 +185,8 @@ export class StoreWriter {
       op.inFlight = true;
       try {
         if (op.kind === 'events') await store.appendEvents(sessionId, op.events, { maxEvents });
-        else await store.saveTurn(sessionId, op.record);
+        else if (op.kind === 'turn') await store.saveTurn(sessionId, op.record);
+        else await store.saveSession(op.record);
       } catch (error) {
         op.inFlight = false;
         this.#fail(error);

@@ -1,9 +1,10 @@
 /** TetherCore: the reference server's commands and reads over sessions, independent of any socket. */
 import { limits } from '../../protocol/index.js';
-import type { CancelReply, PollReply, SessionInfo, SessionSnapshot, TurnInfo } from '../../protocol/index.js';
+import type { CancelReply, InputAnswer, PollReply, RespondReply, SessionInfo, SessionSnapshot, TurnInfo } from '../../protocol/index.js';
 import type { Clock } from '../../internal/clock.js';
 import { randomId } from '../../internal/random-id.js';
 import { EventCursor } from './event-cursor.js';
+import { answerInput, deliverAnswer } from './input-requests.js';
 import { restoreSession } from './recovery.js';
 import { ServerError } from './server-error.js';
 import { SessionLog, type LogEntry } from './session-log.js';
@@ -14,7 +15,7 @@ import { StoreHealth, StoreWriter, storeUnavailable } from './store-writer.js';
 import { TimerSet } from './timer-set.js';
 import { TurnRunner } from './turn-runner.js';
 import { turnFromRecord, turnInfo, type TurnState } from './turn-state.js';
-import type { Agent, Logger } from './types.js';
+import type { Agent, InputPolicy, Logger } from './types.js';
 
 /** Resolved options of a {@link TetherCore}; every field is required. */
 export interface CoreOptions {
@@ -32,6 +33,8 @@ export interface CoreOptions {
   sessionIdleMs: number;
   /** How long an idempotency key finds its turn. */
   idempotencyTtlMs: number;
+  /** Answers agents' input requests without a client; `undefined`: only clients answer. */
+  inputPolicy?: InputPolicy | undefined;
 }
 
 /** A long-poll request: the cursor, how long to wait, and how much to answer with. */
@@ -105,6 +108,8 @@ export class TetherCore {
       timers: this.#timers,
       cancelGraceMs: options.cancelGraceMs,
       isClosing: () => this.#closing,
+      newId,
+      inputPolicy: options.inputPolicy,
     });
     this.#registry = new SessionRegistry({
       store: options.store,
@@ -331,6 +336,33 @@ export class TetherCore {
     });
     await session.writer.flush();
     return { cancelled: true };
+  }
+
+  /**
+   * Answer one of a turn's input requests (the first answer wins). Resolves
+   * to `{accepted:true}` once the answer is stored (the agent gets it then),
+   * `{accepted:false, reason}` when another answer won (`already_answered`)
+   * or the turn ended first (`turn_ended`), and `undefined` for an unknown
+   * turn. Like a cancel, it must run on the node that runs the turn.
+   *
+   * @throws {ServerError} `session_not_found` (404), `not_found` (404, unknown request), `invalid_answer` (400), `store_unavailable` (503)
+   */
+  async respond(
+    sessionId: string,
+    turnId: string,
+    requestId: string,
+    answer: InputAnswer,
+    caller: { clientId?: string } = {},
+  ): Promise<RespondReply | undefined> {
+    const found = this.#requireSession(sessionId);
+    const session = found instanceof Promise ? await found : found;
+    const turn = session.turns.get(turnId);
+    if (!turn) return undefined;
+    const reply = answerInput(session, turn, requestId, answer, caller.clientId, 'client', this.#o.clock.now());
+    if (!reply) throw new ServerError('not_found', `Unknown input request: ${requestId}`, 404);
+    await session.writer.flush();
+    if (reply.accepted) deliverAnswer(turn, requestId);
+    return reply;
   }
 
   /**

@@ -2,12 +2,14 @@
 import type { TerminalEvent } from '../../protocol/index.js';
 import type { Logger } from '../../logging/logger.js';
 import { describeValue } from '../../internal/describe-value.js';
+import { agentInput } from './agent-input.js';
+import { endInputs } from './input-requests.js';
 import { nextLoopTurn } from './schedule.js';
 import type { NewEvent } from './session-log.js';
 import { appendEvent, saveTurn, type SessionState } from './session-state.js';
 import type { TimerSet } from './timer-set.js';
 import { statusOf, type TurnState } from './turn-state.js';
-import type { Agent, AgentChunk } from './types.js';
+import type { Agent, AgentChunk, InputPolicy } from './types.js';
 
 /** What a {@link TurnRunner} needs from the core. */
 export interface TurnRunnerOptions {
@@ -18,6 +20,10 @@ export interface TurnRunnerOptions {
   cancelGraceMs: number;
   /** Whether the core is shutting down (no new turn starts). */
   isClosing(): boolean;
+  /** Ids of input requests. */
+  newId(): string;
+  /** Answers input requests without a client; `undefined`: clients only. */
+  inputPolicy?: InputPolicy | undefined;
 }
 
 // Yield to the event loop this often while draining an agent, so an agent that
@@ -63,6 +69,8 @@ export class TurnRunner {
     turn.terminal = event;
     turn.status = statusOf(event);
     turn.output = [];
+    // A cancel (or any end) settles the requests the agent still waits on.
+    endInputs(turn);
     const queued = session.queue.indexOf(turn);
     if (queued >= 0) session.queue.splice(queued, 1);
     saveTurn(session, turn);
@@ -88,13 +96,14 @@ export class TurnRunner {
     let iterator: AsyncIterator<AgentChunk> | Iterator<AgentChunk> | undefined;
     let done = false;
     try {
-      const iterable = this.#o.agent({
-        prompt: turn.prompt,
-        signal,
-        sessionId: session.id,
-        turnId: turn.id,
-        clientId: turn.clientId,
-      });
+      const iterable = this.#o.agent(
+        agentInput(session, turn, signal, {
+          now: () => this.#o.timers.clock.now(),
+          newId: this.#o.newId,
+          logger: this.#o.logger,
+          inputPolicy: this.#o.inputPolicy,
+        }),
+      );
       iterator = getIterator(iterable);
       let sinceLoopTurn = 0;
       for (;;) {

@@ -1,5 +1,6 @@
 /** A turn in memory: its live state, and how it reads as a record (store) and as info (wire). */
 import type { TerminalEvent, TurnInfo, TurnStatus } from '../../protocol/index.js';
+import type { InputEntry } from './input-requests.js';
 import type { TurnRecord } from './session-store.js';
 
 /** A turn as the core tracks it while its session is in memory. */
@@ -21,6 +22,8 @@ export interface TurnState {
   abort: AbortController | undefined;
   /** The agent's iteration has ended (returned, threw, or was never started). */
   agentSettled: boolean;
+  /** The turn's input requests by id (from its agent, or replayed from the stored log). */
+  inputs: Map<string, InputEntry>;
 }
 
 /** A fresh in-memory turn from its record (new or stored). */
@@ -40,6 +43,7 @@ export function turnFromRecord(sessionId: string, record: TurnRecord): TurnState
     output: [],
     abort: undefined,
     agentSettled: false,
+    inputs: new Map(),
   };
 }
 
