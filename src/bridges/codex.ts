@@ -10,4 +10,3 @@
  */
 export { codexAgent, CODEX_AGENT_DEFAULTS, type CodexAgent, type CodexAgentOptions } from './codex/codex-agent.js';
 export type { CodexRequest } from './codex/codex-turn.js';
-export { inMemorySessionMemory, fileSessionMemory, type SessionMemory } from './shared/session-memory.js';

@@ -9,4 +9,3 @@
  */
 export { opencodeAgent, OPENCODE_AGENT_DEFAULTS, type OpenCodeAgent, type OpenCodeAgentOptions } from './opencode/opencode-agent.js';
 export type { OpenCodePermission } from './opencode/opencode-turn.js';
-export { inMemorySessionMemory, fileSessionMemory, type SessionMemory } from './shared/session-memory.js';

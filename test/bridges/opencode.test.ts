@@ -1,5 +1,5 @@
 // The OpenCode bridge against the real `opencode serve` (1.18.x) and the project's own mock LLM.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,8 +8,9 @@ import { createFaultProxy, type FaultProxy } from '../../src/testing.js';
 import { opencodeAgent, type OpenCodeAgent } from '../../src/bridges/opencode.js';
 import { requireBinaries } from '../support/require-binary.js';
 import { OPENCODE } from '../support/system-binaries.js';
-import { fastClient, readTurn, startGatewayChild } from './fixtures/gateway.js';
-import { HELLO, type MockLlm, scriptedText, startMockLlm } from './fixtures/mock-llm.js';
+import { fastClient, readTurn, startGatewayChild, storedAgentState } from './fixtures/gateway.js';
+import { AFTER_TOOL, HELLO, type MockLlm, scriptedText, startMockLlm } from './fixtures/mock-llm.js';
+import { existsSync } from 'node:fs';
 import { type OpenCodeServer, startOpenCodeServer } from './fixtures/opencode-server.js';
 
 const bin = requireBinaries('OpenCode bridge (real opencode serve)', { opencode: OPENCODE });
@@ -74,6 +75,29 @@ describe.skipIf(!bin)('opencodeAgent with the real opencode serve', { timeout: 1
     expect(await next.result).toMatchObject({ type: 'turn.completed', output: HELLO });
   });
 
+  it('a permission OpenCode asks for is an input request both clients see; the first answer wins and the command runs', async () => {
+    await using a = fastClient(baseUrl, 'client-a');
+    await using b = fastClient(baseUrl, 'client-b');
+    const session = await a.createSession();
+    const turn = await session.prompt('tool');
+    const watched = b.session(session.id).turn(turn.id);
+    let late: Promise<unknown> | undefined;
+    const seenByB = readTurn(watched, async (event) => {
+      if (event.type !== 'turn.input_requested') return;
+      expect(event.request).toMatchObject({ kind: 'approval', options: expect.arrayContaining([expect.objectContaining({ id: 'once' })]) });
+      expect(await watched.respond(event.requestId, { option: 'once' })).toEqual({ accepted: true });
+      late = turn.respond(event.requestId, { option: 'reject' });
+    });
+    const seenByA = await readTurn(turn);
+    await seenByB;
+    expect(await late).toEqual({ accepted: false, reason: 'already_answered' });
+    expect(seenByA.events.filter((e) => e.type === 'turn.input_requested')).toHaveLength(1);
+    expect(seenByA.events.find((e) => e.type === 'turn.input_answered')).toMatchObject({ answer: { option: 'once' }, answeredBy: 'client-b' });
+    expect(await turn.result).toMatchObject({ type: 'turn.completed' });
+    expect(seenByA.text).toContain(AFTER_TOOL);
+    expect(existsSync(`${opencode.root}/work/tool-ran.txt`)).toBe(true);
+  });
+
   it('a cancel after the end answers already_finished', async () => {
     await using client = fastClient(baseUrl);
     const session = await client.createSession();
@@ -99,7 +123,7 @@ describe.skipIf(!bin)('opencodeAgent with the real opencode serve', { timeout: 1
   it('our server killed mid-turn: after the restart the turn ended interrupted and the next turn works on the same OpenCode session', async () => {
     const store = mkdtempSync(join(tmpdir(), 'bridge-restart-'));
     try {
-      const sessionOf = (id: string) => (JSON.parse(readFileSync(join(store, 'opencode-sessions.json'), 'utf8')) as Record<string, string>)[id];
+      const sessionOf = (_sessionId: string) => storedAgentState(store, 'opencodeSessionId');
       const first = await startGatewayChild(store, 'opencode', opencode.baseUrl);
       let sessionId: string;
       let turnId: string;

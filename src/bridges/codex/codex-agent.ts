@@ -2,15 +2,13 @@
 import type { Agent, AgentChunk, AgentInput, Logger } from '../../server.js';
 import { systemClock, waitAtMost } from '../../internal/clock.js';
 import { ChunkQueue } from '../shared/chunk-queue.js';
-import { inMemorySessionMemory, type SessionMemory, upstreamIdFor } from '../shared/session-memory.js';
+import { rememberUpstreamId, upstreamId } from '../shared/upstream-id.js';
 import { CodexConnection } from './codex-connection.js';
 import { CodexTurn, type CodexRequest, type CodexTurnInfo } from './codex-turn.js';
 import { type CodexEndpoint, JsonRpcError, type JsonRpcLink } from './json-rpc-link.js';
 
 /** Options of {@link codexAgent}: where Codex is, plus how threads are started. */
 export type CodexAgentOptions = CodexEndpoint & {
-  /** Where each agent-tether session's Codex thread id is kept. @default inMemorySessionMemory() */
-  memory?: SessionMemory;
   /** `cwd` of new threads (Codex's working directory for the agent). @default Codex's own */
   cwd?: string;
   /** `approvalPolicy` of new threads (`never`, `on-request`, `untrusted`, …). @default Codex's configured one */
@@ -19,12 +17,6 @@ export type CodexAgentOptions = CodexEndpoint & {
   sandbox?: string;
   /** `model` of new threads. @default Codex's configured one */
   model?: string;
-  /**
-   * Answers Codex's approval requests (`item/commandExecution/requestApproval`, …):
-   * return a decision (`'accept'`, `'decline'`, …). Every request is also a
-   * `turn.item` clients see. @default declines every request
-   */
-  approve?: (request: CodexRequest & { sessionId: string; turnId: string }) => unknown;
   /** How long one attempt to reach Codex may take. @default 10_000 */
   connectTimeoutMs?: number;
   /** How long a turn waits for Codex to come back after a lost connection before it fails. @default 30_000 */
@@ -43,6 +35,9 @@ export const CODEX_AGENT_DEFAULTS = {
   reconnectTimeoutMs: 30_000,
   settleTimeoutMs: 10_000,
 } as const;
+
+/** Where the session's Codex thread id is kept in its agent state. */
+const THREAD_KEY = 'codexThreadId';
 
 /** Codex answers `turn/interrupt` for a turn that already ended with this code. */
 const INVALID_REQUEST = -32600;
@@ -74,8 +69,6 @@ export function codexAgent(options: CodexAgentOptions): CodexAgent {
     clientName: 'agent-tether',
     clientVersion: '0',
   });
-  const memory = options.memory ?? inMemorySessionMemory();
-  const creating = new Map<string, Promise<string>>();
   /** Per thread: settles when the last turn the bridge started there has ended in Codex. */
   const settled = new Map<string, Promise<unknown>>();
   const threadParams = pick(options, ['cwd', 'approvalPolicy', 'sandbox', 'model']);
@@ -90,7 +83,7 @@ export function codexAgent(options: CodexAgentOptions): CodexAgent {
    * Follow `threadId` on the current connection. A thread with no turn yet is
    * not resumable (Codex has not written it down): a new one replaces it.
    */
-  const attach = async (link: JsonRpcLink, sessionId: string, threadId: string): Promise<{ threadId: string; active: boolean }> => {
+  const attach = async (link: JsonRpcLink, input: AgentInput, threadId: string): Promise<{ threadId: string; active: boolean }> => {
     if (connection.follows(threadId)) return { threadId, active: false };
     try {
       const resumed = (await link.request('thread/resume', { threadId, excludeTurns: true })) as { thread: { status?: { type?: string } } };
@@ -99,7 +92,7 @@ export function codexAgent(options: CodexAgentOptions): CodexAgent {
     } catch (error) {
       if (!(error instanceof JsonRpcError && /no rollout found/.test(error.message))) throw error;
       const fresh = await startThread(link);
-      await memory.set(sessionId, fresh);
+      await rememberUpstreamId(input, THREAD_KEY, fresh);
       return { threadId: fresh, active: false };
     }
   };
@@ -136,18 +129,17 @@ export function codexAgent(options: CodexAgentOptions): CodexAgent {
   async function drive(input: AgentInput, queue: ChunkQueue): Promise<void> {
     const { sessionId, turnId, signal } = input;
     let link = await connection.ready();
-    let threadId = await upstreamIdFor(memory, creating, sessionId, () => startThread(link));
+    let threadId = await upstreamId(input, THREAD_KEY, () => startThread(link));
     const previous = settled.get(threadId);
     if (previous) await waitAtMost(systemClock, previous, settleTimeoutMs);
-    const attached = await attach(link, sessionId, threadId);
+    const attached = await attach(link, input, threadId);
     threadId = attached.threadId;
     if (attached.active) await interruptOrphan(link, threadId);
     if (signal.aborted) return queue.end();
 
     const turn = new CodexTurn(queue, (request) => {
-      const decision = options.approve?.({ ...request, sessionId, turnId }) ?? 'decline';
-      queue.push({ type: 'item', item: { source: 'codex', event: request.method, request: request.params, decision } });
-      link.answer(request.id, { decision });
+      // Codex waits for the answer; the turn keeps reading everything else meanwhile.
+      void askClients(input, request).then((decision) => link.answer(request.id, { decision }));
     });
     const stop = connection.listen(threadId, turn);
     settled.set(threadId, turn.completed);
@@ -179,7 +171,7 @@ export function codexAgent(options: CodexAgentOptions): CodexAgent {
         // Lost the connection: Codex (over WebSocket) keeps running the turn. Reach it again,
         // follow the thread again, and learn whether the turn ended while we were away.
         link = await connection.ready();
-        await attach(link, sessionId, threadId);
+        await attach(link, input, threadId);
         const latest = await lastTurn(link, threadId);
         if (latest?.id === started.id && latest.status !== 'inProgress') turn.finish(latest);
         else if (latest?.id !== started.id) turn.finish({ id: started.id, status: 'failed', error: { message: 'Codex lost the turn' } });
@@ -202,6 +194,33 @@ export function codexAgent(options: CodexAgentOptions): CodexAgent {
   const close = async () => connection.close();
   return Object.assign(agent, { close, [Symbol.asyncDispose]: close });
 }
+
+/**
+ * A Codex approval request (`item/commandExecution/requestApproval`, `item/fileChange/requestApproval`, …)
+ * asked of the session's clients (and the server's `inputPolicy`) as an input request of kind
+ * `approval`; the first answer is Codex's decision. No answer before the turn ends → `cancel`.
+ */
+async function askClients(input: AgentInput, request: CodexRequest): Promise<unknown> {
+  const p = request.params;
+  const offered = Array.isArray(p.availableDecisions) ? p.availableDecisions.filter((d): d is string => typeof d === 'string') : [];
+  const decisions = offered.length > 0 ? offered : ['accept', 'decline'];
+  const what = typeof p.command === 'string' ? `Run \`${p.command}\`?` : `Allow ${request.method.replace(/^item\/|\/requestApproval$/g, '')}?`;
+  const resolution = await input.requestInput({
+    kind: 'approval',
+    prompt: typeof p.reason === 'string' && p.reason !== '' ? `${what} (${p.reason})` : what,
+    options: decisions.map((id) => ({ id, label: DECISION_LABELS[id] ?? id })),
+    details: { source: 'codex', method: request.method, ...p },
+  });
+  if (resolution.status !== 'answered') return 'cancel';
+  return resolution.answer.option ?? (resolution.answer.text === undefined ? 'decline' : resolution.answer.text);
+}
+
+const DECISION_LABELS: Record<string, string> = {
+  accept: 'Approve',
+  acceptForSession: 'Approve for this session',
+  decline: 'Decline',
+  cancel: 'Decline and stop the turn',
+};
 
 function checkEndpoint(options: CodexAgentOptions): CodexEndpoint {
   if (typeof options !== 'object' || options === null) {

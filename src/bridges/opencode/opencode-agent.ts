@@ -2,7 +2,7 @@
 import type { Agent, AgentChunk, AgentInput, Logger } from '../../server.js';
 import { systemClock, waitAtMost } from '../../internal/clock.js';
 import { ChunkQueue } from '../shared/chunk-queue.js';
-import { inMemorySessionMemory, type SessionMemory, upstreamIdFor } from '../shared/session-memory.js';
+import { upstreamId } from '../shared/upstream-id.js';
 import { newMessageId } from './message-id.js';
 import { OpenCodeEvents } from './opencode-events.js';
 import { OpenCodeRest } from './opencode-rest.js';
@@ -12,14 +12,6 @@ import { type OpenCodePermission, OpenCodeTurn } from './opencode-turn.js';
 export interface OpenCodeAgentOptions {
   /** Where `opencode serve` listens, e.g. `http://127.0.0.1:4096`. */
   baseUrl: string;
-  /** Where each agent-tether session's OpenCode session id is kept. @default inMemorySessionMemory() */
-  memory?: SessionMemory;
-  /**
-   * Answers OpenCode's permission requests (`permission.asked`): return
-   * `'once'`, `'always'` or `'reject'`. Every request is also a `turn.item`.
-   * @default rejects every request
-   */
-  approve?: (request: { permission: OpenCodePermission; sessionId: string; turnId: string }) => 'once' | 'always' | 'reject';
   /** Longest wait for one REST call. @default 30_000 */
   requestTimeoutMs?: number;
   /** Longest wait for OpenCode to show the prompt's user message (its acceptance). @default 60_000 */
@@ -65,8 +57,6 @@ export function opencodeAgent(options: OpenCodeAgentOptions): OpenCodeAgent {
   const logger: Logger = options.logger ?? {};
   const rest = new OpenCodeRest(options.baseUrl, o.requestTimeoutMs);
   const events = new OpenCodeEvents(options.baseUrl, logger);
-  const memory = options.memory ?? inMemorySessionMemory();
-  const creating = new Map<string, Promise<string>>();
 
   /** Waits until `done()` holds, re-checking at every change and re-reading stored messages when the bus is quiet; false after `ms`. */
   const until = async (turn: OpenCodeTurn, ocSession: string, done: () => boolean, ms: number, signal?: AbortSignal): Promise<boolean> => {
@@ -93,7 +83,7 @@ export function opencodeAgent(options: OpenCodeAgentOptions): OpenCodeAgent {
   async function drive(input: AgentInput, queue: ChunkQueue): Promise<void> {
     const { sessionId, turnId, signal } = input;
     await waitAtMost(systemClock, events.connected(), o.requestTimeoutMs);
-    const ocSession = await upstreamIdFor(memory, creating, sessionId, async () => (await rest.createSession(`agent-tether ${sessionId}`)).id);
+    const ocSession = await upstreamId(input, SESSION_KEY, async () => (await rest.createSession(`agent-tether ${sessionId}`)).id);
     await settleOrphan(ocSession);
     if (signal.aborted) return queue.end();
 
@@ -101,9 +91,10 @@ export function opencodeAgent(options: OpenCodeAgentOptions): OpenCodeAgent {
     let gapped = false;
     const turn = new OpenCodeTurn(messageId, queue, {
       permission: (permission) => {
-        const response = options.approve?.({ permission, sessionId, turnId }) ?? 'reject';
-        queue.push({ type: 'item', item: { source: 'opencode', event: 'permission.asked', permission, response } });
-        rest.reply(ocSession, permission.id, response).catch((error: unknown) => logger.warn?.({ err: error, sessionId }, 'agent-tether: answering an OpenCode permission failed'));
+        // OpenCode waits for the reply; the turn keeps reading everything else meanwhile.
+        void askClients(input, permission)
+          .then((response) => rest.reply(ocSession, permission.id, response))
+          .catch((error: unknown) => logger.warn?.({ err: error, sessionId }, 'agent-tether: answering an OpenCode permission failed'));
       },
       resumed: () => {
         gapped = true;
@@ -166,6 +157,31 @@ export function opencodeAgent(options: OpenCodeAgentOptions): OpenCodeAgent {
   };
   const close = async () => events.close();
   return Object.assign(agent, { close, [Symbol.asyncDispose]: close });
+}
+
+/** Where the session's OpenCode session id is kept in its agent state. */
+const SESSION_KEY = 'opencodeSessionId';
+
+const PERMISSION_OPTIONS = [
+  { id: 'once', label: 'Allow once' },
+  { id: 'always', label: 'Always allow' },
+  { id: 'reject', label: 'Reject' },
+];
+
+/**
+ * OpenCode's `permission.asked` asked of the session's clients (and the server's `inputPolicy`) as an
+ * input request of kind `approval`; the first answer is the reply. No answer before the turn ends → `reject`.
+ */
+async function askClients(input: AgentInput, permission: OpenCodePermission): Promise<string> {
+  const patterns = Array.isArray(permission.patterns) ? permission.patterns.join(', ') : '';
+  const resolution = await input.requestInput({
+    kind: 'approval',
+    prompt: `Allow ${String(permission.permission ?? 'this')}${patterns ? `: ${patterns}` : ''}?`,
+    options: PERMISSION_OPTIONS,
+    details: { source: 'opencode', ...permission },
+  });
+  const option = resolution.status === 'answered' ? resolution.answer.option : undefined;
+  return option === 'once' || option === 'always' ? option : 'reject';
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {
