@@ -28,6 +28,7 @@ const FIGURES = [
   { name: 'storage-turn-cost', execArgv: [], timeoutMs: 240_000 },
   { name: 'storage-restart', execArgv: [], timeoutMs: 300_000 },
   { name: 'storage-big-history', execArgv: [], timeoutMs: 600_000 },
+  { name: 'bridge-codex', execArgv: [], timeoutMs: 900_000 },
 ];
 
 const args = parseArgs();

@@ -75,6 +75,14 @@ describe.skipIf(!bin)('codexAgent with the real codex app-server', { timeout: 90
     expect(await next.result).toMatchObject({ type: 'turn.completed', output: HELLO });
   });
 
+  it('a turn Codex fails (the model answered 400) ends with turn.error carrying its message', async () => {
+    await using client = fastClient(baseUrl);
+    const session = await client.createSession();
+    const turn = await session.prompt('fail');
+    expect(await turn.result).toMatchObject({ type: 'turn.error', error: { message: expect.stringContaining('mock forced 400') } });
+    expect(await (await session.prompt('say hello')).result).toMatchObject({ type: 'turn.completed', output: HELLO });
+  });
+
   it('a cancel after the end answers already_finished', async () => {
     await using client = fastClient(baseUrl);
     const session = await client.createSession();

@@ -36,7 +36,7 @@ describe.skipIf(!bin)('opencodeAgent with the real opencode serve', { timeout: 1
     await using client = fastClient(baseUrl);
     const turn = await (await client.createSession()).prompt('warm up');
     expect(await turn.result).toMatchObject({ type: 'turn.completed' });
-  }, 240_000);
+  }, 400_000);
 
   afterAll(async () => {
     await server?.close();
@@ -96,6 +96,29 @@ describe.skipIf(!bin)('opencodeAgent with the real opencode serve', { timeout: 1
     expect(await turn.result).toMatchObject({ type: 'turn.completed' });
     expect(seenByA.text).toContain(AFTER_TOOL);
     expect(existsSync(`${opencode.root}/work/tool-ran.txt`)).toBe(true);
+  });
+
+  it('a prompt that fails after prompt_async answered 204 ends with turn.error carrying the model error', async () => {
+    await using client = fastClient(baseUrl);
+    const session = await client.createSession();
+    const turn = await session.prompt('fail');
+    expect(await turn.result).toMatchObject({ type: 'turn.error', error: { message: expect.stringContaining('mock forced 400') } });
+    expect(await (await session.prompt('say hello')).result).toMatchObject({ type: 'turn.completed', output: HELLO });
+  });
+
+  it('OpenCode retrying a 503 forever is cut at retryTimeoutMs: turn.error, and the session works again', async () => {
+    await using bounded = opencodeAgent({ baseUrl: opencode.baseUrl, retryTimeoutMs: 3000, pollAfterMs: 1000 });
+    const gateway = createServer({ agent: bounded });
+    const { url } = await gateway.listen(0, '127.0.0.1');
+    try {
+      await using client = fastClient(url);
+      const session = await client.createSession();
+      const turn = await session.prompt('overloaded');
+      expect(await turn.result).toMatchObject({ type: 'turn.error', error: { message: expect.stringContaining('kept retrying') } });
+      expect(await (await session.prompt('say hello')).result).toMatchObject({ type: 'turn.completed', output: HELLO });
+    } finally {
+      await gateway.close();
+    }
   });
 
   it('a cancel after the end answers already_finished', async () => {
