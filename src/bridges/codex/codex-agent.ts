@@ -5,7 +5,7 @@ import { ChunkQueue } from '../shared/chunk-queue.js';
 import { rememberUpstreamId, upstreamId } from '../shared/upstream-id.js';
 import { CodexConnection } from './codex-connection.js';
 import { CodexTurn, type CodexRequest, type CodexTurnInfo } from './codex-turn.js';
-import { type CodexEndpoint, JsonRpcError, type JsonRpcLink } from './json-rpc-link.js';
+import { type CodexEndpoint, JsonRpcError, type JsonRpcLink, LinkClosedError } from './json-rpc-link.js';
 
 /** Options of {@link codexAgent}: where Codex is, plus how threads are started. */
 export type CodexAgentOptions = CodexEndpoint & {
@@ -162,20 +162,22 @@ export function codexAgent(options: CodexAgentOptions): CodexAgent {
       if (signal.aborted) interrupt();
       let ended: CodexTurnInfo | undefined;
       while (!ended) {
-        const lost = turn.whenLost();
-        const next = await Promise.race([turn.completed, lost.then(() => undefined)]);
-        if (next) {
-          ended = next;
-          break;
-        }
+        const seen = turn.losses;
+        ended = await Promise.race([turn.completed, turn.whenLost(seen).then(() => undefined)]);
+        if (ended) break;
         // Lost the connection: Codex (over WebSocket) keeps running the turn. Reach it again,
         // follow the thread again, and learn whether the turn ended while we were away.
-        link = await connection.ready();
-        await attach(link, input, threadId);
-        const latest = await lastTurn(link, threadId);
-        if (latest?.id === started.id && latest.status !== 'inProgress') turn.finish(latest);
-        else if (latest?.id !== started.id) turn.finish({ id: started.id, status: 'failed', error: { message: 'Codex lost the turn' } });
-        if (signal.aborted) interrupt();
+        // Losing it again meanwhile just means one more round (each bounded by reconnectTimeoutMs).
+        try {
+          link = await connection.ready();
+          await attach(link, input, threadId);
+          const latest = await lastTurn(link, threadId);
+          if (latest?.id !== started.id) turn.finish({ id: started.id, status: 'failed', error: { message: 'Codex lost the turn' } });
+          else if (latest.status !== 'inProgress') turn.finish(latest);
+          if (signal.aborted) interrupt();
+        } catch (error) {
+          if (!(error instanceof LinkClosedError)) throw error;
+        }
       }
       if (ended.status === 'completed' || signal.aborted) return queue.end();
       if (ended.status === 'interrupted') return queue.fail(new Error('Codex interrupted the turn'));

@@ -102,16 +102,21 @@ export class CodexTurn implements ThreadListener {
     this.#onRequest({ id, method, params });
   }
 
+  /** How many times the connection was lost while this turn ran. */
+  losses = 0;
+
   lost(): void {
     this.#gapped = true;
     this.#live.clear();
+    this.losses++;
     const wake = this.#lostWake;
     this.#lostWake = undefined;
     wake?.();
   }
 
-  /** Resolves when the connection is lost (from now on). */
-  whenLost(): Promise<void> {
+  /** Resolves once the connection was lost more than `seen` times (at once if it already was). */
+  whenLost(seen: number): Promise<void> {
+    if (this.losses > seen) return Promise.resolve();
     return new Promise((resolve) => {
       this.#lostWake = resolve;
     });

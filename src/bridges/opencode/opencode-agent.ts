@@ -118,13 +118,17 @@ export function opencodeAgent(options: OpenCodeAgentOptions): OpenCodeAgent {
       }
       if (signal.aborted) abort();
       let retryingSince: number | undefined;
+      let failedIdleSince: number | undefined;
       const ended = () => {
         if (turn.end) return true;
         if (turn.retrying) retryingSince ??= Date.now();
         else retryingSince = undefined;
         if (retryingSince !== undefined && Date.now() - retryingSince > o.retryTimeoutMs) return true;
-        // Idle with no assistant terminal: the prompt failed before answering (prompt_async said 204 anyway).
-        return turn.idle && turn.sessionError !== undefined;
+        // Idle after an error with no assistant terminal for a while: the prompt failed before any
+        // answer (prompt_async said 204 anyway). Normally the failed assistant message follows the
+        // idle, and the next prompt must wait for it (one sent at the first idle was seen lost).
+        if (turn.idle && turn.sessionError !== undefined) failedIdleSince ??= Date.now();
+        return failedIdleSince !== undefined && Date.now() - failedIdleSince > o.pollAfterMs;
       };
       while (!(await until(turn, ocSession, ended, 30_000))) {
         // Quiet for 30 s: when OpenCode is no longer busy, its stored messages hold the end, or nothing will.
