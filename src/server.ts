@@ -15,6 +15,21 @@ export {
   type CloseOptions,
 } from './server/create-server.js';
 export { SERVER_DEFAULTS, DEFAULTS, type ServerOptions } from './server/options.js';
+export {
+  ownerOrShared,
+  type Principal,
+  type AuthRequest,
+  type Authenticate,
+  type Authorize,
+  type AuthorizeRequest,
+  type AuthAction,
+  type SessionAccess,
+  type Caller,
+} from './server/security/principal.js';
+export { tokenAuthenticator } from './server/security/token-authenticator.js';
+export { SafeAgentError, isSafeAgentError, type SafeAgentErrorOptions } from './server/security/safe-agent-error.js';
+export { REDACTED_AGENT_MESSAGE } from './server/security/redact-agent-error.js';
+export type { AllowedOrigins } from './server/security/origins.js';
 export { memoryStore, type MemoryStore, type MemoryStoreOptions } from './server/stores/memory-store.js';
 export { fileStore, type FileStore, type FileStoreOptions } from './server/stores/file-store.js';
 export { demoAgent, type DemoAgentOptions } from './server/demo-agent.js';

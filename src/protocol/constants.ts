@@ -35,6 +35,22 @@ export const headers = {
   clientId: 'X-Tether-Client',
   lastEventId: 'Last-Event-ID',
   retryAfter: 'Retry-After',
+  /** `Authorization: Bearer <token>` on HTTP, SSE and long-poll requests. */
+  authorization: 'Authorization',
+} as const;
+
+/**
+ * WebSocket subprotocols. Browsers cannot set headers on a WebSocket, so a
+ * client offers {@link wsProtocols.v1} and, when it has a token,
+ * `agent-tether.bearer.<base64url(token)>`; the server reads the token from
+ * the second and selects `agent-tether.v1`. (Not a query parameter: URLs land
+ * in proxy logs.)
+ */
+export const wsProtocols = {
+  /** The protocol version a server selects. */
+  v1: 'agent-tether.v1',
+  /** Prefix of the subprotocol that carries the bearer token, base64url-encoded (no padding). */
+  bearerPrefix: 'agent-tether.bearer.',
 } as const;
 
 /** WebSocket close codes (RFC 6455 §7.4.1) and what they mean here. */
@@ -49,6 +65,8 @@ export const closeCodes = {
   policyViolation: 1008,
   /** A frame exceeded the size limit. */
   tooBig: 1009,
+  /** The server gave up on a connection that does not read its output; reconnect and resume from the cursor. */
+  tryAgainLater: 1013,
   /** The server failed unexpectedly. */
   internalError: 1011,
 } as const;

@@ -21,6 +21,8 @@ export const TurnInfo = z.object({
   queuedSeq: z.int().check(z.positive()),
   /** The turn's terminal event, once it has one. */
   terminal: z.optional(TerminalEvent),
+  /** Set in a session snapshot when `prompt` or a completed turn's `output` was cut; the turn's own route has all of it. */
+  truncated: z.optional(z.boolean()),
 });
 
 /** A session's current state. */
@@ -74,6 +76,8 @@ export const ErrorBody = z.object({ error: ErrorInfo });
 /** `POST /v1/sessions` body (optional). */
 export const CreateSessionRequest = z.object({
   metadata: z.optional(z.record(z.string(), z.unknown())),
+  /** Principal ids that may use the session besides its creator (servers with authentication). */
+  sharedWith: z.optional(z.array(z.string().check(z.minLength(1), z.maxLength(256))).check(z.maxLength(100))),
 });
 /** `POST /v1/sessions` reply (201). */
 export const CreateSessionReply = z.object({ session: SessionInfo });

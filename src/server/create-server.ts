@@ -9,6 +9,12 @@ import { Dispatcher } from './commands/dispatcher.js';
 import { handleRequest } from './hosts/handle-request.js';
 import { handleUpgrade } from './hosts/upgrade.js';
 import { resolveServerOptions, type ServerOptions } from './options.js';
+import { RequestLimits, type LimitStats } from './limits/request-limits.js';
+import { repeatLimitedLogger } from '../logging/repeat-limited-logger.js';
+import { AccessControl } from './security/access-control.js';
+import { selectSubprotocol } from './security/credentials.js';
+import { OriginPolicy } from './security/origins.js';
+import type { SessionAccess } from './security/principal.js';
 
 /** Per-connection numbers from {@link TetherServer.stats}. */
 export interface ConnectionStats {
@@ -36,6 +42,8 @@ export interface ServerStats {
   /** Long-poll requests waiting for events. */
   pendingPolls: number;
   connections: ConnectionStats[];
+  /** Requests refused by the limits (429), open connections, connections closed for not reading. */
+  limits: LimitStats;
 }
 
 /** Options of {@link TetherServer.close}. */
@@ -46,8 +54,15 @@ export interface CloseOptions {
 
 /** The reference server returned by {@link createServer}. */
 export interface TetherServer {
-  /** Start listening (port 0 picks a free port). Loads the store first. @default port 0, host '127.0.0.1' */
+  /** Start listening (port 0 picks a free port). Loads the store first. @default port 0, host: the `host` option ('127.0.0.1') */
   listen(port?: number, host?: string): Promise<{ url: string; port: number }>;
+  /**
+   * Share a session with more principals (added to its `sharedWith`, stored);
+   * with the default `authorize` they may then read, subscribe, prompt and cancel it.
+   *
+   * @throws {ServerError} `session_not_found` (404), `store_unavailable` (503)
+   */
+  shareSession(sessionId: string, principalIds: readonly string[]): Promise<SessionAccess>;
   /** Graceful shutdown (F7). Idempotent. */
   close(options?: CloseOptions): Promise<void>;
   /** The base URL once listening (`http://host:port`), else `undefined`. */
@@ -75,6 +90,8 @@ export interface TetherServer {
  */
 export function createServer(options: ServerOptions): TetherServer {
   const resolved = resolveServerOptions(options);
+  // A client can make the server log (aborted bodies, bad frames): identical lines are rate-limited.
+  resolved.logger = repeatLimitedLogger(resolved.logger, { maxLines: resolved.maxRepeatedLogLines, windowMs: resolved.repeatedLogWindowMs, clock: resolved.clock });
   const { clock, logger } = resolved;
   const core = new TetherCore({
     agent: resolved.agent,
@@ -87,31 +104,71 @@ export function createServer(options: ServerOptions): TetherServer {
     sessionIdleMs: resolved.sessionIdleMs,
     idempotencyTtlMs: resolved.idempotencyTtlMs,
     inputPolicy: resolved.inputPolicy,
+    maxSnapshotTextChars: resolved.maxSnapshotTextChars,
   });
   let closing = false;
   let connectionIds = 0;
   const ctx: HostContext = {
-    dispatcher: new Dispatcher(core, { logger, maxPollEvents: resolved.maxPollEvents }),
+    dispatcher: new Dispatcher(core, {
+      logger,
+      maxPollEvents: resolved.maxPollEvents,
+      access: new AccessControl({ authenticate: resolved.authenticate, authorize: resolved.authorize, trustProxy: resolved.trustProxy }),
+    }),
     options: resolved,
+    origins: new OriginPolicy(resolved.allowedOrigins, resolved.authenticate !== undefined, resolved.cors),
     connections: new Set<Connection>(),
     polls: new Set(),
     isClosing: () => closing,
     nextConnectionId: () => ++connectionIds,
     batchBytes: Math.max(1024, Math.floor(resolved.highWaterBytes / 4)),
+    limits: new RequestLimits(resolved, clock, async (sessionId) => {
+      try {
+        return (await core.getSession(sessionId))?.queuedTurnIds.length;
+      } catch {
+        return undefined; // the prompt itself will meet the failure and answer it
+      }
+    }),
   };
 
-  const http: HttpServer = createHttpServer((req, res) => {
-    void handleRequest(ctx, req, res);
-  });
-  http.on('clientError', (error, socket: Socket) => {
+  const http: HttpServer = createHttpServer(
+    {
+      // Slow clients (slowloris): headers, then the whole request, each within its time;
+      // Node checks every `connectionsCheckingInterval`, so it follows the shorter timeout.
+      headersTimeout: resolved.headersTimeoutMs,
+      requestTimeout: resolved.requestTimeoutMs,
+      keepAliveTimeout: resolved.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(resolved.headersTimeoutMs / 4))),
+    },
+    (req, res) => {
+      void handleRequest(ctx, req, res);
+    },
+  );
+  // No traffic either way for this long: the socket is closed (SSE and WebSocket opt out; they have heartbeats).
+  http.setTimeout(resolved.idleSocketTimeoutMs);
+  http.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     logger.debug?.({ err: error }, 'agent-tether: client error');
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (timedOut) ctx.limits.timedOut();
+    if (socket.writable) socket.end(`HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     else socket.destroy();
   });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: resolved.maxFrameBytes, clientTracking: false });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: resolved.maxFrameBytes,
+    clientTracking: false,
+    // autoPong off: the WebSocket host answers pings itself, counted in the connection's write budget.
+    autoPong: false,
+    // Select agent-tether.v1, never echo the subprotocol that carries the token.
+    handleProtocols: (offered) => selectSubprotocol(offered),
+  });
   wss.on('error', (error) => logger.error?.({ err: error }, 'agent-tether: websocket server error'));
-  http.on('upgrade', (req, socket: Socket, head: Buffer) => handleUpgrade(ctx, wss, req, socket, head));
+  http.on('upgrade', (req, socket: Socket, head: Buffer) => {
+    handleUpgrade(ctx, wss, req, socket, head).catch((error: unknown) => {
+      logger.error?.({ err: error }, 'agent-tether: websocket upgrade failed');
+      socket.destroy();
+    });
+  });
 
   let url: string | undefined;
   let closePromise: Promise<void> | undefined;
@@ -133,7 +190,7 @@ export function createServer(options: ServerOptions): TetherServer {
   }
 
   const server: TetherServer = {
-    async listen(port = 0, host = '127.0.0.1') {
+    async listen(port = 0, host = resolved.host) {
       if (closing) throw new Error('createServer: the server is closed');
       await core.start();
       await new Promise<void>((resolve, reject) => {
@@ -149,6 +206,12 @@ export function createServer(options: ServerOptions): TetherServer {
       const address = http.address() as AddressInfo;
       const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       url = `http://${hostPart}:${address.port}`;
+      if (!resolved.authenticate) {
+        logger.warn?.(
+          { url, host: address.address },
+          `agent-tether: running without authentication: anyone who can reach ${url} may read, prompt and cancel every session (set \`authenticate\` before exposing it)`,
+        );
+      }
       return { url, port: address.port };
     },
     close(closeOptions: CloseOptions = {}) {
@@ -158,11 +221,13 @@ export function createServer(options: ServerOptions): TetherServer {
     get url() {
       return url;
     },
+    shareSession: (sessionId, principalIds) => core.shareSession(sessionId, principalIds),
     core,
     stats() {
       return {
         ...core.stats(),
         pendingPolls: ctx.polls.size,
+        limits: ctx.limits.stats(),
         connections: [...ctx.connections].map((connection) => ({
           id: connection.id,
           kind: connection.kind,

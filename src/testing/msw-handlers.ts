@@ -11,6 +11,7 @@ import { API_PREFIX, limits } from '../protocol/index.js';
 import type { Agent, TetherCore } from '../server.js';
 import { Dispatcher } from '../server/commands/dispatcher.js';
 import { createCore } from '../server/core/create-core.js';
+import { AccessControl } from '../server/security/access-control.js';
 import { MswFaultState, mswFaults, type MswFaults } from './msw/faults.js';
 import { httpHandlers } from './msw/http-handlers.js';
 import type { MswHost } from './msw/msw-host.js';
@@ -65,7 +66,11 @@ export function createMswHandlers(options: MswHandlersOptions): MswTether {
   const core = createCore({ agent, logger, ...(options.store === undefined ? {} : { store: options.store }) });
   const started = core.start();
   const host: MswHost = {
-    dispatcher: new Dispatcher(core, { logger, maxPollEvents: limits.maxPollEvents }),
+    dispatcher: new Dispatcher(core, {
+      logger,
+      maxPollEvents: limits.maxPollEvents,
+      access: new AccessControl({ authenticate: options.authenticate, authorize: options.authorize }),
+    }),
     started,
     faults: new MswFaultState(),
     streams: new Set(),

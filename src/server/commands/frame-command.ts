@@ -10,7 +10,7 @@ export function subscribeFrameCommand(frame: Extract<ClientFrame, { type: 'subsc
     : { type: 'subscribe', sessionId: frame.sessionId, after, epoch: frame.epoch };
 }
 
-/** The command of a prompt, cancel or respond frame, on behalf of the connection's `clientId`. */
+/** The command of a prompt, cancel or respond frame, on behalf of the connection's `clientId` (its label; the principal is on `caller`). */
 export function commandOfFrame(frame: Extract<ClientFrame, { type: 'prompt' | 'cancel' | 'respond' }>, clientId: string): Command {
   if (frame.type === 'respond') {
     return { type: 'respond', sessionId: frame.sessionId, turnId: frame.turnId, requestId: frame.requestId, answer: frame.answer, clientId };

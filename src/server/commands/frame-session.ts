@@ -1,10 +1,11 @@
 /** One WebSocket connection's frames, the same on every socket host: decode, run through the dispatcher, reply. */
 import type { EventCursor } from '../core/event-cursor.js';
 import { decodeClientFrame } from '../core/request-input.js';
-import type { CommandReply } from './command.js';
+import type { Command, CommandReply } from './command.js';
 import type { Dispatcher } from './dispatcher.js';
 import { commandOfFrame, subscribeFrameCommand } from './frame-command.js';
 import { LatestWins } from './latest-wins.js';
+import type { Caller } from '../security/principal.js';
 
 /** What a socket host does for the frames: write, close, and move a session's events. */
 export interface FrameHost {
@@ -19,6 +20,10 @@ export interface FrameHost {
   stopStream(sessionId: string): void;
   /** Called before a command frame (not a ping) runs; may throw an injected failure. */
   beforeCommand?(): void;
+  /** Runs a decoded command (the Node host checks its limits first). @default dispatcher.run */
+  run?(command: Command): Promise<CommandReply>;
+  /** Deepest JSON nesting accepted in a frame. @default 64 */
+  maxJsonDepth?: number;
 }
 
 /**
@@ -31,17 +36,20 @@ export class FrameSession {
   readonly #clientId: string;
   readonly #host: FrameHost;
   readonly #latest = new LatestWins();
+  readonly #caller: Caller;
 
-  constructor(dispatcher: Dispatcher, clientId: string, host: FrameHost) {
+  /** `caller`: who opened the socket, as the upgrade authenticated it; every command of the socket runs as it. */
+  constructor(dispatcher: Dispatcher, clientId: string, host: FrameHost, caller: Caller = {}) {
     this.#dispatcher = dispatcher;
     this.#clientId = clientId;
     this.#host = host;
+    this.#caller = caller;
   }
 
   /** Handle one message: its text, or `undefined` for a binary one. Never rejects. */
   async receive(text: string | undefined): Promise<void> {
     const host = this.#host;
-    const decoded = decodeClientFrame(text);
+    const decoded = decodeClientFrame(text, host.maxJsonDepth);
     if ('close' in decoded) return host.close(decoded.close, decoded.reason);
     const frame = decoded.frame;
     if (frame.type === 'ping') return host.send(JSON.stringify(frame.time === undefined ? { type: 'pong' } : { type: 'pong', time: frame.time }));
@@ -57,7 +65,7 @@ export class FrameSession {
         return this.#reply(frame.id, { ok: true, status: 200, json: '{}' });
       case 'subscribe': {
         const ticket = this.#latest.take(frame.sessionId);
-        const result = await this.#dispatcher.run(subscribeFrameCommand(frame), 'frame');
+        const result = await this.#run({ ...subscribeFrameCommand(frame), caller: this.#caller });
         this.#reply(frame.id, result);
         if (result.ok && result.cursor && host.isOpen() && this.#latest.isCurrent(frame.sessionId, ticket)) {
           host.startStream(frame.sessionId, result.cursor);
@@ -65,7 +73,16 @@ export class FrameSession {
         return;
       }
       default:
-        return this.#reply(frame.id, await this.#dispatcher.run(commandOfFrame(frame, this.#clientId), 'frame'));
+        return this.#reply(frame.id, await this.#run({ ...commandOfFrame(frame, this.#clientId), caller: this.#caller }));
+    }
+  }
+
+  async #run(command: Command): Promise<CommandReply> {
+    if (!this.#host.run) return this.#dispatcher.run(command, 'frame');
+    try {
+      return await this.#host.run(command);
+    } catch (error) {
+      return this.#dispatcher.fail(error, 'frame');
     }
   }
 

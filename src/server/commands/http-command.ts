@@ -6,23 +6,33 @@ import { ServerError } from '../core/server-error.js';
 import type { Command, CommandReply } from './command.js';
 import type { Dispatcher } from './dispatcher.js';
 import { routeFor, type Route } from './routes.js';
+import type { Caller } from '../security/principal.js';
 
 /** What decoding needs from a request, whichever host received it. */
 export interface HttpCommandRequest {
   readonly url: URL;
   /** A header's value (name in lower case), `undefined` when absent. */
   header(name: string): string | undefined;
+  /** Every header by lower-case name: what `authenticate` sees. */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  /** The socket's peer address, when the host has one. */
+  readonly remoteAddress?: string | undefined;
   /** The body as JSON, `undefined` when empty; throws the host's 400/413/415 `ServerError`. */
   json(): Promise<unknown>;
   /** Aborted when the request goes away (ends a long-poll's wait). */
   readonly signal?: AbortSignal;
 }
 
-/** The caller's id: body `clientId`, else the `X-Tether-Client` header, else the `clientId` query parameter. */
+/**
+ * The caller's label: the `X-Tether-Client` header, else body `clientId`,
+ * else the `clientId` query parameter. The header wins so that a proxy that
+ * sets it cannot be overridden from the body or the URL; with
+ * authentication the principal wins over all three (see the dispatcher).
+ */
 export function clientIdOf(request: HttpCommandRequest, bodyClientId?: string): string | undefined {
-  if (bodyClientId !== undefined) return bodyClientId;
   const header = request.header('x-tether-client');
   if (header !== undefined && header.length > 0) return header;
+  if (bodyClientId !== undefined) return bodyClientId;
   return request.url.searchParams.get('clientId') ?? undefined;
 }
 
@@ -44,7 +54,11 @@ export async function decodeHttpCommand(route: Exclude<Route, { name: 'events' |
   switch (route.name) {
     case 'sessions': {
       const body = parseBody(CreateSessionRequest, await request.json());
-      return body.metadata === undefined ? { type: 'createSession' } : { type: 'createSession', metadata: body.metadata };
+      return {
+        type: 'createSession',
+        ...(body.metadata === undefined ? {} : { metadata: body.metadata }),
+        ...(body.sharedWith === undefined ? {} : { sharedWith: body.sharedWith }),
+      };
     }
     case 'session':
       return { type: 'getSession', sessionId: route.sessionId };
@@ -126,16 +140,23 @@ export async function serveHttpCommand(
   pathname: string,
   request: HttpCommandRequest,
   hooks: HttpCommandHooks = {},
-): Promise<{ reply: CommandReply } | { stream: EventCursor }> {
+): Promise<{ reply: CommandReply } | { stream: EventCursor; caller: Caller }> {
   try {
+    // Before any other work, on every route (the body is not even read without credentials).
+    const caller = await dispatcher.authenticate({
+      method,
+      url: request.url.pathname + request.url.search,
+      headers: request.headers,
+      remoteAddress: request.remoteAddress,
+    });
     const route = routeFor(method, pathname);
     if (route.name === 'websocket') throw new ServerError('upgrade_required', 'This route needs a WebSocket upgrade', 426);
     if (route.name === 'events') {
-      const reply = await dispatcher.run(subscribeCommand(route.sessionId, request));
-      return reply.ok && reply.cursor ? { stream: reply.cursor } : { reply };
+      const reply = await dispatcher.run({ ...subscribeCommand(route.sessionId, request), caller });
+      return reply.ok && reply.cursor ? { stream: reply.cursor, caller } : { reply };
     }
     hooks.beforeCommand?.();
-    const command = await decodeHttpCommand(route, request);
+    const command: Command = { ...(await decodeHttpCommand(route, request)), caller };
     return { reply: await (hooks.run ? hooks.run(command) : dispatcher.run(command)) };
   } catch (error) {
     return { reply: dispatcher.fail(error) };

@@ -47,6 +47,10 @@ export function restoreSession(
     createdAt: record.createdAt,
     metadata: record.metadata,
     record: lost ? { ...record, version: 2, epoch } : record,
+    access: {
+      ...(record.owner === undefined ? {} : { owner: record.owner }),
+      ...(record.sharedWith === undefined ? {} : { sharedWith: record.sharedWith }),
+    },
     log,
     writer: options.writer(record.id, log),
     turns: new Map(),

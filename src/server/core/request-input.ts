@@ -1,5 +1,6 @@
 import { ClientFrame, closeCodes } from '../../protocol/index.js';
 import { ServerError } from './server-error.js';
+import { DEFAULT_MAX_JSON_DEPTH, exceedsJsonDepth } from '../limits/json-depth.js';
 
 /** Anything with zod's `safeParse`. */
 interface Schema<T> {
@@ -38,8 +39,10 @@ export function parseCursor(name: string, value: string | null | undefined): num
  * answers it with: 1007 for binary or non-JSON data, 1008 for JSON that is
  * not a client frame. `text` is `undefined` for a binary message.
  */
-export function decodeClientFrame(text: string | undefined): { frame: ClientFrame } | { close: number; reason: string } {
+export function decodeClientFrame(text: string | undefined, maxDepth = DEFAULT_MAX_JSON_DEPTH): { frame: ClientFrame } | { close: number; reason: string } {
   if (text === undefined) return { close: closeCodes.invalidData, reason: 'frames must be JSON text' };
+  // Checked before parsing: a deeply nested frame is refused before anything walks it.
+  if (exceedsJsonDepth(text, maxDepth)) return { close: closeCodes.policyViolation, reason: `frame nests deeper than ${maxDepth} levels` };
   let json: unknown;
   try {
     json = JSON.parse(text);

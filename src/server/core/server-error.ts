@@ -26,6 +26,7 @@ export class ServerError extends Error {
     if (this.code === 'shutting_down') return { [headers.retryAfter]: '1' };
     // Store writes are retried with backoff up to 5 s; a client retrying sooner would mostly fail again.
     if (this.code === 'store_unavailable') return { [headers.retryAfter]: '2' };
+    if (this.code === 'unauthorized') return { 'WWW-Authenticate': 'Bearer' };
     return {};
   }
 
@@ -35,4 +36,9 @@ export class ServerError extends Error {
       ? { code: this.code, message: this.message, status: this.status }
       : { code: this.code, message: this.message, status: this.status, details: this.details };
   }
+}
+
+/** The one answer for an unknown, expired or hidden session: the same text whichever it is (no existence oracle). */
+export function sessionNotFound(sessionId: string): ServerError {
+  return new ServerError('session_not_found', `Unknown session: ${sessionId}`, 404);
 }

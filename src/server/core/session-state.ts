@@ -3,6 +3,7 @@ import type { SessionEvent, SessionInfo } from '../../protocol/index.js';
 import type { SessionLog, NewEvent } from './session-log.js';
 import type { SessionRecord } from './session-store.js';
 import type { StoreWriter } from './store-writer.js';
+import type { SessionAccess } from '../security/principal.js';
 import { turnRecord, type TurnState } from './turn-state.js';
 
 /** A loaded session. */
@@ -13,6 +14,8 @@ export interface SessionState {
   metadata: Record<string, unknown> | undefined;
   /** The session's record as last handed to the store; a change saves a copy with the field changed (see {@link saveRecord}). */
   record: SessionRecord;
+  /** Who may see it: the stored record's `owner` and `sharedWith`. */
+  access: SessionAccess;
   log: SessionLog;
   writer: StoreWriter;
   turns: Map<string, TurnState>;

@@ -18,6 +18,10 @@ export interface SessionRecord {
    * of an upstream thread. A JSON object, replaced whole on every save.
    */
   agentState?: Record<string, unknown>;
+  /** The principal that created the session, when the server authenticates. */
+  owner?: string;
+  /** Other principals that may use the session (see the default `authorize`). */
+  sharedWith?: string[];
 }
 
 /** One turn as persisted, saved on its own (queued, then once more with its terminal). */

@@ -6,7 +6,7 @@ import { randomId } from '../../internal/random-id.js';
 import { EventCursor } from './event-cursor.js';
 import { answerInput, deliverAnswer } from './input-requests.js';
 import { restoreSession } from './recovery.js';
-import { ServerError } from './server-error.js';
+import { ServerError, sessionNotFound } from './server-error.js';
 import { SessionLog, type LogEntry } from './session-log.js';
 import { SessionRegistry } from './session-registry.js';
 import type { SessionRecord, SessionStore, StoredSession } from './session-store.js';
@@ -15,7 +15,9 @@ import { StoreHealth, StoreWriter, storeUnavailable } from './store-writer.js';
 import { TimerSet } from './timer-set.js';
 import { TurnRunner } from './turn-runner.js';
 import { turnFromRecord, turnInfo, type TurnState } from './turn-state.js';
+import { snapshotTurn } from '../limits/snapshot-text.js';
 import type { Agent, InputPolicy, Logger } from './types.js';
+import type { SessionAccess } from '../security/principal.js';
 
 /** Resolved options of a {@link TetherCore}; every field is required. */
 export interface CoreOptions {
@@ -35,6 +37,8 @@ export interface CoreOptions {
   idempotencyTtlMs: number;
   /** Answers agents' input requests without a client; `undefined`: only clients answer. */
   inputPolicy?: InputPolicy | undefined;
+  /** A snapshot cuts each turn's prompt and output to this many characters. @default no cut */
+  maxSnapshotTextChars?: number;
 }
 
 /** A long-poll request: the cursor, how long to wait, and how much to answer with. */
@@ -212,7 +216,7 @@ export class TetherCore {
    *
    * @throws {ServerError} `shutting_down` (503), `store_unavailable` (503)
    */
-  async createSession(options: { metadata?: Record<string, unknown> } = {}): Promise<SessionInfo> {
+  async createSession(options: { metadata?: Record<string, unknown>; owner?: string; sharedWith?: string[] } = {}): Promise<SessionInfo> {
     this.#assertStarted();
     if (this.#closing) throw new ServerError('shutting_down', 'The server is shutting down', 503);
     const record: SessionRecord = {
@@ -221,6 +225,8 @@ export class TetherCore {
       epoch: newId(),
       createdAt: this.#o.clock.now(),
       ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
+      ...(options.owner === undefined ? {} : { owner: options.owner }),
+      ...(options.sharedWith === undefined ? {} : { sharedWith: [...new Set(options.sharedWith)] }),
     };
     try {
       await this.#o.store.saveSession(record);
@@ -249,11 +255,53 @@ export class TetherCore {
     return session && sessionInfo(session);
   }
 
+  /** Who may see a session (its record's `owner` and `sharedWith`), or `undefined` when unknown or expired. */
+  async sessionAccess(sessionId: string): Promise<SessionAccess | undefined> {
+    const found = this.#requireSession(sessionId);
+    try {
+      return (found instanceof Promise ? await found : found).access;
+    } catch (error) {
+      if (error instanceof ServerError && error.code === 'session_not_found') return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Share a session with more principals (added to `sharedWith`); resolves
+   * once the record is stored.
+   *
+   * @throws {ServerError} `session_not_found` (404), `store_unavailable` (503)
+   */
+  async shareSession(sessionId: string, principalIds: readonly string[]): Promise<SessionAccess> {
+    const found = this.#requireSession(sessionId);
+    const session = found instanceof Promise ? await found : found;
+    const sharedWith = [...new Set([...(session.access.sharedWith ?? []), ...principalIds])];
+    const record: SessionRecord = {
+      version: 2,
+      id: session.id,
+      epoch: session.log.epoch,
+      createdAt: session.createdAt,
+      ...(session.metadata === undefined ? {} : { metadata: session.metadata }),
+      ...(session.access.owner === undefined ? {} : { owner: session.access.owner }),
+      sharedWith,
+    };
+    try {
+      await this.#o.store.saveSession(record);
+      this.#health.succeeded(RECORDS);
+    } catch (error) {
+      this.#health.failed(RECORDS, error, false);
+      throw storeUnavailable(error);
+    }
+    session.access = { ...session.access, sharedWith };
+    return session.access;
+  }
+
   /** A session and its most recent turns (oldest first), or `undefined` when unknown. */
   async snapshot(sessionId: string): Promise<SessionSnapshot | undefined> {
     const session = await this.#registry.get(sessionId);
     if (!session) return undefined;
-    const turns = [...session.turns.values()].slice(-this.#o.maxSnapshotTurns).map((turn) => turnInfo(turn, session.log.seq));
+    const maxChars = this.#o.maxSnapshotTextChars ?? Number.POSITIVE_INFINITY;
+    const turns = [...session.turns.values()].slice(-this.#o.maxSnapshotTurns).map((turn) => snapshotTurn(turnInfo(turn, session.log.seq), maxChars));
     return { session: sessionInfo(session), turns };
   }
 
@@ -526,7 +574,7 @@ export class TetherCore {
 
   async #loadSession(sessionId: string): Promise<SessionState> {
     const session = await this.#registry.get(sessionId);
-    if (!session) throw new ServerError('session_not_found', `Unknown session: ${sessionId}`, 404);
+    if (!session) throw sessionNotFound(sessionId);
     return session;
   }
 

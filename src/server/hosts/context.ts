@@ -1,8 +1,10 @@
 /** What the hosts share: the dispatcher, the long-lived connections they track, and a repeating timer. */
 import type { Clock } from '../../internal/clock.js';
 import type { Dispatcher } from '../commands/dispatcher.js';
+import type { RequestLimits } from '../limits/request-limits.js';
 import type { ResolvedServerOptions } from '../options.js';
 import type { WriteBudget } from './write-budget.js';
+import type { OriginPolicy } from '../security/origins.js';
 
 /** A long-lived connection the host tracks (for shutdown and stats). */
 export interface Connection {
@@ -20,6 +22,8 @@ export interface HostContext {
   /** Runs every command (HTTP and WebSocket alike): the hosts never call the core themselves. */
   readonly dispatcher: Dispatcher;
   readonly options: ResolvedServerOptions;
+  /** Which pages may call (CORS) and open a WebSocket (`Origin`). */
+  readonly origins: OriginPolicy;
   readonly connections: Set<Connection>;
   /** Pending long-polls, answered before the server closes. */
   readonly polls: Set<Promise<unknown>>;
@@ -27,6 +31,8 @@ export interface HostContext {
   nextConnectionId(): number;
   /** Bytes per batch: small enough to keep a connection's buffer near its high-water mark. */
   readonly batchBytes: number;
+  /** Per-client rate and connection limits (429 + `Retry-After`). */
+  readonly limits: RequestLimits;
 }
 
 /** A repeating timer on an injectable clock; `stop()` clears it for good. */

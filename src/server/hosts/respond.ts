@@ -1,34 +1,28 @@
-/** Writing a command's reply (or any JSON) to a Node response, with CORS headers when on. */
+/** Writing a command's reply (or any JSON) to a Node response, with the request's CORS headers. */
 import type { ServerResponse } from 'node:http';
 import type { CommandReply } from '../commands/command.js';
 
-/** Headers added to every reply when CORS is on. */
-export const CORS_HEADERS = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Expose-Headers': 'Retry-After',
-} as const;
-
-/** Send a reply whose body is already JSON text. */
+/** Send a reply whose body is already JSON text; `cors`: the request's CORS headers (see `OriginPolicy.corsHeaders`). */
 export function sendJsonText(
   res: ServerResponse,
   status: number,
   json: string,
   extraHeaders: Record<string, string> = {},
-  cors = true,
+  cors: Readonly<Record<string, string>> = {},
 ): void {
   if (res.headersSent || res.destroyed) return;
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(json),
     'Cache-Control': 'no-store',
-    ...(cors ? CORS_HEADERS : {}),
+    ...cors,
     ...extraHeaders,
   });
   res.end(json);
 }
 
 /** Send a {@link CommandReply}: its status, its JSON, and a failure's headers (`Retry-After`). */
-export function sendReply(res: ServerResponse, reply: CommandReply, cors: boolean): void {
+export function sendReply(res: ServerResponse, reply: CommandReply, cors: Readonly<Record<string, string>>): void {
   const headers = reply.ok ? {} : { ...reply.headers };
   // The body was not read to its end: do not reuse the connection.
   if (reply.status === 413) headers.Connection = 'close';

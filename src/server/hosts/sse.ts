@@ -6,20 +6,26 @@ import { every, type Connection, type HostContext } from './context.js';
 import { WriteBudget } from './write-budget.js';
 import { pump } from './pump.js';
 import { requestUrl } from './request-url.js';
-import { CORS_HEADERS } from './respond.js';
 
 /**
  * `GET /v1/sessions/:sid/events`: the session's events as Server-Sent Events,
  * from the cursor the dispatcher's `subscribe` opened (`Last-Event-ID` wins
  * over `after`), then live. Writes
  * `retry:` first, `: ping` every `heartbeatMs`, `event: reset` when the
- * cursor cannot be honoured. Backpressure (F6) via `res.write` callbacks.
+ * cursor cannot be honoured. Backpressure (F6) via `res.write` callbacks;
+ * unread output past `maxBufferedBytes` destroys the socket.
  */
-export function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResponse, cursor: EventCursor): void {
+export function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResponse, cursor: EventCursor, cors: Readonly<Record<string, string>> = {}): void {
   const url = requestUrl(req.url);
 
-  const { clock, heartbeatMs, sseRetryMs, highWaterBytes, maxBatchEvents } = ctx.options;
-  const budget = new WriteBudget(highWaterBytes);
+  const { clock, heartbeatMs, sseRetryMs, highWaterBytes, maxBufferedBytes, maxBatchEvents } = ctx.options;
+  const budget = new WriteBudget(highWaterBytes, maxBufferedBytes);
+  budget.onOverflow = () => {
+    // Unread output past the hard limit: give the socket up rather than buffer (the client resumes by Last-Event-ID).
+    ctx.limits.overflowed();
+    ctx.options.logger.warn?.({ bufferedBytes: budget.pending }, 'agent-tether: SSE client not reading its output; closed');
+    res.destroy();
+  };
   const controller = new AbortController();
   req.socket.setTimeout(0);
   req.socket.setNoDelay(true);
@@ -28,7 +34,7 @@ export function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResp
     'Cache-Control': 'no-cache, no-transform',
     Connection: 'keep-alive',
     'X-Accel-Buffering': 'no',
-    ...(ctx.options.cors ? CORS_HEADERS : {}),
+    ...cors,
   });
 
   const write = (text: string) => {

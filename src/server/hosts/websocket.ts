@@ -9,6 +9,8 @@ import { every, type Connection, type HostContext } from './context.js';
 import { WriteBudget } from './write-budget.js';
 import { pump } from './pump.js';
 import { requestUrl } from './request-url.js';
+import { limitKey } from '../limits/client-key.js';
+import type { Caller } from '../security/principal.js';
 
 interface Subscription {
   controller: AbortController;
@@ -21,21 +23,43 @@ interface Subscription {
  * log with backpressure on the socket's buffer (F6). Bad frames close the
  * socket: 1007 not JSON (or binary), 1008 not a valid client frame, 1009 too
  * big (ws `maxPayload`). Shutdown flushes, then closes with 1001 (F7).
+ *
+ * Every byte written counts against the write budget — events, replies and
+ * pongs (protocol pings are answered here, not by `ws`): a peer whose unread
+ * output passes `maxBufferedBytes` is closed with 1013 and cut, never
+ * buffered without end. Commands pass the client's limits first (429 reply).
  */
-export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMessage): void {
+export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMessage, caller: Caller = {}): void {
   const url = requestUrl(req.url);
   const header = req.headers['x-tether-client'];
-  const clientId = url.searchParams.get('clientId') || (typeof header === 'string' && header) || globalThis.crypto.randomUUID();
-  const { clock, heartbeatMs, highWaterBytes, maxBatchEvents, logger } = ctx.options;
-  const budget = new WriteBudget(highWaterBytes);
+  // A label only (a proxy's header wins over the URL); with authentication the principal acts.
+  const clientId = (typeof header === 'string' && header) || url.searchParams.get('clientId') || globalThis.crypto.randomUUID();
+  const { clock, heartbeatMs, highWaterBytes, maxBufferedBytes, maxBatchEvents, logger } = ctx.options;
+  const key = limitKey(caller, req.socket.remoteAddress);
+  const budget = new WriteBudget(highWaterBytes, maxBufferedBytes);
   const subscriptions = new Map<string, Subscription>();
   let closed = false;
+  // The socket belongs to the heartbeat now, not to the HTTP server's idle timeout.
+  req.socket.setTimeout(0);
 
   const send = (frame: string) => {
     if (ws.readyState !== ws.OPEN) return;
     const done = budget.add(Buffer.byteLength(frame));
     ws.send(frame, () => done());
   };
+  budget.onOverflow = () => {
+    ctx.limits.overflowed();
+    logger.warn?.({ connection: connection.id, clientId, bufferedBytes: budget.pending }, 'agent-tether: websocket not reading its output; closed');
+    ws.close(closeCodes.tryAgainLater, 'output not read');
+    // A peer that does not read will not read the close frame either: cut it soon.
+    const cut = clock.setTimeout(() => ws.terminate(), Math.min(1000, heartbeatMs));
+    ws.once('close', () => clock.clearTimeout(cut));
+  };
+  ws.on('ping', (data: Buffer) => {
+    if (ws.readyState !== ws.OPEN) return;
+    const done = budget.add(data.length + 2);
+    ws.pong(data, undefined, () => done());
+  });
   // Liveness: a pong, an incoming frame or flushed bytes prove the peer is there.
   // Two silent periods in a row mean a half-open socket; a slow reader that still
   // drains is never cut (F6).
@@ -116,7 +140,12 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
       subscribe(sessionId, cursor);
     },
     stopStream: stopSubscription,
-  });
+    run: async (command) => {
+      await ctx.limits.admit(command, key);
+      return ctx.dispatcher.run(command, 'frame');
+    },
+    maxJsonDepth: ctx.options.maxJsonDepth,
+  }, caller);
   ws.on('message', (data: RawData, isBinary: boolean) => {
     alive = true;
     if (closed) return;

@@ -3,9 +3,19 @@
  * its size until the transport reports it flushed to the kernel; producers
  * stop at `highWater` and wait in {@link WriteBudget.drained} until half of it
  * is gone. No frames are held here: what is not written stays in the log.
+ *
+ * Writes that cannot wait (command replies, pongs) still count: once
+ * `pending` passes `limit` the peer is not reading what it asks for, and
+ * {@link WriteBudget.onOverflow} is called (once) so the host closes the
+ * connection instead of buffering without end.
  */
 export class WriteBudget {
   readonly highWater: number;
+  /** Unflushed bytes past which the connection is given up. @default Infinity */
+  readonly limit: number;
+  /** Called once, when `pending` first exceeds `limit`. */
+  onOverflow: (() => void) | undefined;
+  #overflowed = false;
   #pending = 0;
   #peak = 0;
   #written = 0;
@@ -15,8 +25,9 @@ export class WriteBudget {
   /** Called whenever some buffered bytes were flushed (progress on a live connection). */
   onProgress: (() => void) | undefined;
 
-  constructor(highWater: number) {
+  constructor(highWater: number, limit = Number.POSITIVE_INFINITY) {
     this.highWater = highWater;
+    this.limit = limit;
   }
 
   /** Bytes written but not yet flushed. */
@@ -38,6 +49,11 @@ export class WriteBudget {
     return this.#pending >= this.highWater;
   }
 
+  /** Whether `pending` ever exceeded `limit`. */
+  get overflowed(): boolean {
+    return this.#overflowed;
+  }
+
   get closed(): boolean {
     return this.#closed;
   }
@@ -46,6 +62,10 @@ export class WriteBudget {
   add(bytes: number): () => void {
     this.#pending += bytes;
     if (this.#pending > this.#peak) this.#peak = this.#pending;
+    if (this.#pending > this.limit && !this.#overflowed) {
+      this.#overflowed = true;
+      this.onOverflow?.();
+    }
     let done = false;
     return () => {
       if (done) return;

@@ -47,6 +47,7 @@ function fetchRequest(request: Request, url: URL): HttpCommandRequest {
   return {
     url,
     header: (name) => request.headers.get(name) ?? undefined,
+    headers: Object.fromEntries(request.headers),
     async json() {
       const text = await request.text();
       if (new TextEncoder().encode(text).length > limits.maxFrameBytes) throw payloadTooLarge(limits.maxFrameBytes);

@@ -1,5 +1,5 @@
 /** The options of `createMswHandlers`, their defaults, and their checks. */
-import type { Agent, Logger, SessionStore } from '../../server.js';
+import type { Agent, Authenticate, Authorize, Logger, SessionStore } from '../../server.js';
 import type { Script } from '../scripted-agent.js';
 
 /** Options of `createMswHandlers`. */
@@ -30,6 +30,16 @@ export interface MswHandlersOptions {
    */
   sseRetryMs?: number;
   /**
+   * Who is calling, as on `createServer`: a principal from each request, or
+   * `null` for `401 unauthorized`. A WebSocket whose credentials are refused
+   * is closed with 4401 before its `welcome` (msw cannot refuse the upgrade
+   * itself, as the real server does with HTTP 401).
+   * @default undefined (no authentication)
+   */
+  authenticate?: Authenticate;
+  /** What a principal may do to which session, as on `createServer`. @default ownerOrShared */
+  authorize?: Authorize;
+  /**
    * Diagnostics sink of the core.
    * @default {} (silent)
    */
@@ -41,7 +51,7 @@ export const MSW_HANDLERS_DEFAULTS = {
   heartbeatMs: 15_000,
   sseRetryMs: 1_000,
   logger: {},
-} as const satisfies Required<Omit<MswHandlersOptions, 'baseUrl' | 'script' | 'agent' | 'store'>>;
+} as const satisfies Required<Omit<MswHandlersOptions, 'baseUrl' | 'script' | 'agent' | 'store' | 'authenticate' | 'authorize'>>;
 
 /** The options checked, with defaults: each bad field is a `TypeError` naming it. */
 export function resolveMswOptions(options: MswHandlersOptions): { base: URL; heartbeatMs: number; sseRetryMs: number; logger: Logger } {

@@ -7,6 +7,10 @@ import type { MswHost } from './msw-host.js';
 import { mswModule } from './msw-module.js';
 import { streamEvents } from './stream-events.js';
 import { randomId } from '../../internal/random-id.js';
+import type { Caller } from '../../server/security/principal.js';
+
+/** Close code of a socket whose credentials were refused (the real server answers the upgrade with HTTP 401 instead). */
+const UNAUTHORIZED_CLOSE = 4401;
 
 /**
  * Serves `<base>/v1/ws` in memory: `welcome`, then request frames answered by
@@ -15,7 +19,7 @@ import { randomId } from '../../internal/random-id.js';
  */
 export function websocketHandler(host: MswHost, wsUrl: string): WebSocketHandler {
   const { ws } = mswModule();
-  return ws.link(wsUrl).addEventListener('connection', ({ client }) => {
+  return ws.link(wsUrl).addEventListener('connection', ({ client, info }) => {
     const clientId = client.url.searchParams.get('clientId') || randomId();
     const subscriptions = new Map<string, AbortController>();
     const connection = new AbortController();
@@ -47,6 +51,18 @@ export function websocketHandler(host: MswHost, wsUrl: string): WebSocketHandler
     }
     // The drop budget counts events over the whole socket, all subscriptions together.
     const budget = host.faults.dropBudget();
+    const offered = info.protocols === undefined ? [] : Array.isArray(info.protocols) ? info.protocols : [info.protocols];
+    const authenticated = host.dispatcher
+      .authenticate({
+        method: 'GET',
+        url: client.url.pathname + client.url.search,
+        headers: offered.length === 0 ? {} : { 'sec-websocket-protocol': offered.join(', ') },
+        remoteAddress: undefined,
+      })
+      .catch(() => {
+        shut(UNAUTHORIZED_CLOSE, 'unauthorized');
+        return undefined;
+      });
 
     const subscribe = (sessionId: string, cursor: Parameters<typeof streamEvents>[0]) => {
       subscriptions.get(sessionId)?.abort();
@@ -61,7 +77,7 @@ export function websocketHandler(host: MswHost, wsUrl: string): WebSocketHandler
       });
     };
 
-    const frames = new FrameSession(host.dispatcher, clientId, {
+    const frames = (caller: Caller) => new FrameSession(host.dispatcher, clientId, {
       send,
       close: shut,
       isOpen: () => open,
@@ -74,14 +90,15 @@ export function websocketHandler(host: MswHost, wsUrl: string): WebSocketHandler
         const injected = host.faults.takeFailure();
         if (injected) throw injected;
       },
-    });
+    }, caller);
+    const session = authenticated.then((caller) => (caller ? frames(caller) : undefined));
     client.addEventListener('message', (event) => {
-      void host.started.then(() => {
-        if (open) return frames.receive(typeof event.data === 'string' ? event.data : undefined);
+      void Promise.all([host.started, session]).then(([, frameSession]) => {
+        if (open && frameSession) return frameSession.receive(typeof event.data === 'string' ? event.data : undefined);
       });
     });
-    void host.started.then(() =>
-      send(JSON.stringify({ type: 'welcome', clientId, heartbeatMs: host.heartbeatMs > 0 ? host.heartbeatMs : MSW_HANDLERS_DEFAULTS.heartbeatMs })),
-    );
+    void Promise.all([host.started, session]).then(([, frameSession]) => {
+      if (frameSession) send(JSON.stringify({ type: 'welcome', clientId, heartbeatMs: host.heartbeatMs > 0 ? host.heartbeatMs : MSW_HANDLERS_DEFAULTS.heartbeatMs }));
+    });
   });
 }
