@@ -2,6 +2,7 @@
 import type { Agent, AgentChunk, AgentInput, Logger } from '../../server.js';
 import { systemClock, waitAtMost } from '../../internal/clock.js';
 import { ChunkQueue } from '../shared/chunk-queue.js';
+import { asUpstreamError, upstreamError } from '../shared/upstream-error.js';
 import { rememberUpstreamId, upstreamId } from '../shared/upstream-id.js';
 import { CodexConnection } from './codex-connection.js';
 import { CodexTurn, type CodexRequest, type CodexTurnInfo } from './codex-turn.js';
@@ -172,7 +173,7 @@ export function codexAgent(options: CodexAgentOptions): CodexAgent {
           link = await connection.ready();
           await attach(link, input, threadId);
           const latest = await lastTurn(link, threadId);
-          if (latest?.id !== started.id) turn.finish({ id: started.id, status: 'failed', error: { message: 'Codex lost the turn' } });
+          if (latest?.id !== started.id) throw upstreamError('upstream_unavailable', 'Codex lost the turn (it restarted?)');
           else if (latest.status !== 'inProgress') turn.finish(latest);
           if (signal.aborted) interrupt();
         } catch (error) {
@@ -180,8 +181,8 @@ export function codexAgent(options: CodexAgentOptions): CodexAgent {
         }
       }
       if (ended.status === 'completed' || signal.aborted) return queue.end();
-      if (ended.status === 'interrupted') return queue.fail(new Error('Codex interrupted the turn'));
-      queue.fail(new Error(ended.error?.message ?? turn.lastError ?? `Codex ended the turn: ${ended.status}`));
+      if (ended.status === 'interrupted') return queue.fail(upstreamError('upstream_interrupted', 'Codex interrupted the turn'));
+      queue.fail(upstreamError('upstream_failed', 'Codex failed the turn', ended.error?.message ?? turn.lastError ?? `status ${ended.status}`));
     } finally {
       signal.removeEventListener('abort', interrupt);
       stop();
@@ -190,7 +191,7 @@ export function codexAgent(options: CodexAgentOptions): CodexAgent {
 
   const agent = (input: AgentInput): AsyncIterable<AgentChunk> => {
     const queue = new ChunkQueue();
-    drive(input, queue).catch((error: unknown) => queue.fail(error));
+    drive(input, queue).catch((error: unknown) => queue.fail(asUpstreamError('Codex', error)));
     return queue;
   };
   const close = async () => connection.close();

@@ -2,6 +2,7 @@
 import type { Agent, AgentChunk, AgentInput, Logger } from '../../server.js';
 import { systemClock, waitAtMost } from '../../internal/clock.js';
 import { ChunkQueue } from '../shared/chunk-queue.js';
+import { asUpstreamError, upstreamError } from '../shared/upstream-error.js';
 import { upstreamId } from '../shared/upstream-id.js';
 import { newMessageId } from './message-id.js';
 import { OpenCodeEvents } from './opencode-events.js';
@@ -114,7 +115,7 @@ export function opencodeAgent(options: OpenCodeAgentOptions): OpenCodeAgent {
       await rest.promptAsync(ocSession, messageId, input.prompt);
       // 204 says nothing: the prompt counts as accepted once OpenCode shows our message.
       if (!(await until(turn, ocSession, () => turn.confirmed, o.confirmTimeoutMs))) {
-        throw new Error(`OpenCode did not accept the prompt within ${o.confirmTimeoutMs} ms`);
+        throw upstreamError('upstream_rejected', `OpenCode did not take the prompt within ${o.confirmTimeoutMs} ms`, turn.sessionError);
       }
       if (signal.aborted) abort();
       let retryingSince: number | undefined;
@@ -138,16 +139,16 @@ export function opencodeAgent(options: OpenCodeAgentOptions): OpenCodeAgent {
       }
       if (!turn.end && retryingSince !== undefined) {
         abort();
-        throw new Error(`OpenCode kept retrying the model for more than ${o.retryTimeoutMs} ms`);
+        throw upstreamError('upstream_retry_timeout', `OpenCode kept retrying the model for more than ${o.retryTimeoutMs} ms`);
       }
       if (gapped) turn.catchUp(await rest.messages(ocSession).catch(() => []));
       // The next prompt goes out only once the session is idle (a prompt sent at the first idle was seen lost).
       await until(turn, ocSession, () => turn.idle, o.settleTimeoutMs);
       const end = turn.end;
-      if (!end) throw new Error(turn.sessionError ?? 'OpenCode ended the prompt without an answer');
+      if (!end) throw upstreamError('upstream_failed', 'OpenCode failed the prompt', turn.sessionError ?? 'no answer');
       if (end.status === 'completed' || signal.aborted) return queue.end();
-      if (end.status === 'aborted') return queue.fail(new Error('OpenCode aborted the prompt'));
-      queue.fail(new Error(end.message));
+      if (end.status === 'aborted') return queue.fail(upstreamError('upstream_interrupted', 'OpenCode aborted the prompt'));
+      queue.fail(upstreamError('upstream_failed', 'OpenCode failed the prompt', end.message));
     } finally {
       signal.removeEventListener('abort', abort);
       stop();
@@ -156,7 +157,7 @@ export function opencodeAgent(options: OpenCodeAgentOptions): OpenCodeAgent {
 
   const agent = (input: AgentInput): AsyncIterable<AgentChunk> => {
     const queue = new ChunkQueue();
-    drive(input, queue).catch((error: unknown) => queue.fail(error));
+    drive(input, queue).catch((error: unknown) => queue.fail(asUpstreamError('OpenCode', error)));
     return queue;
   };
   const close = async () => events.close();
