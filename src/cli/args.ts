@@ -20,6 +20,10 @@ export interface ServeOptions {
   codexCommand?: string | undefined;
   /** `--opencode-url http://…`: a running `opencode serve` (needed with `--agent opencode`). */
   opencodeUrl?: string | undefined;
+  /** A shared secret every client must send as `Authorization: Bearer` (or the WebSocket bearer subprotocol); no authentication when absent. */
+  token?: string | undefined;
+  /** Origins of pages allowed to call the server (CORS, WebSocket `Origin`), comma-separated on the command line. */
+  allowOrigins?: string[] | undefined;
 }
 
 /** Options of `agent-tether demo`. */
@@ -60,8 +64,13 @@ const SERVE_FLAGS = {
   'codex-url': { type: 'string', hint: '<ws://…>' },
   'codex-command': { type: 'string', hint: '<path>' },
   'opencode-url': { type: 'string', hint: '<http://…>' },
+  token: { type: 'string', hint: '<secret>' },
+  'allow-origin': { type: 'string', hint: '<origin>[,<origin>…]' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Flags;
+
+/** Shortest `--token` accepted: a shared secret anyone could guess protects nothing. */
+export const MIN_TOKEN_LENGTH = 16;
 
 const DEMO_FLAGS = {
   timeout: { type: 'string', hint: '<ms>' },
@@ -116,9 +125,25 @@ function parseServe(argv: readonly string[]): CommandLine {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
+  const { token } = values;
+  if (token !== undefined && (token.length < MIN_TOKEN_LENGTH || /\s/.test(token))) {
+    throw new UsageError(`--token must be at least ${MIN_TOKEN_LENGTH} characters without spaces`);
+  }
+  const allowOrigins = values['allow-origin']?.split(',').map((origin) => origin.trim());
+  for (const origin of allowOrigins ?? []) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) throw new UsageError(`--allow-origin takes origins like https://app.example.com, got "${origin}"`);
+  }
   return {
     command: 'serve',
-    options: { port, host: host ?? SERVE_DEFAULTS.host, store, logLevel: logLevel as LogLevel, ...parseAgent(values) },
+    options: {
+      port,
+      host: host ?? SERVE_DEFAULTS.host,
+      store,
+      logLevel: logLevel as LogLevel,
+      ...(token === undefined ? {} : { token }),
+      ...(allowOrigins === undefined ? {} : { allowOrigins }),
+      ...parseAgent(values),
+    },
   };
 }
 
