@@ -24,6 +24,9 @@ export default defineConfig([
       protocol: 'src/protocol.ts',
       server: 'src/server.ts',
       testing: 'src/testing.ts',
+      // Bridges sit above the server; the client entry never imports them.
+      'bridges/codex': 'src/bridges/codex.ts',
+      'bridges/opencode': 'src/bridges/opencode.ts',
     },
     format: ['esm', 'cjs'],
     target: 'es2022',
@@ -34,7 +37,7 @@ export default defineConfig([
     splitting: true,
     treeshake: true,
     esbuildPlugins: [cjsMswModule],
-    external: [/^node:/, 'ws', 'isomorphic-ws', 'zod', 'eventsource-parser', 'msw'],
+    external: [/^node:/, 'ws', 'isomorphic-ws', 'zod', 'eventsource-parser', 'msw', 'p-retry'],
   },
   {
     entry: { cli: 'src/cli.ts' },
@@ -45,6 +48,6 @@ export default defineConfig([
     clean: false,
     sourcemap: true,
     banner: { js: '#!/usr/bin/env node' },
-    external: [/^node:/, 'ws', 'isomorphic-ws', 'zod', 'eventsource-parser', 'msw'],
+    external: [/^node:/, 'ws', 'isomorphic-ws', 'zod', 'eventsource-parser', 'msw', 'p-retry'],
   },
 ]);

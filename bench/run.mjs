@@ -31,6 +31,7 @@ const FIGURES = [
   { name: 'storage-big-history', execArgv: [], timeoutMs: 600_000 },
   { name: 'redis-store', execArgv: [], timeoutMs: 240_000 },
   { name: 'cluster-aggregate', execArgv: [], timeoutMs: 240_000 },
+  { name: 'bridge-codex', execArgv: [], timeoutMs: 900_000 },
 ];
 
 const args = parseArgs();

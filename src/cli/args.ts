@@ -14,6 +14,14 @@ export interface ServeOptions {
   redis?: string | undefined;
   /** What the server logs: one line per request and per finished turn at `info`. @default 'info' */
   logLevel: LogLevel;
+  /** A real agent server behind ours instead of the demo agent (`--agent`). */
+  agent?: 'codex' | 'opencode' | undefined;
+  /** `--codex-url ws://…`: a running `codex app-server --listen`; without it Codex is spawned on stdio. */
+  codexUrl?: string | undefined;
+  /** `--codex-command`: the Codex binary spawned as `<command> app-server`. @default 'codex' */
+  codexCommand?: string | undefined;
+  /** `--opencode-url http://…`: a running `opencode serve` (needed with `--agent opencode`). */
+  opencodeUrl?: string | undefined;
   /** A shared secret every client must send as `Authorization: Bearer` (or the WebSocket bearer subprotocol); no authentication when absent. */
   token?: string | undefined;
   /** Origins of pages allowed to call the server (CORS, WebSocket `Origin`), comma-separated on the command line. */
@@ -57,6 +65,10 @@ const SERVE_FLAGS = {
   store: { type: 'string', hint: '<dir>' },
   redis: { type: 'string', hint: '<redis://host:port>' },
   'log-level': { type: 'string', hint: LOG_LEVELS.join('|') },
+  agent: { type: 'string', hint: 'codex|opencode' },
+  'codex-url': { type: 'string', hint: '<ws://…>' },
+  'codex-command': { type: 'string', hint: '<path>' },
+  'opencode-url': { type: 'string', hint: '<http://…>' },
   token: { type: 'string', hint: '<secret>' },
   'allow-origin': { type: 'string', hint: '<origin>[,<origin>…]' },
   help: { type: 'boolean', short: 'h' },
@@ -141,8 +153,26 @@ function parseServe(argv: readonly string[]): CommandLine {
       logLevel: logLevel as LogLevel,
       ...(token === undefined ? {} : { token }),
       ...(allowOrigins === undefined ? {} : { allowOrigins }),
+      ...parseAgent(values),
     },
   };
+}
+
+/** `--agent` and the flags that go with it (none of them: the demo agent). */
+function parseAgent(values: Values<typeof SERVE_FLAGS>): Pick<ServeOptions, 'agent' | 'codexUrl' | 'codexCommand' | 'opencodeUrl'> {
+  const { agent, 'codex-url': codexUrl, 'codex-command': codexCommand, 'opencode-url': opencodeUrl } = values;
+  if (agent !== undefined && agent !== 'codex' && agent !== 'opencode') {
+    throw new UsageError(`--agent must be codex or opencode, got "${agent}"`);
+  }
+  if ((codexUrl !== undefined || codexCommand !== undefined) && agent !== 'codex') throw new UsageError('--codex-url and --codex-command need --agent codex');
+  if (opencodeUrl !== undefined && agent !== 'opencode') throw new UsageError('--opencode-url needs --agent opencode');
+  if (codexUrl !== undefined && codexCommand !== undefined) throw new UsageError('give --codex-url or --codex-command, not both');
+  if (codexUrl !== undefined && !/^wss?:\/\/[^/]/.test(codexUrl)) throw new UsageError(`--codex-url must be a ws:// URL, got "${codexUrl}"`);
+  if (agent === 'opencode' && (opencodeUrl === undefined || !/^https?:\/\/[^/]/.test(opencodeUrl))) {
+    throw new UsageError('--agent opencode needs --opencode-url http://<host>:<port> (where `opencode serve` listens)');
+  }
+  if (codexCommand !== undefined && codexCommand.trim() === '') throw new UsageError('--codex-command must name a program');
+  return agent === undefined ? {} : { agent, codexUrl, codexCommand, opencodeUrl };
 }
 
 function parseDemo(argv: readonly string[]): CommandLine {

@@ -18,6 +18,14 @@ Usage:
       A prompt starting with "slow" streams for about 10 s, long enough to
       cancel it by hand. Ctrl-C (SIGINT) or SIGTERM closes it gracefully.
 
+  agent-tether serve --agent codex [--codex-url ws://… | --codex-command <path>]
+  agent-tether serve --agent opencode --opencode-url http://…
+      The same server in front of a real agent server instead of the demo
+      agent: Codex app-server (spawned as \`codex app-server\` on stdio unless
+      --codex-url names a running one) or a running \`opencode serve\`.
+      Use --store so sessions keep their Codex thread / OpenCode session
+      across restarts.
+
   agent-tether demo [--timeout <ms>]
       Start an embedded server behind a fault-injecting proxy and walk through
       a streamed turn, a cancel from another client, a cut connection that

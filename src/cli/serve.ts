@@ -3,7 +3,9 @@ import { stat } from 'node:fs/promises';
 import { systemClock, waitAtMost } from '../internal/clock.js';
 import { describeValue } from '../internal/describe-value.js';
 import { consoleLogger } from '../logging/logger.js';
-import { createServer, demoAgent, fileStore, memoryStore, redisStore, tokenAuthenticator } from '../server.js';
+import { codexAgent } from '../bridges/codex.js';
+import { opencodeAgent } from '../bridges/opencode.js';
+import { type Agent, createServer, demoAgent, fileStore, memoryStore, redisStore, tokenAuthenticator } from '../server.js';
 import { MIN_TOKEN_LENGTH, type ServeOptions } from './args.js';
 import { EXIT } from './exit-codes.js';
 
@@ -26,9 +28,10 @@ export async function runServe(options: ServeOptions): Promise<number> {
   if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
     return fail(`AGENT_TETHER_TOKEN must be at least ${MIN_TOKEN_LENGTH} characters`, EXIT.usage);
   }
+  const bridge = bridgeAgent(options);
   const logger = consoleLogger(options.logLevel);
   const server = createServer({
-    agent: demoAgent(),
+    agent: bridge?.agent ?? demoAgent(),
     store:
       options.redis !== undefined
         ? redisStore({ url: options.redis, logger })
@@ -45,6 +48,7 @@ export async function runServe(options: ServeOptions): Promise<number> {
     ({ url } = await server.listen(options.port, options.host));
   } catch (error) {
     const known = explainListenError(error, options);
+    await bridge?.agent.close();
     return fail(known ?? `cannot listen on ${options.host}:${options.port}: ${describeValue(error)}`, known ? EXIT.usage : EXIT.failure);
   }
   const where =
@@ -56,7 +60,9 @@ export async function runServe(options: ServeOptions): Promise<number> {
   const auth = token === undefined ? 'no authentication' : 'bearer token required';
   process.stdout.write(
     `agent-tether server listening on ${url} (${where}; ${auth})\n` +
-      'Try a prompt starting with "slow" for a reply that streams for about 10 s (time to cancel it).\n' +
+      (bridge
+        ? `Agent: ${bridge.describe}\n`
+        : 'Try a prompt starting with "slow" for a reply that streams for about 10 s (time to cancel it).\n') +
       'Press Ctrl-C to stop.\n',
   );
 
@@ -86,6 +92,7 @@ export async function runServe(options: ServeOptions): Promise<number> {
       process.stderr.write(`agent-tether: the server did not close within ${CLOSE_TIMEOUT_MS} ms\n`);
       process.exit(EXIT.failure);
     }
+    await bridge?.agent.close();
     if (failure !== undefined) return fail(`closing the server failed: ${describeValue(failure)}`, EXIT.failure);
   } finally {
     process.off('SIGINT', force);
@@ -93,6 +100,17 @@ export async function runServe(options: ServeOptions): Promise<number> {
   }
   process.stdout.write('server closed\n');
   return EXIT.ok;
+}
+
+/** The bridge `--agent` asks for, and a line saying what it talks to; `undefined` for the demo agent. */
+function bridgeAgent(options: ServeOptions): { agent: Agent & { close(): Promise<void> }; describe: string } | undefined {
+  if (options.agent === 'opencode') {
+    return { agent: opencodeAgent({ baseUrl: options.opencodeUrl! }), describe: `OpenCode at ${options.opencodeUrl}` };
+  }
+  if (options.agent !== 'codex') return undefined;
+  if (options.codexUrl !== undefined) return { agent: codexAgent({ url: options.codexUrl }), describe: `Codex app-server at ${options.codexUrl}` };
+  const command = options.codexCommand ?? 'codex';
+  return { agent: codexAgent({ command, args: ['app-server'] }), describe: `Codex app-server (\`${command} app-server\` on stdio, started on the first prompt)` };
 }
 
 function fail(line: string, code: number): number {

@@ -53,6 +53,21 @@ describe('requireBinary', () => {
   });
 });
 
+describe('a binary installed by a project script', () => {
+  const PEER: BinaryNeed = { name: 'peer', paths: ['/repo/.peers/peer'], envVar: 'PEER_PATH', debianPackage: 'peer', install: 'scripts/install-peers.sh' };
+
+  it('says to run the script instead of apt-get, alone or next to a Debian package', () => {
+    const alone = io([]);
+    expect(requireBinary('bridge (peer)', PEER, alone)).toBeUndefined();
+    expect(alone.lines).toEqual([
+      '⚠ SKIPPED bridge (peer): peer not found at /repo/.peers/peer: run scripts/install-peers.sh, or set PEER_PATH to the binary (CI=true makes this a failure)',
+    ]);
+    const both = io([]);
+    expect(requireBinaries('mixed', { peer: PEER, display: DISPLAY }, both)).toBeUndefined();
+    expect(both.lines[0]).toContain(': apt-get install display-pkg and run scripts/install-peers.sh, or set PEER_PATH / DISPLAY_PATH');
+  });
+});
+
 describe('requireBinaries', () => {
   it('returns every path by key when all exist', () => {
     expect(requireBinaries('suite', { browser: BROWSER, display: DISPLAY }, io(['/opt/a/browser', '/opt/display']))).toEqual({

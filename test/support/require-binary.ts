@@ -11,6 +11,8 @@ export interface BinaryNeed {
   envVar: string;
   /** The Debian package that installs it: `chromium`, `xvfb`. */
   debianPackage: string;
+  /** For a binary that is not a Debian package: the command that installs it, said instead of `apt-get install`. */
+  install?: string;
 }
 
 /** What {@link requireBinaries} reads and writes; tests pass their own. */
@@ -84,9 +86,11 @@ export function requireBinaries<K extends string>(
   }
   if (missing.length === 0) return found as Record<K, string>;
 
-  const packages = [...new Set(missing.map(({ need }) => need.debianPackage))].join(' ');
+  const packages = [...new Set(missing.filter(({ need }) => !need.install).map(({ need }) => need.debianPackage))].join(' ');
+  const installs = [...new Set(missing.flatMap(({ need }) => (need.install ? [need.install] : [])))];
+  const how = [...(packages ? [`apt-get install ${packages}`] : []), ...installs.map((command) => `run ${command}`)].join(' and ');
   const vars = missing.map(({ need }) => need.envVar).join(' / ');
-  const why = `${missing.map(({ looked }) => looked).join('; ')}: apt-get install ${packages}, or set ${vars} to the binary`;
+  const why = `${missing.map(({ looked }) => looked).join('; ')}: ${how}, or set ${vars} to the binary`;
   if (isCi(io.env)) throw new Error(`${suite} cannot run in CI: ${why}`);
   io.warn(`⚠ SKIPPED ${suite}: ${why} (CI=true makes this a failure)`);
   return undefined;

@@ -51,3 +51,27 @@ export const REDIS_SERVER: BinaryNeed = {
   envVar: 'REDIS_SERVER_PATH',
   debianPackage: 'redis-server',
 };
+
+// Codex and OpenCode are not Debian packages: scripts/install-peers.sh installs their npm
+// platform packages into .peers/ (the paths below), for the bridge suites.
+const PEERS = new URL('../../.peers/node_modules/', import.meta.url).pathname;
+const PEER_ARCH = process.arch === 'arm64' ? 'arm64' : 'x64';
+const PEER_TRIPLE = process.arch === 'arm64' ? 'aarch64-unknown-linux-musl' : 'x86_64-unknown-linux-musl';
+
+/** Codex's app-server (`@openai/codex` 0.171.x, its Linux platform package). */
+export const CODEX: BinaryNeed = {
+  name: 'codex',
+  paths: [`${PEERS}@openai/codex-linux-${PEER_ARCH}/vendor/${PEER_TRIPLE}/bin/codex`],
+  envVar: 'CODEX_PATH',
+  debianPackage: 'codex',
+  install: 'scripts/install-peers.sh',
+};
+
+/** OpenCode's server (`opencode-ai` 1.18.x, its Linux platform package; the baseline build on CPUs without AVX2). */
+export const OPENCODE: BinaryNeed = {
+  name: 'opencode',
+  paths: [`linux-${PEER_ARCH}`, `linux-${PEER_ARCH}-baseline`, `linux-${PEER_ARCH}-musl`].map((p) => `${PEERS}opencode-${p}/bin/opencode`),
+  envVar: 'OPENCODE_PATH',
+  debianPackage: 'opencode',
+  install: 'scripts/install-peers.sh',
+};
