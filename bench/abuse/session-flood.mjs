@@ -1,0 +1,30 @@
+// Abuse probe: 2,000 session creates in a row, then 1,000 creates with 512 KiB of metadata each.
+// Before: all 2,000 201; 1,000 × 512 KiB: 1,158 MiB. After: sessionsPerMinute per client.
+import { ATTACKER, healthyClient, http, report, startServer } from './harness.mjs';
+
+const server = await startServer();
+const healthy = await healthyClient(server.url);
+const count = (statuses, s) => (statuses[s] = (statuses[s] ?? 0) + 1);
+const plain = {};
+for (let i = 0; i < 2000; i++) count(plain, (await http(server.url, { method: 'POST', path: '/v1/sessions', body: '{}', localAddress: ATTACKER })).status);
+const body = JSON.stringify({ metadata: { pad: 'm'.repeat(512 * 1024) } });
+const big = {};
+let retryAfter;
+for (let i = 0; i < 1000; i++) {
+  const r = await http(server.url, { method: 'POST', path: '/v1/sessions', body, localAddress: ATTACKER });
+  count(big, r.status);
+  retryAfter ??= r.headers?.['retry-after'];
+}
+const latency = await healthy.stop();
+report('session-flood', {
+  plainStatuses: plain,
+  bigMetadataStatuses: big,
+  retryAfter,
+  rssBaseMiB: server.baseRss,
+  rssPeakMiB: server.peakRss,
+  healthyP99Ms: latency.p99,
+  healthyMaxMs: latency.max,
+  healthyCalls: latency.calls,
+  healthyFailures: latency.failures,
+});
+await server.stop();
