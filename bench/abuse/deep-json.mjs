@@ -1,6 +1,6 @@
 // Abuse probe: a 12 KB body nested 6,000 deep, 100 times.
 // Before: 500 (stack overflow), a session left in memory. After: 400 invalid_json, nothing created.
-import { ATTACKER, healthyClient, http, report, startServer } from './harness.mjs';
+import { ATTACKER, healthyClient, http, report, sharedFields, startServer } from './harness.mjs';
 
 const server = await startServer();
 const healthy = await healthyClient(server.url);
@@ -20,7 +20,6 @@ report('deep-json', {
   errorCode: error,
   sessionsInMemoryAfter: JSON.parse(health.body).sessionsInMemory,
   healthStatus: health.status,
-  healthyP99Ms: latency.p99,
-  healthyFailures: latency.failures,
+  ...sharedFields(server, latency),
 });
 await server.stop();

@@ -113,3 +113,15 @@ export function report(name, fields) {
 
 /** Resolves after `ms`. */
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The report fields every probe shares: the server's memory and the healthy client's latency. */
+export function sharedFields(server, latency) {
+  return {
+    rssBaseMiB: server.baseRss,
+    rssPeakMiB: server.peakRss,
+    healthyP99Ms: latency.p99,
+    healthyMaxMs: latency.max,
+    healthyCalls: latency.calls,
+    healthyFailures: latency.failures,
+  };
+}

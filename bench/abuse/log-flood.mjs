@@ -2,7 +2,7 @@
 // Before: every aborted body logged as an error (2,000 lines in 2.6 s). After: not errors; repeated lines collapse.
 import { connect } from 'node:net';
 import WebSocket from 'ws';
-import { ATTACKER, healthyClient, report, sleep, startServer } from './harness.mjs';
+import { ATTACKER, healthyClient, report, sharedFields, sleep, startServer } from './harness.mjs';
 
 const server = await startServer();
 const { port } = new URL(server.url);
@@ -47,7 +47,6 @@ report('log-flood', {
   logLinesAfterAborts: afterAborts,
   badFrameSockets: 2000,
   logLinesTotal: server.logLines,
-  healthyP99Ms: latency.p99,
-  healthyFailures: latency.failures,
+  ...sharedFields(server, latency),
 });
 await server.stop();

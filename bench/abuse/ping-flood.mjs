@@ -1,7 +1,7 @@
 // Abuse probe: a WebSocket client that floods protocol pings (up to 150 MiB, 60 s) and never reads.
 // Before: pongs bypassed backpressure (RSS 75 → 1,873 MiB). After: closed once its unread output passes maxBufferedBytes.
 import WebSocket from 'ws';
-import { ATTACKER, healthyClient, report, sleep, startServer } from './harness.mjs';
+import { ATTACKER, healthyClient, report, sharedFields, sleep, startServer } from './harness.mjs';
 
 const LIMIT_BYTES = 150 * 1024 * 1024;
 const server = await startServer();
@@ -30,11 +30,6 @@ report('ping-flood', {
   sentMiB: sent / 1048576,
   closeCode: closeCode ?? 'open',
   ms,
-  rssBaseMiB: server.baseRss,
-  rssPeakMiB: server.peakRss,
-  healthyP99Ms: latency.p99,
-  healthyMaxMs: latency.max,
-  healthyCalls: latency.calls,
-  healthyFailures: latency.failures,
+  ...sharedFields(server, latency),
 });
 await server.stop();

@@ -1,6 +1,6 @@
 // Abuse probe: 2,000 session creates in a row, then 1,000 creates with 512 KiB of metadata each.
 // Before: all 2,000 201; 1,000 × 512 KiB: 1,158 MiB. After: sessionsPerMinute per client.
-import { ATTACKER, healthyClient, http, report, startServer } from './harness.mjs';
+import { ATTACKER, healthyClient, http, report, sharedFields, startServer } from './harness.mjs';
 
 const server = await startServer();
 const healthy = await healthyClient(server.url);
@@ -20,11 +20,6 @@ report('session-flood', {
   plainStatuses: plain,
   bigMetadataStatuses: big,
   retryAfter,
-  rssBaseMiB: server.baseRss,
-  rssPeakMiB: server.peakRss,
-  healthyP99Ms: latency.p99,
-  healthyMaxMs: latency.max,
-  healthyCalls: latency.calls,
-  healthyFailures: latency.failures,
+  ...sharedFields(server, latency),
 });
 await server.stop();

@@ -1,7 +1,7 @@
 // Abuse probe: 1,000 idle sockets, one client sending a header byte a second, one sending a body byte a second.
 // Before: slow headers cut at 90 s, slow body at 300 s, idle sockets kept forever. After: headersTimeoutMs / requestTimeoutMs.
 import { connect } from 'node:net';
-import { ATTACKER, healthyClient, report, sleep, startServer } from './harness.mjs';
+import { ATTACKER, healthyClient, report, sharedFields, sleep, startServer } from './harness.mjs';
 
 const IDLE = 1000;
 const server = await startServer();
@@ -41,10 +41,6 @@ report('slow-clients', {
   slowHeadersReply: headersCut?.reply,
   slowBodyCutMs: bodyCut?.ms,
   slowBodyReply: bodyCut?.reply,
-  rssPeakMiB: server.peakRss,
-  healthyP99Ms: latency.p99,
-  healthyMaxMs: latency.max,
-  healthyCalls: latency.calls,
-  healthyFailures: latency.failures,
+  ...sharedFields(server, latency),
 });
 await server.stop();

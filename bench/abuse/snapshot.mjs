@@ -1,6 +1,6 @@
 // Abuse probe: a session with 50 turns of 1 MB prompts, then 20 concurrent GET /v1/sessions/:id.
 // Before: 47.7 MiB per snapshot, RSS 589 → 1,407 MiB, healthy p99 6.7 s. After: long texts cut in snapshots.
-import { ATTACKER, healthyClient, http, report, sleep, startServer } from './harness.mjs';
+import { ATTACKER, healthyClient, http, report, sharedFields, sleep, startServer } from './harness.mjs';
 
 const server = await startServer();
 const created = await http(server.url, { method: 'POST', path: '/v1/sessions', body: '{}', localAddress: ATTACKER });
@@ -20,9 +20,6 @@ report('snapshot', {
   snapshotMiB: Buffer.byteLength(replies[0].body) / 1048576,
   statuses: [...new Set(replies.map((r) => r.status))],
   rssAfterPromptsMiB: rssBefore,
-  rssPeakMiB: server.peakRss,
-  healthyP99Ms: latency.p99,
-  healthyMaxMs: latency.max,
-  healthyCalls: latency.calls,
+  ...sharedFields(server, latency),
 });
 await server.stop();

@@ -1,7 +1,7 @@
 // Abuse probe: 1,000 SSE streams that never read, then 10 prompts of 1 MB (turn.queued carries the prompt).
 // Before: RSS 113 → 2,149 MiB, healthy p99 7.8 s. After: at most maxConnectionsPerClient streams per client.
 import { request } from 'node:http';
-import { ATTACKER, healthyClient, http, report, sleep, startServer } from './harness.mjs';
+import { ATTACKER, healthyClient, http, report, sharedFields, sleep, startServer } from './harness.mjs';
 
 const STREAMS = 1000;
 const server = await startServer();
@@ -42,11 +42,6 @@ report('stalled-sse', {
   streams: STREAMS,
   streamStatuses: statuses,
   promptStatuses,
-  rssBaseMiB: server.baseRss,
-  rssPeakMiB: server.peakRss,
-  healthyP99Ms: latency.p99,
-  healthyMaxMs: latency.max,
-  healthyCalls: latency.calls,
-  healthyFailures: latency.failures,
+  ...sharedFields(server, latency),
 });
 await server.stop();
