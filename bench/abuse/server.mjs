@@ -1,6 +1,7 @@
 // The server an abuse probe attacks, in its own process so its RSS is its own:
 // default limits unless ABUSE_OPTIONS (JSON) says otherwise; prints its URL, logs warn+ to stderr.
-import { createServer, consoleLogger } from '../../dist/server.js';
+// The build (`npm run build` first); ABUSE_SERVER_MODULE points elsewhere (another build) when set.
+const { createServer, consoleLogger } = await import(process.env.ABUSE_SERVER_MODULE ?? '../../dist/server.js');
 
 const options = JSON.parse(process.env.ABUSE_OPTIONS ?? '{}');
 // A short turn: a few deltas, so turns finish and queues drain.
