@@ -1,8 +1,9 @@
 // Abuse probe: a 12 KB body nested 6,000 deep, 100 times.
 // Before: 500 (stack overflow), a session left in memory. After: 400 invalid_json, nothing created.
-import { ATTACKER, healthyClient, http, report, sharedFields, startServer } from './harness.mjs';
+import { ATTACKER, baseline, healthyClient, http, report, sharedFields, startServer } from './harness.mjs';
 
 const server = await startServer();
+const before = await baseline(server.url);
 const healthy = await healthyClient(server.url);
 const body = `{"metadata":{"a":${'['.repeat(6000)}${']'.repeat(6000)}}}`;
 const statuses = {};
@@ -20,6 +21,6 @@ report('deep-json', {
   errorCode: error,
   sessionsInMemoryAfter: JSON.parse(health.body).sessionsInMemory,
   healthStatus: health.status,
-  ...sharedFields(server, latency),
+  ...sharedFields(server, latency, before),
 });
 await server.stop();

@@ -103,6 +103,13 @@ export async function healthyClient(url, everyMs = 100) {
   };
 }
 
+/** The healthy client alone for `ms`, before the attack: the same-run baseline of its latency. */
+export async function baseline(url, ms = 5000) {
+  const client = await healthyClient(url);
+  await sleep(ms);
+  return client.stop();
+}
+
 /** One JSON line per probe, plus the machine's load. */
 export function report(name, fields) {
   const line = { probe: name, loadavg: loadavg().map((l) => Number(l.toFixed(2))), ...fields };
@@ -115,8 +122,9 @@ export function report(name, fields) {
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The report fields every probe shares: the server's memory and the healthy client's latency. */
-export function sharedFields(server, latency) {
+export function sharedFields(server, latency, before) {
   return {
+    ...(before ? { baselineP99Ms: before.p99 } : {}),
     rssBaseMiB: server.baseRss,
     rssPeakMiB: server.peakRss,
     healthyP99Ms: latency.p99,

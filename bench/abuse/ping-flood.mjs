@@ -1,10 +1,11 @@
 // Abuse probe: a WebSocket client that floods protocol pings (up to 150 MiB, 60 s) and never reads.
 // Before: pongs bypassed backpressure (RSS 75 → 1,873 MiB). After: closed once its unread output passes maxBufferedBytes.
 import WebSocket from 'ws';
-import { ATTACKER, healthyClient, report, sharedFields, sleep, startServer } from './harness.mjs';
+import { ATTACKER, baseline, healthyClient, report, sharedFields, sleep, startServer } from './harness.mjs';
 
 const LIMIT_BYTES = 150 * 1024 * 1024;
 const server = await startServer();
+const before = await baseline(server.url);
 const healthy = await healthyClient(server.url);
 const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/ws`, { localAddress: ATTACKER });
 ws.on('error', () => {});
@@ -27,9 +28,9 @@ await sleep(1500);
 ws.terminate();
 const latency = await healthy.stop();
 report('ping-flood', {
-  sentMiB: sent / 1048576,
+  attackerQueuedMiB: sent / 1048576,
   closeCode: closeCode ?? 'open',
   ms,
-  ...sharedFields(server, latency),
+  ...sharedFields(server, latency, before),
 });
 await server.stop();

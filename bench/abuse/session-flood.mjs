@@ -1,8 +1,9 @@
 // Abuse probe: 2,000 session creates in a row, then 1,000 creates with 512 KiB of metadata each.
 // Before: all 2,000 201; 1,000 × 512 KiB: 1,158 MiB. After: sessionsPerMinute per client.
-import { ATTACKER, healthyClient, http, report, sharedFields, startServer } from './harness.mjs';
+import { ATTACKER, baseline, healthyClient, http, report, sharedFields, startServer } from './harness.mjs';
 
 const server = await startServer();
+const before = await baseline(server.url);
 const healthy = await healthyClient(server.url);
 const count = (statuses, s) => (statuses[s] = (statuses[s] ?? 0) + 1);
 const plain = {};
@@ -20,6 +21,6 @@ report('session-flood', {
   plainStatuses: plain,
   bigMetadataStatuses: big,
   retryAfter,
-  ...sharedFields(server, latency),
+  ...sharedFields(server, latency, before),
 });
 await server.stop();

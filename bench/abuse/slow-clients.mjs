@@ -1,10 +1,11 @@
 // Abuse probe: 1,000 idle sockets, one client sending a header byte a second, one sending a body byte a second.
 // Before: slow headers cut at 90 s, slow body at 300 s, idle sockets kept forever. After: headersTimeoutMs / requestTimeoutMs.
 import { connect } from 'node:net';
-import { ATTACKER, healthyClient, report, sharedFields, sleep, startServer } from './harness.mjs';
+import { ATTACKER, baseline, healthyClient, report, sharedFields, sleep, startServer } from './harness.mjs';
 
 const IDLE = 1000;
 const server = await startServer();
+const before = await baseline(server.url);
 const { port } = new URL(server.url);
 const healthy = await healthyClient(server.url);
 const started = performance.now();
@@ -41,6 +42,6 @@ report('slow-clients', {
   slowHeadersReply: headersCut?.reply,
   slowBodyCutMs: bodyCut?.ms,
   slowBodyReply: bodyCut?.reply,
-  ...sharedFields(server, latency),
+  ...sharedFields(server, latency, before),
 });
 await server.stop();

@@ -1,10 +1,11 @@
 // Abuse probe: 1,000 SSE streams that never read, then 10 prompts of 1 MB (turn.queued carries the prompt).
 // Before: RSS 113 → 2,149 MiB, healthy p99 7.8 s. After: at most maxConnectionsPerClient streams per client.
 import { request } from 'node:http';
-import { ATTACKER, healthyClient, http, report, sharedFields, sleep, startServer } from './harness.mjs';
+import { ATTACKER, baseline, healthyClient, http, report, sharedFields, sleep, startServer } from './harness.mjs';
 
 const STREAMS = 1000;
 const server = await startServer();
+const before = await baseline(server.url);
 const created = await http(server.url, { method: 'POST', path: '/v1/sessions', body: '{}', localAddress: ATTACKER });
 const sessionId = JSON.parse(created.body).session.id;
 const healthy = await healthyClient(server.url);
@@ -42,6 +43,6 @@ report('stalled-sse', {
   streams: STREAMS,
   streamStatuses: statuses,
   promptStatuses,
-  ...sharedFields(server, latency),
+  ...sharedFields(server, latency, before),
 });
 await server.stop();

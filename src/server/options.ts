@@ -63,7 +63,7 @@ export interface ServerOptions {
   sessionsPerMinute?: number;
   /** Prompts one client may send per minute, over all sessions; over it: 429 + `Retry-After`. @default 120 */
   promptsPerMinute?: number;
-  /** WebSockets, SSE streams and long-polls one client may hold open at once; over it: 429 + `Retry-After`. @default 128 */
+  /** WebSockets, SSE streams and long-polls one client may hold open at once; over it: 429 + `Retry-After`. Raise it for trusted fan-out (benchmarks, a backend with many subscriptions) — better, authenticate such callers. @default 32 */
   maxConnectionsPerClient?: number;
   /** Turns waiting in one session's queue; a prompt over it: 429 + `Retry-After`. @default 100 */
   maxQueuedTurns?: number;
@@ -136,7 +136,7 @@ export const SERVER_DEFAULTS = {
   keepAliveTimeoutMs: 5_000,
   sessionsPerMinute: 60,
   promptsPerMinute: 120,
-  maxConnectionsPerClient: 128,
+  maxConnectionsPerClient: 32,
   maxQueuedTurns: 100,
   maxSnapshotTextChars: 4096,
   maxRepeatedLogLines: 10,
