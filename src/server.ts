@@ -27,6 +27,8 @@ export {
   type Caller,
 } from './server/security/principal.js';
 export { tokenAuthenticator } from './server/security/token-authenticator.js';
+export { SafeAgentError, isSafeAgentError, type SafeAgentErrorOptions } from './server/security/safe-agent-error.js';
+export { REDACTED_AGENT_MESSAGE } from './server/security/redact-agent-error.js';
 export type { AllowedOrigins } from './server/security/origins.js';
 export { memoryStore, type MemoryStore, type MemoryStoreOptions } from './server/stores/memory-store.js';
 export { fileStore, type FileStore, type FileStoreOptions } from './server/stores/file-store.js';

@@ -12,6 +12,10 @@ export interface ServeOptions {
   store?: string | undefined;
   /** What the server logs: one line per request and per finished turn at `info`. @default 'info' */
   logLevel: LogLevel;
+  /** A shared secret every client must send as `Authorization: Bearer` (or the WebSocket bearer subprotocol); no authentication when absent. */
+  token?: string | undefined;
+  /** Origins of pages allowed to call the server (CORS, WebSocket `Origin`), comma-separated on the command line. */
+  allowOrigins?: string[] | undefined;
 }
 
 /** Options of `agent-tether demo`. */
@@ -48,8 +52,13 @@ const SERVE_FLAGS = {
   host: { type: 'string', hint: '<host>' },
   store: { type: 'string', hint: '<dir>' },
   'log-level': { type: 'string', hint: LOG_LEVELS.join('|') },
+  token: { type: 'string', hint: '<secret>' },
+  'allow-origin': { type: 'string', hint: '<origin>[,<origin>…]' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Flags;
+
+/** Shortest `--token` accepted: a shared secret anyone could guess protects nothing. */
+export const MIN_TOKEN_LENGTH = 16;
 
 const DEMO_FLAGS = {
   timeout: { type: 'string', hint: '<ms>' },
@@ -104,9 +113,24 @@ function parseServe(argv: readonly string[]): CommandLine {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
+  const { token } = values;
+  if (token !== undefined && (token.length < MIN_TOKEN_LENGTH || /\s/.test(token))) {
+    throw new UsageError(`--token must be at least ${MIN_TOKEN_LENGTH} characters without spaces`);
+  }
+  const allowOrigins = values['allow-origin']?.split(',').map((origin) => origin.trim());
+  for (const origin of allowOrigins ?? []) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) throw new UsageError(`--allow-origin takes origins like https://app.example.com, got "${origin}"`);
+  }
   return {
     command: 'serve',
-    options: { port, host: host ?? SERVE_DEFAULTS.host, store, logLevel: logLevel as LogLevel },
+    options: {
+      port,
+      host: host ?? SERVE_DEFAULTS.host,
+      store,
+      logLevel: logLevel as LogLevel,
+      ...(token === undefined ? {} : { token }),
+      ...(allowOrigins === undefined ? {} : { allowOrigins }),
+    },
   };
 }
 

@@ -3,7 +3,8 @@ import { createClient } from '../index.js';
 import type { SubscriptionEvent, TerminalEvent } from '../index.js';
 import { systemClock, waitAtMost } from '../internal/clock.js';
 import { describeValue } from '../internal/describe-value.js';
-import { createServer, demoAgent, type TetherServer } from '../server.js';
+import { randomId } from '../internal/random-id.js';
+import { createServer, demoAgent, tokenAuthenticator, type TetherServer } from '../server.js';
 // Straight from its module, not the `testing` entry: the CLI must not pull in msw (a devDependency).
 import { createFaultProxy, type FaultProxy } from '../testing/fault-proxy.js';
 import { DemoFailure, type Transcript } from './demo-transcript.js';
@@ -51,7 +52,12 @@ export interface Cleanup {
 export async function setUpDemo(out: Transcript, agentDelayMs: number, cleanups: Cleanup[]): Promise<DemoContext> {
   const baselineSockets = countSockets();
   out.line('agent-tether demo: a reference server, a fault-injecting proxy in front of it, and two clients.');
-  const server = createServer({ agent: demoAgent({ delayMs: agentDelayMs }) });
+  // Authentication on, as a real deployment runs: each client holds its own bearer token.
+  const tokens = { alice: randomId(), bob: randomId() };
+  const server = createServer({
+    agent: demoAgent({ delayMs: agentDelayMs }),
+    authenticate: tokenAuthenticator({ [tokens.alice]: 'alice', [tokens.bob]: 'bob' }),
+  });
   cleanups.push({ name: 'server', run: () => server.close() });
   const { url: serverUrl } = await server.listen(0, '127.0.0.1');
   const proxy = await createFaultProxy({ target: serverUrl }).listen();
@@ -60,9 +66,10 @@ export async function setUpDemo(out: Transcript, agentDelayMs: number, cleanups:
 
   // Short, deterministic backoff so a cut heals in well under a second.
   const reconnect = { initialDelayMs: 50, maxDelayMs: 400, jitter: 'none' } as const;
-  const alice = createClient({ baseUrl: proxy.url, clientId: 'alice', reconnect });
+  const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+  const alice = createClient({ baseUrl: proxy.url, clientId: 'alice', reconnect, headers: bearer(tokens.alice) });
   cleanups.push({ name: 'alice', run: () => alice.close() });
-  const bob = createClient({ baseUrl: proxy.url, clientId: 'bob', reconnect });
+  const bob = createClient({ baseUrl: proxy.url, clientId: 'bob', reconnect, headers: bearer(tokens.bob) });
   cleanups.push({ name: 'bob', run: () => bob.close() });
 
   const errors: DemoContext['errors'] = [];
@@ -70,7 +77,10 @@ export async function setUpDemo(out: Transcript, agentDelayMs: number, cleanups:
   bob.on('error', (error) => errors.push({ client: 'bob', error }));
 
   const session = await alice.createSession();
-  out.line(`alice created session ${session.id}; she watches all of its events with session.subscribe().`);
+  // Sessions are their creator's; bob may use this one because it is shared with him.
+  await server.shareSession(session.id, ['bob']);
+  out.line(`alice created session ${session.id} and shared it with bob (each sends its own bearer token);`);
+  out.line('she watches all of its events with session.subscribe().');
 
   // It must yield every seq exactly once, in order, across the cut and the transport change (F8).
   const seen: SubscriptionEvent[] = [];

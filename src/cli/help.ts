@@ -3,10 +3,17 @@ export const HELP = `agent-tether — keep apps attached to AI agent sessions
 
 Usage:
   agent-tether serve [--port 4317] [--host 127.0.0.1] [--store <dir>]
-                     [--log-level debug|info|warn|error]
+                     [--log-level debug|info|warn|error] [--token <secret>]
+                     [--allow-origin <origin>[,<origin>…]]
       Run the reference server with the demo agent. Sessions live in memory,
       or in <dir> with --store (created if missing). At --log-level info (the
       default) it logs one line per request and per finished turn.
+      --token (or the AGENT_TETHER_TOKEN environment variable, which other
+      users cannot read in the process list) turns authentication on: every
+      request needs "Authorization: Bearer <secret>" (WebSockets: the
+      agent-tether.bearer.<base64url> subprotocol). Without it the server
+      answers anyone who reaches it: keep it on 127.0.0.1.
+      --allow-origin lets pages of those origins call it from a browser.
       A prompt starting with "slow" streams for about 10 s, long enough to
       cancel it by hand. Ctrl-C (SIGINT) or SIGTERM closes it gracefully.
 

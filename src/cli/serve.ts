@@ -3,8 +3,8 @@ import { stat } from 'node:fs/promises';
 import { systemClock, waitAtMost } from '../internal/clock.js';
 import { describeValue } from '../internal/describe-value.js';
 import { consoleLogger } from '../logging/logger.js';
-import { createServer, demoAgent, fileStore, memoryStore } from '../server.js';
-import type { ServeOptions } from './args.js';
+import { createServer, demoAgent, fileStore, memoryStore, tokenAuthenticator } from '../server.js';
+import { MIN_TOKEN_LENGTH, type ServeOptions } from './args.js';
 import { EXIT } from './exit-codes.js';
 
 /** Longest wait for a graceful close before the process gives up on it. */
@@ -22,10 +22,17 @@ const CLOSE_TIMEOUT_MS = 10_000;
 export async function runServe(options: ServeOptions): Promise<number> {
   const storeProblem = options.store === undefined ? undefined : await checkStoreDir(options.store);
   if (storeProblem !== undefined) return fail(storeProblem, EXIT.usage);
+  const token = options.token ?? process.env.AGENT_TETHER_TOKEN;
+  if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
+    return fail(`AGENT_TETHER_TOKEN must be at least ${MIN_TOKEN_LENGTH} characters`, EXIT.usage);
+  }
   const server = createServer({
     agent: demoAgent(),
     store: options.store === undefined ? memoryStore() : fileStore({ dir: options.store }),
     logger: consoleLogger(options.logLevel),
+    // One shared secret: whoever holds it is the one principal `token`, so every holder sees every session.
+    ...(token === undefined ? {} : { authenticate: tokenAuthenticator({ [token]: 'token' }) }),
+    ...(options.allowOrigins === undefined ? {} : { allowedOrigins: options.allowOrigins }),
   });
   let url: string;
   try {
@@ -35,8 +42,9 @@ export async function runServe(options: ServeOptions): Promise<number> {
     return fail(known ?? `cannot listen on ${options.host}:${options.port}: ${describeValue(error)}`, known ? EXIT.usage : EXIT.failure);
   }
   const where = options.store === undefined ? 'sessions in memory' : `sessions in ${options.store}`;
+  const auth = token === undefined ? 'no authentication' : 'bearer token required';
   process.stdout.write(
-    `agent-tether server listening on ${url} (${where})\n` +
+    `agent-tether server listening on ${url} (${where}; ${auth})\n` +
       'Try a prompt starting with "slow" for a reply that streams for about 10 s (time to cancel it).\n' +
       'Press Ctrl-C to stop.\n',
   );

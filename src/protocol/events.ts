@@ -50,6 +50,8 @@ export const TurnErrorInfo = z.object({
   code: z.string(),
   message: z.string(),
   retryable: z.boolean(),
+  /** Names the failure in the server's log (an agent's own error text goes there, not to clients). */
+  errorId: z.optional(z.string()),
 });
 /** `turn.error`: the turn failed (agent threw, server restarted mid-turn, client closed, …). */
 export const TurnErrorEvent = z.object({

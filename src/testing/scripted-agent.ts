@@ -2,6 +2,7 @@
  * An agent for tests whose every turn follows a script: deltas, items,
  * pauses, errors, hanging until canceled, or waiting for the test to say go.
  */
+import { SafeAgentError } from '../server/security/safe-agent-error.js';
 import { sleep, systemClock } from '../internal/clock.js';
 import type { Agent, AgentChunk, AgentInput } from '../server.js';
 
@@ -13,7 +14,7 @@ export type { Agent, AgentChunk, AgentInput } from '../server.js';
  * - `{ delta: 'text' }` yields a `turn.delta`.
  * - `{ item: {...} }` yields a `turn.item`.
  * - `{ delayMs: 50 }` pauses (ends early, quietly, if the turn is canceled).
- * - `{ error: 'boom' }` or `{ error: { message, name? } }` throws → `turn.error` (`agent_error`).
+ * - `{ error: 'boom' }` or `{ error: { message, name? } }` throws a `SafeAgentError` → `turn.error` (`agent_error`, with that message).
  * - `{ hang: true }` waits until the turn is canceled (its `signal` aborts).
  * - `{ until: promise }` waits until `promise` settles (or the turn is canceled):
  *   a gate the test opens when it is ready.
@@ -121,8 +122,9 @@ function abortable(signal: AbortSignal, start: (done: () => void) => () => void)
   });
 }
 
+// A script's error text was written for the client to see: it is marked safe, so it is not redacted.
 function toError(spec: string | { message: string; name?: string }): Error {
-  const error = new Error(typeof spec === 'string' ? spec : spec.message);
+  const error = new SafeAgentError(typeof spec === 'string' ? spec : spec.message);
   error.name = typeof spec === 'string' ? 'ScriptedAgentError' : (spec.name ?? 'ScriptedAgentError');
   return error;
 }

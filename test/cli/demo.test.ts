@@ -23,6 +23,8 @@ describe('agent-tether demo', () => {
       '5 A clean close',
     ]);
     // What each step showed and checked.
+    expect(out).toContain('alice created session');
+    expect(out).toContain('shared it with bob (each sends its own bearer token)');
     expect(out).toContain('agent ‹ Hello! I am the demo agent, and this reply reaches you one word at a time.');
     expect(out).toMatch(/✓ it arrived in \d+ deltas, and the streamed text equals the server's turn\.completed\.output/);
     expect(out).toContain('bob   ✕ turn.cancel() → {"cancelled":true}');

@@ -8,7 +8,7 @@ import { bearerProtocols, TOKENS } from './helpers.js';
 const BASE = 'http://tether.test';
 const server = setupServer();
 let tether: MswTether | undefined;
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
 afterAll(() => server.close());
 afterEach(async () => {
   server.resetHandlers();

@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ErrorBody } from '../../src/protocol/index.js';
-import { memoryStore } from '../../src/server.js';
+import { memoryStore, REDACTED_AGENT_MESSAGE } from '../../src/server.js';
 import { api, createSession, prompt, scriptedAgent, startServer, WsClient } from './helpers.js';
 
 // No bad input may surface as an unhandled rejection or exception in the server process.
@@ -170,7 +170,7 @@ describe('a throwing agent or store never crashes the process', () => {
     const ws = new WsClient(url);
     await ws.request({ type: 'subscribe', sessionId: sid });
     await ws.until(() => ws.terminal(turnId) !== undefined, 'terminal');
-    expect(await poll()).toMatchObject({ status: 'error', terminal: { error: { code: 'agent_error', message: 'agent exploded' } } });
+    expect(await poll()).toMatchObject({ status: 'error', terminal: { error: { code: 'agent_error', message: REDACTED_AGENT_MESSAGE } } });
   });
 
   it('a store rejecting every write: create answers 503 store_unavailable with Retry-After and a JSON body; the server keeps serving', async () => {

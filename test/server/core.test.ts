@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createCore, memoryStore, SessionLog, type TetherCore } from '../../src/server.js';
+import { createCore, memoryStore, REDACTED_AGENT_MESSAGE, SessionLog, type TetherCore } from '../../src/server.js';
 import { utf8Length } from '../../src/server/core/session-log.js';
 import type { Clock } from '../../src/internal/clock.js';
 import type { SessionEvent } from '../../src/protocol/index.js';
@@ -260,7 +260,7 @@ describe('TetherCore (no sockets)', () => {
     const t2 = (await c.prompt(id, { prompt: 'bad' })).turn;
     const t3 = (await c.prompt(id, { prompt: 'fine' })).turn;
     const list = await until(c, id, (l) => terminalOf(l, t3.id).length > 0);
-    expect(terminalOf(list, t1.id)[0]).toMatchObject({ type: 'turn.error', error: { code: 'agent_error', message: 'boom', retryable: false } });
+    expect(terminalOf(list, t1.id)[0]).toMatchObject({ type: 'turn.error', error: { code: 'agent_error', message: REDACTED_AGENT_MESSAGE, retryable: false } });
     expect(terminalOf(list, t2.id)[0]).toMatchObject({ type: 'turn.error', error: { code: 'agent_error' } });
     expect(terminalOf(list, t3.id)[0]).toMatchObject({ type: 'turn.completed', output: 'ok' });
   });
@@ -276,7 +276,7 @@ describe('TetherCore (no sockets)', () => {
     const t1 = (await c.prompt(id, { prompt: 'sync' })).turn;
     const t2 = (await c.prompt(id, { prompt: 'num' })).turn;
     const list = await until(c, id, (l) => terminalOf(l, t2.id).length > 0);
-    expect(terminalOf(list, t1.id)[0]).toMatchObject({ error: { code: 'agent_error', message: 'sync boom' } });
+    expect(terminalOf(list, t1.id)[0]).toMatchObject({ error: { code: 'agent_error', message: REDACTED_AGENT_MESSAGE } });
     expect(terminalOf(list, t2.id)[0]).toMatchObject({ error: { code: 'agent_error' } });
   });
 
@@ -368,7 +368,7 @@ describe('small things users see', () => {
     const { turn } = await c.prompt(id, { prompt: 'x' });
     const list = await until(c, id, (l) => terminalOf(l, turn.id).length > 0);
     expect((terminalOf(list, turn.id)[0] as { error: { message: string } }).error.message).toBe(
-      `The agent yielded an invalid chunk: {"delta":"echo hi"}; expected { type: 'delta', text: string } or { type: 'item', item: object }`,
+      `The agent yielded an invalid chunk; expected { type: 'delta', text: string } or { type: 'item', item: object }`,
     );
   });
 

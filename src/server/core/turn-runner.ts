@@ -3,6 +3,8 @@ import type { TerminalEvent } from '../../protocol/index.js';
 import type { Logger } from '../../logging/logger.js';
 import { describeValue } from '../../internal/describe-value.js';
 import { nextLoopTurn } from './schedule.js';
+import { redactAgentError } from '../security/redact-agent-error.js';
+import { SafeAgentError } from '../security/safe-agent-error.js';
 import type { NewEvent } from './session-log.js';
 import { appendEvent, saveTurn, type SessionState } from './session-state.js';
 import type { TimerSet } from './timer-set.js';
@@ -118,11 +120,8 @@ export class TurnRunner {
       done = true;
       turn.agentSettled = true;
       if (!turn.terminal) {
-        this.#o.logger.debug?.({ err: error, sessionId: session.id, turnId: turn.id }, 'agent-tether: agent failed');
-        this.finish(session, turn, {
-          type: 'turn.error',
-          error: { code: 'agent_error', message: errorMessage(error), retryable: false },
-        });
+        // The agent's own text may hold secrets: clients get a code, a safe message and an error id.
+        this.finish(session, turn, { type: 'turn.error', error: redactAgentError(error, this.#o.logger, { sessionId: session.id, turnId: turn.id }) });
       }
     }
     if (!done && iterator?.return) {
@@ -145,9 +144,10 @@ export class TurnRunner {
     } else if (chunk && chunk.type === 'item' && typeof chunk.item === 'object' && chunk.item !== null && !Array.isArray(chunk.item)) {
       this.#append(session, { type: 'turn.item', turnId: turn.id, item: chunk.item });
     } else {
-      throw new TypeError(
-        `The agent yielded an invalid chunk: ${describeValue(chunk).slice(0, 200)}; expected { type: 'delta', text: string } or { type: 'item', item: object }`,
-      );
+      // The shapes are safe to show; the chunk itself is the agent's and goes to the log only (as the cause).
+      throw new SafeAgentError("The agent yielded an invalid chunk; expected { type: 'delta', text: string } or { type: 'item', item: object }", {
+        cause: new TypeError(`Invalid chunk: ${describeValue(chunk).slice(0, 200)}`),
+      });
     }
   }
 
@@ -171,9 +171,4 @@ function getIterator(iterable: unknown): AsyncIterator<AgentChunk> | Iterator<Ag
     return (iterable as Iterable<AgentChunk>)[Symbol.iterator]();
   }
   throw new TypeError('The agent must return an AsyncIterable or Iterable of chunks');
-}
-
-function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
-  return typeof error === 'string' ? error : 'The agent failed';
 }

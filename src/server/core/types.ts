@@ -17,7 +17,8 @@ export interface AgentInput {
 
 /**
  * The agent behind the server. Its iterable ending → `turn.completed` (output =
- * concatenated deltas); throwing → `turn.error` (`agent_error`); a cancel
+ * concatenated deltas); throwing → `turn.error` (`agent_error`, its text only in the
+ * server log unless it is a `SafeAgentError`); a cancel
  * aborts `signal` and ends the turn with `turn.canceled` at once.
  *
  * @example
