@@ -67,6 +67,8 @@ export interface ServerOptions {
   maxConnectionsPerClient?: number;
   /** Turns waiting in one session's queue; a prompt over it: 429 + `Retry-After`. @default 100 */
   maxQueuedTurns?: number;
+  /** A session's `metadata` as JSON, at most this many bytes (kept for the session's life); over it: 413 `payload_too_large`. @default 16384 */
+  maxMetadataBytes?: number;
   /** In a snapshot (`GET /v1/sessions/:sid`), a turn's prompt and output are cut to this many characters (`truncated: true`); `GET` the turn for all of it. @default 4096 */
   maxSnapshotTextChars?: number;
   /** Identical warn/error log lines (same level and message) written per `repeatedLogWindowMs`; the rest are counted and summed up in one line. @default 10 */
@@ -138,6 +140,7 @@ export const SERVER_DEFAULTS = {
   promptsPerMinute: 120,
   maxConnectionsPerClient: 32,
   maxQueuedTurns: 100,
+  maxMetadataBytes: 16 * 1024,
   maxSnapshotTextChars: 4096,
   maxRepeatedLogLines: 10,
   repeatedLogWindowMs: 10_000,
@@ -187,6 +190,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     promptsPerMinute: positiveInt('promptsPerMinute', pick('promptsPerMinute')),
     maxConnectionsPerClient: positiveInt('maxConnectionsPerClient', pick('maxConnectionsPerClient')),
     maxQueuedTurns: positiveInt('maxQueuedTurns', pick('maxQueuedTurns')),
+    maxMetadataBytes: positiveInt('maxMetadataBytes', pick('maxMetadataBytes')),
     maxSnapshotTextChars: positiveInt('maxSnapshotTextChars', pick('maxSnapshotTextChars')),
     maxRepeatedLogLines: positiveInt('maxRepeatedLogLines', pick('maxRepeatedLogLines')),
     repeatedLogWindowMs: positiveInt('repeatedLogWindowMs', pick('repeatedLogWindowMs')),
