@@ -38,7 +38,7 @@ for (let batch = 0; batch < 80; batch++) {
       }),
     ),
   );
-  await sleep(100); // stay under the 32 connections-per-client limit while the closes settle
+  await sleep(100); // stay under the connections-per-client limit while the closes settle
 }
 await sleep(500);
 const latency = await healthy.stop();

@@ -63,7 +63,7 @@ export interface ServerOptions {
   sessionsPerMinute?: number;
   /** Prompts one client may send per minute, over all sessions; over it: 429 + `Retry-After`. @default 120 */
   promptsPerMinute?: number;
-  /** WebSockets, SSE streams and long-polls one client may hold open at once; over it: 429 + `Retry-After`. Raise it for trusted fan-out (benchmarks, a backend with many subscriptions) — better, authenticate such callers. @default 32 */
+  /** WebSockets, SSE streams and long-polls one client may hold open at once; over it: 429 + `Retry-After`. Raise it for trusted fan-out (benchmarks, a backend with many subscriptions) — better, authenticate such callers. @default 128 */
   maxConnectionsPerClient?: number;
   /** Turns waiting in one session's queue; a prompt over it: 429 + `Retry-After`. @default 100 */
   maxQueuedTurns?: number;
@@ -138,7 +138,7 @@ export const SERVER_DEFAULTS = {
   keepAliveTimeoutMs: 5_000,
   sessionsPerMinute: 60,
   promptsPerMinute: 120,
-  maxConnectionsPerClient: 32,
+  maxConnectionsPerClient: 128,
   maxQueuedTurns: 100,
   maxMetadataBytes: 16 * 1024,
   maxSnapshotTextChars: 4096,
