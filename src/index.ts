@@ -32,6 +32,7 @@ export type {
 export { createClient } from './client/client.js';
 export type { Client, ClientEvents, CreateSessionOptions } from './client/client.js';
 export type { ClientOptions, ReconnectOptions } from './client/options.js';
+export type { TokenOption } from './client/credentials.js';
 export { consoleLogger, type Logger, type LogFields, type LogLevel } from './logging/logger.js';
 export { CLIENT_DEFAULTS, DEFAULTS, RECONNECT_DEFAULTS } from './client/options.js';
 export type { ClientState, ClientStatus } from './client/client-state.js';

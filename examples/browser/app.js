@@ -7,11 +7,25 @@ const params = new URLSearchParams(location.search);
 // The agent server: `npx agent-tether serve` by default, or `?api=<url>`.
 // It is another origin than the page; the reference server allows CORS.
 const baseUrl = params.get('api') ?? 'http://127.0.0.1:4317';
+// Credentials for a server started with `--token`: `#token=<secret>&user=<id>` in
+// the URL's fragment, which the browser never sends anywhere (a real app gets
+// them from its login). The SDK sends the token on every transport: a header
+// on HTTP, SSE and long-poll, a WebSocket subprotocol (browsers cannot set
+// headers there); the function is asked again on every reconnect.
+const credentials = new URLSearchParams(location.hash.slice(1));
+const token = credentials.get('token') ?? undefined;
 // Our own id, so the transcript can say "you" (randomUUID needs a secure context).
-const myId = globalThis.crypto?.randomUUID?.() ?? `web-${Math.random().toString(36).slice(2)}`;
+// With authentication the server names us by our user id instead.
+const myId = credentials.get('user') ?? globalThis.crypto?.randomUUID?.() ?? `web-${Math.random().toString(36).slice(2)}`;
 // `?transports=sse,poll` narrows the ladder (default: websocket, then sse, then poll).
 const transports = params.get('transports')?.split(',') ?? undefined;
-const client = createClient({ baseUrl, clientId: myId, transports, reconnect: { initialDelayMs: 250, maxDelayMs: 5_000 } });
+const client = createClient({
+  baseUrl,
+  clientId: myId,
+  transports,
+  reconnect: { initialDelayMs: 250, maxDelayMs: 5_000 },
+  ...(token && { token: () => token }),
+});
 addEventListener('pagehide', () => void client.close());
 
 const $ = (id) => document.getElementById(id);
@@ -37,6 +51,10 @@ const offerNewSession = () => {
   $('notice').append(button);
 };
 const sessionGone = (error) => error?.code === 'session_not_found';
+/** The server refused our credentials: the SDK stops instead of retrying; say so. */
+const refused = (error) => error?.code === 'unauthorized' || error?.code === 'forbidden';
+const refusedNotice = (error) =>
+  notice(`The agent server refused ${error.code === 'unauthorized' ? 'your credentials' : 'this'} (${error.code}). Open the page with #token=<your token>.`);
 
 /* ── connection indicator ─────────────────────────────────────────────── */
 
@@ -151,13 +169,16 @@ try {
   }
   $('session').textContent = `session ${session.id}`;
 } catch (error) {
-  notice(`Cannot reach the agent server at ${baseUrl}: ${error.message}`);
+  if (refused(error)) refusedNotice(error);
+  else notice(`Cannot reach the agent server at ${baseUrl}: ${error.message}`);
   throw error;
 }
 
 (async () => {
   for await (const event of session.subscribe()) render(event);
-})().catch((error) => (sessionGone(error) ? offerNewSession() : notice(`Stopped following the session: ${error.message}`)));
+})().catch((error) =>
+  sessionGone(error) ? offerNewSession() : refused(error) ? refusedNotice(error) : notice(`Stopped following the session: ${error.message}`),
+);
 
 $('prompt-form').addEventListener('submit', async (event) => {
   event.preventDefault();
@@ -170,6 +191,7 @@ $('prompt-form').addEventListener('submit', async (event) => {
     await session.prompt(text);
   } catch (error) {
     if (sessionGone(error)) offerNewSession();
+    else if (refused(error)) refusedNotice(error);
     else notice(`Could not send: ${error.message}`);
     $('prompt').value = text;
   }

@@ -136,8 +136,9 @@ class ClientImpl implements Client, ClientContext {
   }
 
   command<T>(name: string, { sessionId, frame, http, signal }: CommandOptions<T>): Promise<T> {
-    // A prompt's turn will want the stream: on an idle client, connect alongside the request.
-    const preconnect = name === 'prompt' && this.manager.state.status === 'idle';
+    // A prompt's turn will want the stream: on an idle client, connect alongside the request
+    // (unless the turn reads its first events over HTTP first: see TurnImpl#bridge).
+    const preconnect = name === 'prompt' && this.manager.state.status === 'idle' && !this.options.bridgeFirstEvents;
     if (preconnect) this.manager.preconnect();
     const promise = this.#commands.run(
       name,

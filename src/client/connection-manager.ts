@@ -9,7 +9,10 @@ import type {
   TransportName,
   TransportOptions,
 } from '../transport/transport.js';
+import { authorizationOf } from '../transport/bearer.js';
+import { finalScope } from '../transport/final-answers.js';
 import { backoffDelay } from './backoff.js';
+
 import { canTransition, sameState, type ClientState } from './client-state.js';
 import type { Emitter } from './emitter.js';
 import { SessionFeed, type Consumer } from './session-feed.js';
@@ -31,6 +34,8 @@ interface Attempt {
   opened: boolean;
   /** Delivered an event or stayed open `stableAfterMs`: the failure counter was reset. */
   proven: boolean;
+  /** The `Authorization` this attempt connected with (compared with a fresh one after a 401). */
+  authorization?: string | undefined;
 }
 
 export interface ManagerEvents extends Record<string, (...args: never[]) => void> {
@@ -59,6 +64,8 @@ export class ConnectionManager {
   readonly #feeds = new Map<string, SessionFeed>();
   /** Transport closes in progress, awaited by `close()`. */
   readonly #closing = new Set<Promise<void>>();
+  /** A 401 was already answered by reconnecting with a fresh token; the next one ends the client's streams. Cleared once an attempt opens. */
+  #retriedAuth = false;
 
   constructor(settings: ClientSettings, emitter: Emitter<ManagerEvents>) {
     this.#settings = settings;
@@ -178,12 +185,18 @@ export class ConnectionManager {
     this.#connect('something to stream');
   }
 
-  #transportOptions(): TransportOptions {
+  #transportOptions(attempt: Attempt): TransportOptions {
     const s = this.#settings;
     return {
       baseUrl: s.baseUrl,
       clientId: s.clientId,
-      getHeaders: s.getHeaders,
+      // Noted per attempt: after a 401, only a different token is worth one more try.
+      getHeaders: async () => {
+        const headers = await s.getHeaders();
+        attempt.authorization = authorizationOf(headers);
+        return headers;
+      },
+      bearer: s.bearer,
       fetch: s.fetch,
       WebSocket: s.WebSocket,
       clock: s.clock,
@@ -214,7 +227,7 @@ export class ConnectionManager {
     else this.#probe = attempt;
     this.#settings.logger.debug?.({ attempt: id, transport: name, role }, `agent-tether: attempt ${id} on ${name} (${role})`);
     try {
-      attempt.transport = this.#settings.createTransport(name, this.#transportOptions(), events);
+      attempt.transport = this.#settings.createTransport(name, this.#transportOptions(attempt), events);
     } catch (error) {
       // E.g. a WebSocket constructor that throws: a failed attempt like any other, never a throw into the caller.
       const message = error instanceof Error ? error.message : String(error);
@@ -251,6 +264,7 @@ export class ConnectionManager {
     if (attempt?.id !== id) return this.#stale(id, 'open', 'superseded');
     if (attempt.opened) return this.#stale(id, 'open', 'already open');
     attempt.opened = true;
+    this.#retriedAuth = false;
     this.#setState({ status: 'open', transport: attempt.name }, `${attempt.name} opened`);
     this.#startStableTimer(attempt);
     this.#scheduleUpgradeCheck();
@@ -306,6 +320,7 @@ export class ConnectionManager {
     }
     const attempt = this.#active;
     if (attempt?.id !== id) return this.#stale(id, 'close', 'superseded');
+    if (info.error && finalScope(info.error) !== undefined) return this.#refused(attempt, info.error);
     if (info.error) this.#reportError(info.error);
     this.#afterDrop(attempt, info.opened, info.retryAfterMs, info.error?.message ?? 'closed', info.retryHintMs);
   }
@@ -356,6 +371,46 @@ export class ConnectionManager {
       `agent-tether: reconnect attempt ${this.#failures} in ${delay} ms`,
     );
     this.#timers.set('retry', delay, () => this.#connect('backoff elapsed'));
+  }
+
+  /**
+   * The server refused the connection itself (a 401 or 403 on the upgrade or
+   * on a stream request, DESIGN §5). Retrying with the same credentials
+   * cannot help, so: after a 401, one new attempt at once if the token
+   * function now returns a different token (it was refreshed); otherwise
+   * every subscription and turn of the client ends with the typed error and
+   * the client goes idle. No backoff loop: the next connect happens only
+   * when something new asks to stream.
+   */
+  #refused(attempt: Attempt, error: TetherError): void {
+    this.#active = undefined;
+    this.#stopAll();
+    this.#ladder.report(attempt.name, { opened: attempt.opened });
+    this.#settings.logger.info?.({ attempt: attempt.id, code: error.code }, `agent-tether: ${attempt.name} refused by the server (${error.code})`);
+    const used = attempt.authorization;
+    const retry = error.code === 'unauthorized' && !this.#retriedAuth;
+    if (!retry) return this.#endAll(error);
+    void this.#settings.getHeaders().then(
+      (headers) => {
+        if (this.#active || this.#state.status === 'closed' || this.#feeds.size === 0) return;
+        if (authorizationOf(headers) === used) return this.#endAll(error);
+        this.#retriedAuth = true;
+        this.#settings.logger.info?.({}, 'agent-tether: the token changed; connecting once more with it');
+        this.#connect('a fresh token after 401');
+      },
+      () => this.#endAll(error),
+    );
+  }
+
+  /** End every consumer with a final answer about the client's credentials and go idle. */
+  #endAll(error: TetherError): void {
+    if (this.#state.status === 'closed') return;
+    this.#reportError(error);
+    const consumers = this.#takeConsumers();
+    this.#failures = 0;
+    this.#retriedAuth = false;
+    this.#setState({ status: 'idle' }, `refused by the server (${error.code})`);
+    for (const consumer of consumers) consumer.onEnd(error);
   }
 
   /** `reconnect.maxAttempts` failed in a row: end every consumer with a typed error and go idle. */

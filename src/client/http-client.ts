@@ -2,6 +2,7 @@ import { ConnectionError, HttpError, TetherError, TimeoutError } from '../errors
 import { sleep } from '../internal/clock.js';
 import type { Check } from '../protocol/checks.js';
 import { headers as headerNames } from '../protocol/constants.js';
+import { authorizationOf } from '../transport/bearer.js';
 import { endpoint, httpErrorFrom, parseRetryAfter, readText, requestHeaders } from '../transport/http.js';
 import { parseJson, validateFrame } from '../transport/validate-event.js';
 import { backoffDelay } from './backoff.js';
@@ -71,11 +72,26 @@ export class HttpClient {
       source?.addEventListener('abort', onAbort);
     }
     try {
+      /** Headers of the next attempt, when already read (a fresh token after a 401). */
+      let next: Record<string, string> | undefined;
+      let retriedAuth = false;
       for (let attempt = 1; ; attempt++) {
         if (signal.aborted) throw signal.reason;
+        const headers = next ?? (await this.#settings.getHeaders());
+        next = undefined;
         try {
-          return await this.#once<T>(method, path, options, signal, what);
+          return await this.#once<T>(method, path, options, signal, what, headers);
         } catch (error) {
+          // A 401 is final for this token: one more try only with a different one (it was refreshed), never a loop.
+          if (!retriedAuth && error instanceof HttpError && error.status === 401 && !signal.aborted) {
+            retriedAuth = true;
+            const fresh = await this.#settings.getHeaders();
+            if (authorizationOf(fresh) !== authorizationOf(headers)) {
+              this.#settings.logger.debug?.({}, `agent-tether: ${what} got 401; retrying once with a fresh token`);
+              next = fresh;
+              continue;
+            }
+          }
           if (signal.aborted || !isRetryable(error) || attempt > RETRIES) throw error;
           this.#settings.logger.debug?.({ err: error }, `agent-tether: ${what} failed (${(error as Error)?.message}); retrying`);
           options.onRetry?.();
@@ -96,9 +112,9 @@ export class HttpClient {
     }
   }
 
-  async #once<T>(method: string, path: string, options: RequestOptions<T>, signal: AbortSignal, what: string): Promise<T> {
+  async #once<T>(method: string, path: string, options: RequestOptions<T>, signal: AbortSignal, what: string, base: Record<string, string>): Promise<T> {
     const { body, idempotencyKey } = options;
-    const headers = requestHeaders(await this.#settings.getHeaders(), this.#settings.clientId, 'application/json');
+    const headers = requestHeaders(base, this.#settings.clientId, 'application/json');
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (idempotencyKey !== undefined) headers[headerNames.idempotencyKey] = idempotencyKey;
     const payload = body === undefined ? null : JSON.stringify(body);

@@ -1,3 +1,4 @@
+import { credentialsProvider, type HeadersOption, type TokenOption } from './credentials.js';
 import IsomorphicWebSocket from 'isomorphic-ws';
 import { limits } from '../protocol/constants.js';
 import type { TransportName, WebSocketConstructor } from '../transport/transport.js';
@@ -44,7 +45,18 @@ export interface ClientOptions {
   /** Reconnect backoff; each field defaults separately. */
   reconnect?: ReconnectOptions | undefined;
   /** Extra request headers, or a function returning them; re-read on every connect and request (fresh tokens). */
-  headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>) | undefined;
+  headers?: HeadersOption | undefined;
+  /**
+   * A bearer token, or a function (sync or async) returning one; called again
+   * on every connect and request, so a refreshed token reaches the next one.
+   * HTTP, SSE and long-poll send `Authorization: Bearer <token>`; the
+   * WebSocket (where browsers cannot set headers) offers the subprotocols
+   * `agent-tether.v1` and `agent-tether.bearer.<base64url(token)>`. A 401
+   * ends in a typed `unauthorized`, a 403 in `forbidden`: never retried with
+   * the same token.
+   * @example createClient({ baseUrl, token: async () => (await auth.session()).accessToken })
+   */
+  token?: TokenOption | undefined;
   /** The `fetch` to use. @default globalThis.fetch */
   fetch?: typeof globalThis.fetch | undefined;
   /** The WebSocket constructor. @default isomorphic-ws (`ws` in Node: upgrade headers, send callbacks; the native one in browsers) */
@@ -124,7 +136,10 @@ export interface ResolvedClientOptions {
   clientId: string;
   transports: readonly TransportName[];
   reconnect: ResolvedReconnectOptions;
+  /** `headers` plus the token's `Authorization`, read again each time. */
   getHeaders(): Promise<Record<string, string>>;
+  /** A `token` option was given: the WebSocket carries it as a subprotocol. */
+  bearer: boolean;
   fetch: typeof globalThis.fetch;
   WebSocket: WebSocketConstructor;
   cursorStore: CursorStore;
@@ -225,6 +240,11 @@ export function resolveOptions(options: ClientOptions): ResolvedClientOptions {
   const headers = options.headers;
   if (headers !== undefined && typeof headers !== 'function' && !isObject(headers)) fail('headers', 'an object or a function', headers);
 
+  const token = options.token;
+  if (token !== undefined && typeof token !== 'function' && (typeof token !== 'string' || token === '')) {
+    fail('token', 'a non-empty string or a function', token);
+  }
+
   // Read the global lazily (and call it unbound: browsers throw "Illegal
   // invocation" for `obj.fetch()`), so an interceptor installed later still applies.
   const fetch: typeof globalThis.fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
@@ -255,7 +275,8 @@ export function resolveOptions(options: ClientOptions): ResolvedClientOptions {
     clientId,
     transports: [...transports],
     reconnect,
-    getHeaders: async () => ({ ...(typeof headers === 'function' ? await headers() : headers) }),
+    getHeaders: credentialsProvider(headers, token),
+    bearer: token !== undefined,
     fetch,
     WebSocket,
     cursorStore,

@@ -105,9 +105,19 @@ export class TurnImpl implements Turn, Consumer {
     if (info.terminal) this.#settle(info.terminal);
     this.#queuedSeq = info.queuedSeq;
     this.seq = info.queuedSeq - 1;
+    // No stream open yet: read the first events over HTTP meanwhile (see #bridge). On an
+    // idle client the turn connects only after the first read.
+    const status = this.#ctx.manager.state.status;
+    const bridge = this.#ctx.options.bridgeFirstEvents && !info.terminal && (status === 'idle' || status === 'connecting');
+    if (!bridge || status !== 'idle') this.#register();
+    if (bridge) void this.#bridge();
+  }
+
+  /** Become a consumer of the session's stream (connecting the client if it is idle). */
+  #register(): void {
+    if (this.#ended || this.#registered || this.#ctx.closed) return;
     this.#registered = true;
     this.#ctx.manager.addConsumer(this);
-    if (this.#ctx.options.bridgeFirstEvents && this.#ctx.manager.state.status === 'connecting' && !info.terminal) void this.#bridge();
   }
 
   /**
@@ -382,18 +392,30 @@ export class TurnImpl implements Turn, Consumer {
   }
 
   /**
-   * The connection is still opening when the prompt is accepted (an idle
-   * client): read the turn's first events from the log over HTTP meanwhile,
-   * as a raw client would, instead of waiting for the handshake. At most
-   * BRIDGE_PAGES requests, stopped as soon as the stream is open, the turn
-   * ends or the log has a reset (the stream handles that). The stream
-   * subscribed from the same cursor, so whichever brings an event first
-   * delivers it; the other is deduped by `seq` (F4).
+   * No stream is open when the prompt is accepted: read the turn's first
+   * events from the log over HTTP, as a raw client would. On an idle client
+   * the turn connects only after that first read: opening the WebSocket
+   * alongside the prompt cost the first delta ~40 % (the handshake competed
+   * with the prompt and the read in both processes), and a turn that ends
+   * within its first page never needs a stream. Then at most
+   * BRIDGE_PAGES - 1 long-polls bridge the gap while the stream opens,
+   * stopped once it is open, the turn ends or the log has a reset (the stream
+   * handles that). The stream subscribes from the cursor the reads left, and
+   * whichever brings an event first delivers it; the other is deduped by
+   * `seq` (F4). A final answer (`session_not_found`) ends the turn here as
+   * it would on the stream.
    */
   async #bridge(): Promise<void> {
-    for (let page = 0; page < BRIDGE_PAGES; page++) {
+    const first = await this.#readLogPage(0);
+    if (first instanceof Error && finalScope(first)) {
+      if (!this.#ended) this.onEnd(first as TetherError);
+      return;
+    }
+    this.#register();
+    if (first instanceof Error || first.reset) return;
+    for (let page = 1; page < BRIDGE_PAGES; page++) {
       if (this.#ended || this.#ctx.closed || this.#ctx.manager.state.status === 'open') return;
-      const reply = await this.#readLogPage(page === 0 ? 0 : BRIDGE_WAIT_MS);
+      const reply = await this.#readLogPage(BRIDGE_WAIT_MS);
       if (reply instanceof Error || reply.reset) return;
     }
   }

@@ -205,7 +205,8 @@ export abstract class HttpTransport extends BaseTransport {
     if (response.ok) return response;
     const error = await httpErrorFrom(response, `${this.name} stream of ${sessionId}`, { sessionId });
     if (stream.stopped) return;
-    if (finalScope(error) === 'session') {
+    const scope = finalScope(error);
+    if (scope === 'session' || scope === 'stream') {
       // An answer about this session alone: stop its stream, keep the attempt (and every other session) going.
       this.unsubscribe(sessionId);
       this.events.sessionEnded(sessionId, error);

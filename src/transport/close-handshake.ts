@@ -1,5 +1,5 @@
 /** The WebSocket close: code ↔ error mapping, and the graceful flush-then-close handshake (F7). */
-import { ConnectionError, ProtocolError, type TetherError } from '../errors/index.js';
+import { ConnectionError, HttpError, ProtocolError, type TetherError } from '../errors/index.js';
 import type { Clock } from '../internal/clock.js';
 import { closeCodes } from '../protocol/constants.js';
 
@@ -9,12 +9,17 @@ export const READY_STATE = { connecting: 0, open: 1, closing: 2, closed: 3 } as 
 /** How often the close looks at `bufferedAmount` while flushing. */
 const FLUSH_POLL_MS = 10;
 
+/** Close code of a WebSocket refused for its credentials after opening (401 in the 4000 range). */
+const UNAUTHORIZED_CLOSE = 4401;
+
 /** The error a server's close code means for the attempt. */
 export function errorFromClose(code: number, reason: string): TetherError {
   const message = `The WebSocket closed (code ${code}${reason ? `: ${reason}` : ''})`;
   if (code === closeCodes.invalidData || code === closeCodes.policyViolation || code === closeCodes.tooBig) {
     return new ProtocolError(`The server rejected a frame: ${message}`, { code: 'rejected_frame' });
   }
+  // 4401: a host that cannot refuse the upgrade itself (msw) refuses the credentials so, before `welcome`.
+  if (code === UNAUTHORIZED_CLOSE) return new HttpError(401, `The server refused the credentials: ${message}`, { code: 'unauthorized' });
   return new ConnectionError(message, { code: code === closeCodes.goingAway ? 'server_going_away' : 'connection_closed' });
 }
 

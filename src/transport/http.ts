@@ -2,6 +2,7 @@ import { HttpError, ProtocolError } from '../errors/index.js';
 import { errorBody, problem } from '../protocol/checks.js';
 import { headers as protocolHeaders } from '../protocol/constants.js';
 import type { ErrorBody } from '../protocol/index.js';
+import { codeForStatus } from './final-answers.js';
 
 /**
  * The URL of `path` under `baseUrl`. A path prefix on `baseUrl`
@@ -89,7 +90,8 @@ export async function httpErrorFrom(response: Response, what: string, details?: 
   }
   const error = problem(errorBody, body) === undefined ? (body as ErrorBody).error : undefined;
   return new HttpError(status, `${what}: ${error ? `${error.message} (HTTP ${status})` : `HTTP ${status}`}`, {
-    code: error?.code,
+    // A proxy's bare 401/403 still means what the protocol's would.
+    code: error?.code ?? codeForStatus(status),
     details: details ? { ...details, ...(error?.details !== undefined && { server: error.details }) } : error?.details,
   });
 }

@@ -21,6 +21,8 @@ export interface TransportOptions {
   clientId: string;
   /** Re-read on every connect (fresh auth tokens). */
   getHeaders(): Promise<Record<string, string>>;
+  /** The client has a `token`: the WebSocket offers its bearer subprotocols (see bearer.ts). */
+  bearer?: boolean | undefined;
   fetch: typeof globalThis.fetch;
   WebSocket: WebSocketConstructor;
   clock: Clock;

@@ -1,11 +1,12 @@
 /** The multiplexed WebSocket transport: one socket per client for every session's events and the commands. */
-import { ConnectionError, ProtocolError, type TetherError } from '../errors/index.js';
+import { ConnectionError, HttpError, ProtocolError, type TetherError } from '../errors/index.js';
 import { pongFrame, replyFrame, resetFrame, welcomeFrame } from '../protocol/checks.js';
 import { routes } from '../protocol/constants.js';
 import type { ResetInfo, SessionEvent } from '../protocol/index.js';
 import { BaseTransport, DEFAULT_CLOSE_TIMEOUT_MS, toTetherError } from './base-transport.js';
 import { closeCodeFor, closeGracefully, closeWith, errorFromClose, READY_STATE } from './close-handshake.js';
-import { finalScope } from './final-answers.js';
+import { bearerSubprotocols, bearerToken } from './bearer.js';
+import { codeForStatus, finalScope } from './final-answers.js';
 import { endpoint } from './http.js';
 import { RequestTracker, type OutgoingRequest } from './request-tracker.js';
 import type { CommandFrame, Cursor, Transport, TransportEvents, TransportOptions } from './transport.js';
@@ -31,8 +32,9 @@ interface NodeLikeSocket {
  *   `baseUrl`'s own query parameters are kept.
  * - Headers from `getHeaders()` are passed to the constructor as
  *   `{ headers }` (third argument), which Node's `ws` / `isomorphic-ws`
- *   honour. Browsers cannot set headers on a WebSocket: there, authenticate
- *   with cookies or a query parameter on `baseUrl`, or use the SSE transport.
+ *   honour. Browsers cannot set headers on a WebSocket: a client `token`
+ *   goes as the subprotocols `agent-tether.v1` and
+ *   `agent-tether.bearer.<base64url(token)>` (the server selects the first).
  * - Sends `{type:'ping'}` every `min(heartbeatTimeoutMs / 3, welcome.heartbeatMs)`;
  *   no frame at all for `heartbeatTimeoutMs` ends the attempt
  *   (`ConnectionError` code `heartbeat_timeout`).
@@ -107,13 +109,16 @@ class WebSocketTransport extends BaseTransport {
     try {
       const url = endpoint(this.options.baseUrl, routes.websocket(), { clientId: this.options.clientId });
       url.protocol = url.protocol === 'https:' ? 'wss:' : url.protocol === 'http:' ? 'ws:' : url.protocol;
+      // A token travels as a subprotocol: browsers cannot set headers on a WebSocket.
+      const token = this.options.bearer ? bearerToken(headers) : undefined;
+      const protocols = token === undefined ? undefined : bearerSubprotocols(token);
       // Third argument: Node `ws` options (headers, our frame limit); WHATWG constructors ignore it.
       const Ctor = this.options.WebSocket as unknown as new (
         url: string,
-        protocols: undefined,
+        protocols: string[] | undefined,
         options: { headers: Record<string, string>; maxPayload: number },
       ) => WebSocket;
-      const socket = new Ctor(url.href, undefined, { headers, maxPayload: this.maxBytes });
+      const socket = new Ctor(url.href, protocols, { headers, maxPayload: this.maxBytes });
       this.#socket = socket;
       const maybeNode = socket as unknown as Partial<NodeLikeSocket>;
       if (typeof maybeNode.terminate === 'function' && socket.send.length >= 2) {
@@ -154,9 +159,22 @@ class WebSocketTransport extends BaseTransport {
     this.fail(
       wsCode === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
         ? this.#tooBig(cause)
-        : new ConnectionError(this.opened ? 'The WebSocket failed' : 'The WebSocket could not connect', { cause }),
+        : (this.#refused(cause) ?? new ConnectionError(this.opened ? 'The WebSocket failed' : 'The WebSocket could not connect', { cause })),
     );
   };
+
+  /**
+   * An upgrade the server refused with 401 (Node `ws` names the status in its
+   * error): the credentials are refused, a final answer rather than a network
+   * failure. Any other refusal — a 403 included — stays an ordinary failure
+   * that falls back down the ladder: middleboxes that do not pass WebSockets
+   * answer so (F8), and a browser shows no status at all, so there the next
+   * transport's request gets the typed answer.
+   */
+  #refused(cause: unknown): HttpError | undefined {
+    const status = Number(/Unexpected server response: (\d{3})/.exec(String((cause as Error)?.message))?.[1]);
+    return status === 401 ? new HttpError(401, 'The WebSocket upgrade was refused (HTTP 401)', { code: codeForStatus(401), cause }) : undefined;
+  }
 
   #tooBig(cause?: unknown): ProtocolError {
     return new ProtocolError(`Frame over ${this.maxBytes} bytes`, { code: 'frame_too_large', cause });
@@ -216,7 +234,8 @@ class WebSocketTransport extends BaseTransport {
   #onReply(frame: { ok?: unknown }): void {
     const failure = this.#requests.settle(validateFrame(replyFrame, frame, 'reply frame'));
     if (failure?.type !== 'subscribe' || !this.#subscriptions.has(failure.sessionId)) return;
-    if (finalScope(failure.error) === 'session') {
+    const scope = finalScope(failure.error);
+    if (scope === 'session' || scope === 'stream') {
       // An answer about this session alone: forget it here, keep the socket for every other session.
       this.#subscriptions.delete(failure.sessionId);
       this.events.sessionEnded(failure.sessionId, failure.error);

@@ -536,28 +536,78 @@ describe('a prompt on an idle client connects alongside the request', () => {
   });
 });
 
-describe('a turn accepted while the connection opens reads its first events over HTTP meanwhile', () => {
-  it('yields them before the stream opens; the stream then continues without duplicates (F4)', async () => {
+describe('a turn accepted on an idle client reads its first events over HTTP before connecting', () => {
+  it('yields them before any stream exists; the stream then continues from their cursor without duplicates (F4)', async () => {
     let polls = 0;
+    let firstPage!: () => void;
     const { client, transports, http } = makeClient({ transports: ['sse'] }, { bridgeFirstEvents: true }, {
       'POST /v1/sessions/s1/turns': () => json(201, { turn: turnInfo('t1', 1) }),
       'GET /v1/sessions/s1/poll': () =>
-        json(200, polls++ === 0 ? { epoch: 'e1', next: 2, events: [ev(1, 'turn.queued', 't1', { prompt: 'hi' }), delta(2, 't1', 'a')] } : { epoch: 'e1', next: 2, events: [] }),
+        polls++ === 0
+          ? new Promise<Response>((resolve) => (firstPage = () => resolve(json(200, { epoch: 'e1', next: 2, events: [ev(1, 'turn.queued', 't1', { prompt: 'hi' }), delta(2, 't1', 'a')] }))))
+          : json(200, { epoch: 'e1', next: 2, events: [] }),
     });
     const turn = await client.session('s1').prompt('hi');
+    await flush();
+    // The prompt and the first read are out; nothing connects alongside them (the handshake would compete).
+    expect(transports.created).toHaveLength(0);
+    expect(client.state.status).toBe('idle');
+    firstPage();
     const it = turn[Symbol.asyncIterator]();
-    // The transport has not opened: these came over HTTP.
     expect((await it.next()).value).toMatchObject({ type: 'turn.queued', seq: 1 });
     expect((await it.next()).value).toMatchObject({ type: 'turn.delta', text: 'a' });
+    await flush();
+    // Only now the stream: from the cursor the read left.
     expect(client.state.status).toBe('connecting');
-    expect(transports.last.subscriptions.get('s1')).toEqual({ after: 0 });
+    expect(transports.last.subscriptions.get('s1')).toEqual({ after: 2, epoch: 'e1' });
     transports.last.open();
-    transports.last.push('s1', [ev(1, 'turn.queued', 't1', { prompt: 'hi' }), delta(2, 't1', 'a'), delta(3, 't1', 'b')]);
+    transports.last.push('s1', [delta(2, 't1', 'a'), delta(3, 't1', 'b')]);
     expect((await it.next()).value).toMatchObject({ type: 'turn.delta', text: 'b', seq: 3 });
     await flush();
     // Once open, the bridge stops asking.
     const asked = http.calls.filter((c) => c.path.endsWith('/poll')).length;
     expect(asked).toBeLessThanOrEqual(2);
+    await client.close();
+  });
+
+  it('a turn that ends within the first read never opens a stream', async () => {
+    const { client, transports, states } = makeClient({ transports: ['sse'] }, { bridgeFirstEvents: true }, {
+      'POST /v1/sessions/s1/turns': () => json(201, { turn: turnInfo('t1', 1) }),
+      'GET /v1/sessions/s1/poll': () =>
+        json(200, { epoch: 'e1', next: 4, events: [ev(1, 'turn.queued', 't1', { prompt: 'hi' }), delta(2, 't1', 'a'), ev(3, 'turn.completed', 't1', { output: 'a' })] }),
+    });
+    const turn = await client.session('s1').prompt('hi');
+    const seen = [];
+    for await (const e of turn) seen.push(e.type);
+    expect(seen).toEqual(['turn.queued', 'turn.delta', 'turn.completed']);
+    expect(await turn.result).toMatchObject({ type: 'turn.completed', output: 'a' });
+    expect(transports.created).toHaveLength(0);
+    expect(states).toEqual([]);
+    await client.close();
+  });
+
+  it('a session_not_found on the first read ends the turn typed, without connecting', async () => {
+    const { client, transports } = makeClient({ transports: ['sse'] }, { bridgeFirstEvents: true }, {
+      'POST /v1/sessions/s1/turns': () => json(201, { turn: turnInfo('t1', 1) }),
+      'GET /v1/sessions/s1/poll': () => json(404, { error: { code: 'session_not_found', message: 'gone', status: 404 } }),
+    });
+    const turn = await client.session('s1').prompt('hi');
+    expect(await turn.result).toMatchObject({ type: 'turn.error', error: { code: 'session_not_found', retryable: false } });
+    expect(transports.created).toHaveLength(0);
+    await client.close();
+  });
+
+  it('a first read that fails on the network leaves the turn to the stream', async () => {
+    const { client, transports } = makeClient({ transports: ['sse'] }, { bridgeFirstEvents: true, random: () => 0 }, {
+      'POST /v1/sessions/s1/turns': () => json(201, { turn: turnInfo('t1', 1) }),
+      'GET /v1/sessions/s1/poll': () => Promise.reject(new TypeError('fetch failed')),
+    });
+    const turn = await client.session('s1').prompt('hi');
+    await vi.waitFor(() => expect(transports.created).toHaveLength(1));
+    expect(transports.last.subscriptions.get('s1')).toEqual({ after: 0 });
+    transports.last.open();
+    transports.last.push('s1', [ev(1, 'turn.queued', 't1', { prompt: 'hi' }), ev(2, 'turn.completed', 't1', { output: '' })]);
+    expect(await turn.result).toMatchObject({ type: 'turn.completed' });
     await client.close();
   });
 });

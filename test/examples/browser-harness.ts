@@ -17,6 +17,9 @@ import { requireBinaries } from '../support/require-binary.js';
 import { BROWSER_SCENARIOS, HOST_ALIAS, REPLY } from './browser-scenarios.js';
 import { root } from './support.js';
 
+/** Tokens the test server accepts: `token-<user>` authenticates as `<user>`. */
+export const TOKEN_PREFIX = 'token-';
+
 /** How long one step (a wait for the page to show something) may take before it fails with what the page showed. */
 const STEP_MS = 10_000;
 
@@ -163,8 +166,8 @@ export interface ScenarioContext {
   proxy: FaultProxy;
   /** Requests the page server answered with 4xx/5xx. */
   failedPageRequests: string[];
-  /** Opens another tab on `url` and waits for it to load. Close it in a `finally`. */
-  openTab(url: string, label: string): Promise<ExamplePage>;
+  /** Opens another tab on `url` (as a new user with a valid token, unless `token` is given) and waits for it to load. Close it in a `finally`. */
+  openTab(url: string, label: string, token?: string): Promise<ExamplePage>;
 }
 
 /** A `.test.ts` file per engine calls this; the scenarios are the same for all. */
@@ -185,7 +188,15 @@ export function describeBrowserSuite(setup: EngineSetup): void {
       expect(bundle).not.toMatch(/\bfrom\s*["'](node:|ws["'])|require\(/);
       const html = (await readFile(join(root, 'examples/browser/index.html'), 'utf8')).replace('<head>', `<head>\n${ERROR_COLLECTOR}`);
 
-      server = createServer({ agent });
+      // Authentication on, as a deployed server would have it: every tab has its own token
+      // (`token-<user>` → principal `<user>`, see openTab), any user may use any session here.
+      const pageOrigins = new Set<string>();
+      server = createServer({
+        agent,
+        authenticate: ({ token }) => (token?.startsWith(TOKEN_PREFIX) ? { id: token.slice(TOKEN_PREFIX.length) } : null),
+        authorize: () => true,
+        allowedOrigins: (origin) => pageOrigins.has(origin),
+      });
       const { url } = await server.listen(0, '127.0.0.1');
       ctx.proxy = await createFaultProxy({ target: url }).listen();
 
@@ -201,11 +212,15 @@ export function describeBrowserSuite(setup: EngineSetup): void {
       const query = `?api=${encodeURIComponent(ctx.proxy.url)}`;
       ctx.pageUrl = `http://127.0.0.1:${port}/${query}`;
       ctx.aliasPageUrl = `http://${HOST_ALIAS}:${port}/${query}`;
+      pageOrigins.add(`http://127.0.0.1:${port}`).add(`http://${HOST_ALIAS}:${port}`);
 
       ctx.driver = await setup.launch(paths!, { hostAliases: [HOST_ALIAS] });
-      ctx.openTab = async (pageUrl, label) => {
+      let tabs = 0;
+      ctx.openTab = async (pageUrl, label, token) => {
         const page = new ExamplePage(await ctx.driver.newTab(), `${setup.title} ${label}`);
-        await page.tab.goto(pageUrl);
+        // Each tab its own user and token, in the fragment (which the page reads and never sends).
+        const user = `tab${++tabs}`;
+        await page.tab.goto(`${pageUrl.split('#')[0]}#token=${encodeURIComponent(token ?? TOKEN_PREFIX + user)}&user=${user}`);
         return page;
       };
       ctx.main = await ctx.openTab(ctx.pageUrl, 'first tab');

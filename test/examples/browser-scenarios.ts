@@ -38,6 +38,23 @@ const aloneOver = (transport: 'sse' | 'poll'): BrowserScenario => ({
   },
 });
 
+/** A tab whose token the server refuses: told once, no retry loop. */
+const refusedToken: BrowserScenario = {
+  name: 'a tab with a token the server refuses says so and does not retry',
+  async run({ openTab, pageUrl }) {
+    const tab = await openTab(pageUrl, 'refused tab', 'not-a-valid-token');
+    try {
+      await tab.waitFor('the refusal', () => /refused your credentials \(unauthorized\)/.test(document.getElementById('notice')?.textContent ?? ''), undefined);
+      // Still idle a moment later: no reconnect loop.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const log = await tab.tab.evaluate(() => [...document.querySelectorAll<HTMLElement>('#connection-log li')].map((li) => li.dataset.status), undefined);
+      expect(log.filter((s) => s === 'reconnecting')).toEqual([]);
+    } finally {
+      await tab.tab.close();
+    }
+  },
+};
+
 export const BROWSER_SCENARIOS: readonly BrowserScenario[] = [
   {
     name: 'connects, sends a prompt and streams the reply into the transcript',
@@ -129,8 +146,10 @@ export const BROWSER_SCENARIOS: readonly BrowserScenario[] = [
   },
   // The fetch-based transports: streamed response bodies (SSE), long-poll
   // replies, the CORS preflights of their headers, and commands over HTTP.
+  // Each tab passes its token on every transport: the WebSocket above (a subprotocol), SSE and long-poll here (a header).
   aloneOver('sse'),
   aloneOver('poll'),
+  refusedToken,
   {
     name: "a second tab rejoins the session from the URL, sees the whole transcript, and can stop the first tab's turn",
     async run({ main, openTab }) {

@@ -7,8 +7,12 @@ import { createClient } from '../../src/index.js';
 import { createFaultProxy, createTestServer } from '../../src/testing.js';
 
 it('a client behind a WebSocket-refusing proxy falls back to SSE and survives an SSE cut mid-turn', async () => {
+  // The turn waits for the SSE connection after its first delta, so the rest really travels over SSE
+  // (a fast turn can end over the client's first HTTP reads before the ladder reaches SSE).
+  let sseSeen!: () => void;
+  const sseConnected = new Promise<void>((resolve) => (sseSeen = resolve));
   await using server = await createTestServer({
-    script: [{ delta: 'a ' }, { delayMs: 100 }, { delta: 'b ' }, { delayMs: 100 }, { delta: 'c' }],
+    script: [{ delta: 'a ' }, { until: sseConnected }, { delta: 'b ' }, { delayMs: 100 }, { delta: 'c' }],
   });
   await using proxy = await createFaultProxy({ target: server.url }).listen();
   proxy.refuseWebSocket(true);
@@ -16,6 +20,7 @@ it('a client behind a WebSocket-refusing proxy falls back to SSE and survives an
 
   const session = await client.createSession();
   const sse = proxy.nextConnection({ kind: 'sse', timeoutMs: 10_000 });
+  void sse.then(() => sseSeen(), () => sseSeen());
   const turn = await session.prompt('x');
   let text = '';
   const reading = (async () => {

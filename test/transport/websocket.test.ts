@@ -202,12 +202,16 @@ describe('websocket transport: ends', () => {
     expect(recorder.closedCalls[0]?.error).toBeInstanceOf(ConnectionError);
   });
 
-  it('a refused upgrade never opens', async () => {
-    server.wss.options.verifyClient = () => false;
+  it('a refused upgrade never opens; a 401 is the typed unauthorized, another refusal a ConnectionError (the ladder falls back)', async () => {
+    server.wss.options.verifyClient = (_info: unknown, done: (ok: boolean, status?: number) => void) => done(false, 401);
     start();
     await recorder.until((r) => r.closedCalls.length === 1);
-    expect(recorder.closedCalls[0]).toMatchObject({ opened: false });
-    expect(recorder.closedCalls[0]?.error).toBeInstanceOf(ConnectionError);
+    expect(recorder.closedCalls[0]).toMatchObject({ opened: false, error: { code: 'unauthorized', status: 401 } });
+    server.wss.options.verifyClient = (_info: unknown, done: (ok: boolean, status?: number) => void) => done(false, 403);
+    start();
+    await recorder.until((r) => r.closedCalls.length === 2);
+    expect(recorder.closedCalls[1]).toMatchObject({ opened: false });
+    expect(recorder.closedCalls[1]?.error).toBeInstanceOf(ConnectionError);
   });
 
   it('no welcome within openTimeoutMs → TimeoutError, never opened', async () => {
