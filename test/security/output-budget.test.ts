@@ -31,7 +31,7 @@ async function flood(ws: WebSocket, closed: Promise<number>, sendOne: () => numb
 
 describe('output budget: pongs and replies count, non-readers are closed', () => {
   it('a protocol-level ping flood from a peer that never reads ends with the connection closed; the server buffered at most the cap plus one frame', async () => {
-    const { server, url } = await startServer({ agent: scriptedAgent().agent, highWaterBytes: HIGH_WATER, maxBufferedBytes: MAX_BUFFERED, heartbeatMs: 300 });
+    const { server, url } = await startServer({ agent: scriptedAgent().agent, highWaterBytes: HIGH_WATER, maxBufferedBytes: MAX_BUFFERED, heartbeatMs: 2000 });
     const sessionId = await createSession(url);
     const healthy = new WsClient(url, 'healthy');
     await healthy.welcomed();
@@ -50,10 +50,10 @@ describe('output budget: pongs and replies count, non-readers are closed', () =>
     // The healthy client is untouched.
     expect(await healthy.request({ type: 'cancel', sessionId, turnId: 'unknown' })).toMatchObject({ ok: false, error: { code: 'not_found' } });
     expect(healthy.closed).toBe(false);
-  }, 60_000); // several MB must pass loopback's kernel buffers first: slow on a loaded machine
+  }, 60_000); // several MB must pass loopback's kernel buffers first, then two silent heartbeats: slow on a loaded machine
 
   it('command replies count too: a non-reader flooding commands whose error replies echo a long id is closed the same way', async () => {
-    const { server, url } = await startServer({ agent: scriptedAgent().agent, highWaterBytes: HIGH_WATER, maxBufferedBytes: MAX_BUFFERED, heartbeatMs: 300 });
+    const { server, url } = await startServer({ agent: scriptedAgent().agent, highWaterBytes: HIGH_WATER, maxBufferedBytes: MAX_BUFFERED, heartbeatMs: 2000 });
     const flooder = await nonReadingSocket(url);
     // `session_not_found` names the session: each ~50 KB frame gets a ~50 KB reply.
     const frame = JSON.stringify({ type: 'cancel', id: 'c', sessionId: 's'.repeat(50_000), turnId: 't' });
