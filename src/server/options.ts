@@ -63,10 +63,12 @@ export interface ServerOptions {
   sessionsPerMinute?: number;
   /** Prompts one client may send per minute, over all sessions; over it: 429 + `Retry-After`. @default 120 */
   promptsPerMinute?: number;
-  /** WebSockets, SSE streams and long-polls one client may hold open at once; over it: 429 + `Retry-After`. @default 128 */
+  /** WebSockets, SSE streams and long-polls one client may hold open at once; over it: 429 + `Retry-After`. Raise it for trusted fan-out (benchmarks, a backend with many subscriptions) — better, authenticate such callers. @default 128 */
   maxConnectionsPerClient?: number;
   /** Turns waiting in one session's queue; a prompt over it: 429 + `Retry-After`. @default 100 */
   maxQueuedTurns?: number;
+  /** A session's `metadata` as JSON, at most this many bytes (kept for the session's life); over it: 413 `payload_too_large`. @default 16384 */
+  maxMetadataBytes?: number;
   /** In a snapshot (`GET /v1/sessions/:sid`), a turn's prompt and output are cut to this many characters (`truncated: true`); `GET` the turn for all of it. @default 4096 */
   maxSnapshotTextChars?: number;
   /** Identical warn/error log lines (same level and message) written per `repeatedLogWindowMs`; the rest are counted and summed up in one line. @default 10 */
@@ -144,6 +146,7 @@ export const SERVER_DEFAULTS = {
   promptsPerMinute: 120,
   maxConnectionsPerClient: 128,
   maxQueuedTurns: 100,
+  maxMetadataBytes: 16 * 1024,
   maxSnapshotTextChars: 4096,
   maxRepeatedLogLines: 10,
   repeatedLogWindowMs: 10_000,
@@ -193,6 +196,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     promptsPerMinute: positiveInt('promptsPerMinute', pick('promptsPerMinute')),
     maxConnectionsPerClient: positiveInt('maxConnectionsPerClient', pick('maxConnectionsPerClient')),
     maxQueuedTurns: positiveInt('maxQueuedTurns', pick('maxQueuedTurns')),
+    maxMetadataBytes: positiveInt('maxMetadataBytes', pick('maxMetadataBytes')),
     maxSnapshotTextChars: positiveInt('maxSnapshotTextChars', pick('maxSnapshotTextChars')),
     maxRepeatedLogLines: positiveInt('maxRepeatedLogLines', pick('maxRepeatedLogLines')),
     repeatedLogWindowMs: positiveInt('repeatedLogWindowMs', pick('repeatedLogWindowMs')),

@@ -39,6 +39,15 @@ describe('limits: 429 + Retry-After per client, then recovery', () => {
     expectRateLimited(await api(url, 'POST', '/v1/sessions', {}), 'sessions');
   });
 
+  it('session metadata over maxMetadataBytes is a 413 before it is stored or counted', async () => {
+    const { server, url } = await startServer({ agent: scriptedAgent().agent, maxMetadataBytes: 100, sessionsPerMinute: 1 });
+    const refused = await api(url, 'POST', '/v1/sessions', { metadata: { pad: 'm'.repeat(200) } });
+    expect(refused.status).toBe(413);
+    expect(refused.body.error).toMatchObject({ code: 'payload_too_large', details: { maxMetadataBytes: 100 } });
+    expect(server.stats().sessions).toBe(0);
+    expect((await api(url, 'POST', '/v1/sessions', { metadata: { pad: 'm'.repeat(50) } })).status).toBe(201);
+  });
+
   it('prompts per minute count HTTP and WebSocket prompts together; a WebSocket refusal is a failed reply with the same error', async () => {
     const clock = steppedClock();
     const { server, url } = await startServer({ agent: scriptedAgent().agent, clock, promptsPerMinute: 2 });

@@ -25,9 +25,11 @@ interface Subscription {
  * big (ws `maxPayload`). Shutdown flushes, then closes with 1001 (F7).
  *
  * Every byte written counts against the write budget — events, replies and
- * pongs (protocol pings are answered here, not by `ws`): a peer whose unread
- * output passes `maxBufferedBytes` is closed with 1013 and cut, never
- * buffered without end. Commands pass the client's limits first (429 reply).
+ * pongs (protocol pings are answered here, not by `ws`). While that budget
+ * is full the socket's input is not read; a peer whose unread output passes
+ * `maxBufferedBytes`, or stays full through two heartbeats, is closed with
+ * 1013 and cut, never buffered without end. Commands pass the client's
+ * limits first (429 reply).
  */
 export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMessage, caller: Caller = {}): void {
   const url = requestUrl(req.url);
@@ -42,12 +44,30 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
   // The socket belongs to the heartbeat now, not to the HTTP server's idle timeout.
   req.socket.setTimeout(0);
 
+  // Input backpressure: while the peer's unread output is at the high-water mark, its
+  // frames (each of which may ask for more output) are not read; reading resumes once half
+  // of it drained. A slow reader's commands wait; a peer that never reads stops costing CPU.
+  let inputPaused = false;
+  const throttleInput = () => {
+    if (inputPaused || !budget.full || ws.readyState !== ws.OPEN) return;
+    inputPaused = true;
+    ws.pause();
+    void budget.drained().then(() => {
+      inputPaused = false;
+      if (ws.readyState === ws.OPEN) ws.resume();
+    });
+  };
   const send = (frame: string) => {
     if (ws.readyState !== ws.OPEN) return;
     const done = budget.add(Buffer.byteLength(frame));
     ws.send(frame, () => done());
+    throttleInput();
   };
-  budget.onOverflow = () => {
+  // The peer does not read what it is sent: close with 1013 instead of buffering.
+  let gaveUp = false;
+  const giveUp = () => {
+    if (gaveUp) return;
+    gaveUp = true;
     ctx.limits.overflowed();
     logger.warn?.({ connection: connection.id, clientId, bufferedBytes: budget.pending }, 'agent-tether: websocket not reading its output; closed');
     ws.close(closeCodes.tryAgainLater, 'output not read');
@@ -55,10 +75,12 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
     const cut = clock.setTimeout(() => ws.terminate(), Math.min(1000, heartbeatMs));
     ws.once('close', () => clock.clearTimeout(cut));
   };
+  budget.onOverflow = giveUp;
   ws.on('ping', (data: Buffer) => {
     if (ws.readyState !== ws.OPEN) return;
     const done = budget.add(data.length + 2);
     ws.pong(data, undefined, () => done());
+    throttleInput();
   });
   // Liveness: a pong, an incoming frame or flushed bytes prove the peer is there.
   // Two silent periods in a row mean a half-open socket; a slow reader that still
@@ -71,6 +93,8 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
   const heartbeat = every(clock, heartbeatMs, () => {
     if (alive) missed = 0;
     else if (++missed >= 2) {
+      // Silent with a full buffer: not a half-open socket but a peer that stopped reading.
+      if (budget.full) giveUp();
       ws.terminate();
       return;
     }

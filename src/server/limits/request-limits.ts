@@ -1,6 +1,7 @@
 /** The server's request limits in one place: what each key (principal, else client IP) may create, open and queue. */
 import type { Clock } from '../../internal/clock.js';
 import type { Command } from '../commands/command.js';
+import { ServerError } from '../core/server-error.js';
 import { RateLimitedError, type LimitName } from './rate-limited-error.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -10,6 +11,7 @@ export interface RequestLimitOptions {
   promptsPerMinute: number;
   maxConnectionsPerClient: number;
   maxQueuedTurns: number;
+  maxMetadataBytes: number;
 }
 
 /** What `server.stats().limits` reports. */
@@ -62,9 +64,18 @@ export class RequestLimits {
    * Check `command` from `key` against the rate limits before it runs.
    *
    * @throws {RateLimitedError} over `sessionsPerMinute`, `promptsPerMinute` or `maxQueuedTurns`
+   * @throws {ServerError} `payload_too_large` (413) for session metadata over `maxMetadataBytes`
    */
   async admit(command: Command, key: string): Promise<void> {
-    if (command.type === 'createSession') this.#take('sessions', this.#sessions, key);
+    if (command.type === 'createSession') {
+      // Kept for the session's life: bounded, so the session rate bounds memory too.
+      if (command.metadata !== undefined && Buffer.byteLength(JSON.stringify(command.metadata)) > this.#o.maxMetadataBytes) {
+        throw new ServerError('payload_too_large', `Session metadata exceeds ${this.#o.maxMetadataBytes} bytes`, 413, {
+          details: { maxMetadataBytes: this.#o.maxMetadataBytes },
+        });
+      }
+      this.#take('sessions', this.#sessions, key);
+    }
     else if (command.type === 'prompt') {
       // The queue first: a refused prompt should not also spend the caller's rate.
       const queued = await this.#queuedTurnsOf(command.sessionId);
