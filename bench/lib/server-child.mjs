@@ -25,8 +25,13 @@ async function* benchAgent({ prompt, signal }) {
 }
 
 const { memoryStore: storeOpts, redisStore: redisOpts, ...rest } = opts;
+// The benches open hundreds of connections and prompts from 127.0.0.1 on purpose: the
+// per-client abuse limits (docs/security.md) would cap them, so they are lifted here unless a
+// figure sets them. Limits have their own figures in bench/abuse/.
+const LIFTED_LIMITS = { maxConnectionsPerClient: 1_000_000, promptsPerMinute: 1_000_000_000, sessionsPerMinute: 1_000_000_000, maxQueuedTurns: 1_000_000 };
 const srv = server.createServer({
   agent: benchAgent,
+  ...LIFTED_LIMITS,
   ...(storeOpts ? { store: server.memoryStore(storeOpts) } : {}),
   ...(redisOpts ? { store: server.redisStore(redisOpts) } : {}),
   ...rest,
