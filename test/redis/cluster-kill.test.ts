@@ -4,7 +4,7 @@ import { demoAgent, redisStore } from '../../src/server.js';
 import { Child } from '../examples/support.js';
 import { bundledCli } from '../cli/bundled-cli.js';
 import { requireRedisServer, startRedisServer } from '../support/redis-server.js';
-import { api, createSession, prompt, startServer } from '../server/helpers.js';
+import { api, createSession, prompt, SseReader, startServer, WsClient } from '../server/helpers.js';
 
 const redisBin = requireRedisServer('cluster runner killed (two servers, one Redis)');
 const cli = bundledCli();
@@ -39,5 +39,39 @@ describe.skipIf(!redisBin)('cluster: the runner process is killed', () => {
     const terminals = events.filter((e) => e.turnId === first && ['turn.completed', 'turn.canceled', 'turn.error'].includes(e.type));
     expect(terminals).toEqual([expect.objectContaining({ type: 'turn.error', error: expect.objectContaining({ code: 'interrupted' }) })]);
     expect(events.filter((e) => e.type === 'turn.started' && e.turnId === second.body.turn.id)).toHaveLength(1);
+  }, 90_000);
+
+  it('SIGKILL of the runner: SSE and WebSocket streams already open on the adopting node get the interrupted terminal and the next turn, seq contiguous, once each', async () => {
+    await using redis = await startRedisServer({ binary: redisBin! });
+    await using runner = new Child(cli.file, ['serve', '--port', '0', '--redis', redis.url, '--log-level', 'warn']);
+    const out = await runner.waitFor(/listening on (http:\/\/\S+) /, { timeoutMs: 30_000 });
+    const aUrl = /listening on (http:\/\/\S+) /.exec(out)![1]!;
+    const { url: bUrl } = await startServer({ agent: demoAgent({ delayMs: 0 }), store: redisStore({ url: redis.url }) });
+
+    const sid = await createSession(aUrl);
+    const first = (await prompt(aUrl, sid, 'slow reply please')).body.turn.id as string;
+    // Both streams read B's replica of the session A runs.
+    const sse = new SseReader(`${bUrl}/v1/sessions/${sid}/events?after=0`);
+    const ws = new WsClient(bUrl, 'ws-on-b');
+    await ws.request({ type: 'subscribe', sessionId: sid });
+    const firstDelta = (events: SessionEvent[]) => events.some((e) => e.type === 'turn.delta' && e.turnId === first);
+    await sse.until(() => firstDelta(sse.events), 'sse delta');
+    await ws.until(() => firstDelta(ws.events), 'ws delta');
+    runner.process.kill('SIGKILL');
+
+    await sse.until(() => sse.terminal(first) !== undefined, 'sse interrupted', 20_000);
+    await ws.until(() => ws.terminal(first) !== undefined, 'ws interrupted', 20_000);
+    for (const reader of [sse, ws]) expect(reader.terminal(first)).toMatchObject({ type: 'turn.error', error: { code: 'interrupted' } });
+    const next = (await prompt(bUrl, sid, 'next one')).body.turn.id as string;
+    await sse.until(() => sse.terminal(next) !== undefined, 'sse next turn');
+    await ws.until(() => ws.terminal(next) !== undefined, 'ws next turn');
+    for (const reader of [sse, ws]) {
+      expect(reader.terminal(next)).toMatchObject({ type: 'turn.completed' });
+      expect(reader.events.map((e) => e.seq)).toEqual(reader.events.map((_, i) => i + 1));
+      expect(new Set(reader.events.map((e) => e.epoch)).size).toBe(1);
+    }
+    const log = await api(bUrl, 'GET', `/v1/sessions/${sid}/poll?after=0`);
+    expect(sse.events).toEqual(log.body.events);
+    expect(ws.events).toEqual(log.body.events);
   }, 90_000);
 });

@@ -142,4 +142,28 @@ describe.skipIf(!redisBin)('cluster: several servers on one Redis', () => {
     }
     expect(reply.status).toBe(201);
   });
+
+  it('Redis down: a prompt answers 503 store_unavailable with Retry-After through every node — the runner, a replica, a node that never loaded the session — also once the lease lapsed', async () => {
+    const { a, b } = await twoNodes();
+    const c = (await twoNodes()).a; // same Redis, another prefix: the session is unknown there, like any session it never loaded
+    const sid = await createSession(a.url);
+    await prompt(a.url, sid, 'long');
+    const run = await a.script.next();
+    await eventsUntil(b.url, sid, (events) => events.some((e) => e.type === 'turn.started'));
+    await redis.stop();
+    const expectUnavailable = async () => {
+      for (const url of [a.url, b.url, c.url]) {
+        for (const reply of [await prompt(url, sid, 'during'), await prompt(url, sid, 'during', 'ck', 'key-down')]) {
+          expect({ url, status: reply.status, code: reply.body?.error?.code }).toEqual({ url, status: 503, code: 'store_unavailable' });
+          expect(reply.headers.get('retry-after')).toMatch(/^\d+$/);
+        }
+      }
+    };
+    await expectUnavailable();
+    // Past the lease TTL (3 s): the runner gave the session up, nobody can take it.
+    await new Promise((r) => setTimeout(r, 3500));
+    await expectUnavailable();
+    await redis.start();
+    run.end();
+  }, 30_000);
 });

@@ -29,7 +29,19 @@ export interface Restored {
  */
 export function restoreSession(
   stored: StoredSession,
-  options: { maxEvents: number; logger: Logger; now: number; newId: () => string; writer: (sessionId: string, log: SessionLog) => StoreWriter },
+  options: {
+    maxEvents: number;
+    logger: Logger;
+    now: number;
+    newId: () => string;
+    writer: (sessionId: string, log: SessionLog) => StoreWriter;
+    /**
+     * The log of the replica this node held of the session (it just took the
+     * session over): continued in place when it is a prefix of what the store
+     * holds, so the streams reading it go on without a break.
+     */
+    continueLog?: SessionLog | undefined;
+  },
 ): Restored {
   const { record, turns: turnRecords, events } = stored;
   for (const problem of stored.problems ?? []) {
@@ -40,7 +52,11 @@ export function restoreSession(
   for (const turn of turnRecords) knownSeq = Math.max(knownSeq, turn.queuedSeq, turn.terminal?.seq ?? 0);
   const lost = knownSeq > lastEventSeq || record.epoch === '';
   const epoch = lost ? options.newId() : record.epoch;
-  const log = new SessionLog({ sessionId: record.id, epoch, maxEvents: options.maxEvents, seq: knownSeq, events: lost ? [] : events });
+  const log =
+    (lost ? undefined : continued(options.continueLog, epoch, knownSeq, events)) ??
+    new SessionLog({ sessionId: record.id, epoch, maxEvents: options.maxEvents, seq: knownSeq, events: lost ? [] : events });
+  // A replica log that could not be continued ends its streams (their clients resume from their cursor).
+  if (options.continueLog && options.continueLog !== log) options.continueLog.close();
   const session: SessionState = {
     id: record.id,
     epoch,
@@ -67,6 +83,20 @@ export function restoreSession(
   for (const event of events) replay(session, event);
   const unfinished = [...session.turns.values()].filter((turn) => !turn.terminal).sort((a, b) => a.queuedSeq - b.queuedSeq);
   return { session, unfinished, record: lost ? session.record : undefined };
+}
+
+/**
+ * `previous` brought up to the stored events, when it can be: same epoch,
+ * nothing unpublished, and the stored events follow its end contiguously up
+ * to `knownSeq`. Otherwise `undefined` (the caller builds a fresh log).
+ */
+function continued(previous: SessionLog | undefined, epoch: string, knownSeq: number, events: readonly SessionEvent[]): SessionLog | undefined {
+  if (!previous || previous.closed || previous.epoch !== epoch || previous.seq !== previous.assignedSeq || previous.seq > knownSeq) return undefined;
+  for (const event of events) {
+    if (event.seq <= previous.seq) continue;
+    if (!previous.ingest(event)) return undefined;
+  }
+  return previous.seq === knownSeq ? previous : undefined;
 }
 
 /** Apply one stored event to the session's turns (what a log tail says that the turn records may not yet). */

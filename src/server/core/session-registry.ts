@@ -109,6 +109,19 @@ export class SessionRegistry {
     return evicted;
   }
 
+  /**
+   * Take a session out of memory without closing its log (its readers keep
+   * their cursors): for a replica whose log the runner's session continues.
+   */
+  detach(sessionId: string): SessionState | undefined {
+    const session = this.#loaded.get(sessionId);
+    if (!session) return undefined;
+    this.#loaded.delete(sessionId);
+    session.writer.close();
+    this.#o.dropped?.(session);
+    return session;
+  }
+
   /** Forget a session (expired or deleted). */
   remove(sessionId: string): void {
     const session = this.#loaded.get(sessionId);

@@ -128,6 +128,8 @@ export class TetherCore {
   #cluster: SessionCluster | undefined;
   /** What a forwarded command of each kind runs on the session's runner. */
   #runnerCommands = new Map<string, (session: SessionState, args: any) => Promise<unknown>>();
+  /** Logs of replicas this node is taking over, waiting for the stored session's restore to continue them. */
+  #promoting = new Map<string, SessionLog>();
 
   constructor(options: CoreOptions) {
     this.#o = options;
@@ -217,11 +219,29 @@ export class TetherCore {
     }
   }
 
-  /** The session as its runner (this node holds the lease): a replica held here is replaced by the stored session. */
+  /**
+   * The session as its runner (this node holds the lease): a replica held
+   * here is replaced by the stored session, which continues the replica's log
+   * object, so streams already open on this node see the takeover (the
+   * `interrupted` terminal) and what follows, with no gap and no repeat.
+   */
   async #ownedSession(sessionId: string): Promise<SessionState> {
     const loaded = this.#registry.peek(sessionId);
-    if (loaded?.replica) this.#registry.remove(sessionId);
-    const session = await this.#registry.get(sessionId);
+    if (loaded?.replica) {
+      this.#registry.detach(sessionId);
+      this.#promoting.set(sessionId, loaded.log);
+    }
+    let session: SessionState | undefined;
+    try {
+      session = await this.#registry.get(sessionId);
+    } finally {
+      // Not taken by a restore (the load failed): its streams end, and their clients resume from their cursor.
+      const left = this.#promoting.get(sessionId);
+      if (left && left === loaded?.log) {
+        this.#promoting.delete(sessionId);
+        left.close();
+      }
+    }
     if (!session) {
       void this.#cluster?.release(sessionId).catch(() => {});
       throw sessionNotFound(sessionId);
@@ -303,14 +323,22 @@ export class TetherCore {
   }
 
   #restore(stored: StoredSession): SessionState {
+    const cluster = this.#cluster;
+    let continueLog = this.#promoting.get(stored.record.id);
+    this.#promoting.delete(stored.record.id);
+    if (continueLog && !cluster?.owns(stored.record.id)) {
+      // The lease moved on meanwhile: this load is a replica again, with a log of its own.
+      continueLog.close();
+      continueLog = undefined;
+    }
     const { session, unfinished, record } = restoreSession(stored, {
+      continueLog,
       maxEvents: this.#o.maxEventsPerSession,
       logger: this.#o.logger,
       now: this.#o.clock.now(),
       newId,
       writer: (sessionId, log) => this.#writer(sessionId, log),
     });
-    const cluster = this.#cluster;
     if (cluster && !cluster.owns(session.id)) {
       // Another node runs it: follow what it stores (the follow reads what was stored since this load first).
       asReplica(session);

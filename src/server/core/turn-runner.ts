@@ -110,8 +110,10 @@ export class TurnRunner {
       let sinceLoopTurn = 0;
       for (;;) {
         const result = await iterator.next();
-        // Yields after the terminal (cancel, shutdown, store failure) are ignored (F4).
-        if (turn.terminal) break;
+        // Yields after the terminal (cancel, shutdown, store failure) are ignored (F4). Aborted with no
+        // terminal, the session moved to another node (lease lost): what the agent returns then is cut
+        // short, not an answer, and must not be recorded as `turn.completed`; the new runner ends the turn.
+        if (turn.terminal || signal.aborted) break;
         if (result.done) {
           done = true;
           turn.agentSettled = true;
@@ -128,7 +130,7 @@ export class TurnRunner {
     } catch (error) {
       done = true;
       turn.agentSettled = true;
-      if (!turn.terminal) {
+      if (!turn.terminal && !signal.aborted) {
         // The agent's own text may hold secrets: clients get a code, a safe message and an error id.
         this.finish(session, turn, { type: 'turn.error', error: redactAgentError(error, this.#o.logger, { sessionId: session.id, turnId: turn.id }) });
       }
@@ -142,6 +144,8 @@ export class TurnRunner {
       }
     }
     turn.agentSettled = true;
+    // Moved away (see above): the session is no longer run here, so its queue must not start here either.
+    if (!turn.terminal && signal.aborted) return;
     this.#release(session, turn);
   }
 
