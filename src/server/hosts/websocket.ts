@@ -76,7 +76,14 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
     ws.once('close', () => clock.clearTimeout(cut));
   };
   budget.onOverflow = giveUp;
+  // Whether the peer sent anything since it last proved it reads: a peer that keeps sending
+  // but never answers our pings is not half-open, it does not read (counted, closed with 1013).
+  let heard = false;
+  ws.on('message', () => {
+    heard = true;
+  });
   ws.on('ping', (data: Buffer) => {
+    heard = true;
     if (ws.readyState !== ws.OPEN) return;
     const done = budget.add(data.length + 2);
     ws.pong(data, undefined, () => done());
@@ -91,10 +98,12 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
     alive = true;
   };
   const heartbeat = every(clock, heartbeatMs, () => {
-    if (alive) missed = 0;
-    else if (++missed >= 2) {
-      // Silent with a full buffer: not a half-open socket but a peer that stopped reading.
-      if (budget.full) giveUp();
+    if (alive) {
+      missed = 0;
+      heard = false;
+    } else if (++missed >= 2) {
+      // Silent with a full buffer, or sending while never answering: not a half-open socket but a peer that stopped reading.
+      if (budget.full || heard) giveUp();
       ws.terminate();
       return;
     }
