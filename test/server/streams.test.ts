@@ -45,6 +45,21 @@ describe('SSE', () => {
     expect(deltaText(live.events)).toBe('live');
   });
 
+  it('events of 16 KiB and more (sent as one shared pre-encoded frame) arrive whole and in order between small ones, on every stream', async () => {
+    const script = scriptedAgent();
+    const { url } = await startServer({ agent: script.agent });
+    const sid = await createSession(url);
+    const readers = [1, 2, 3].map(() => new SseReader(`${url}/v1/sessions/${sid}/events`));
+    const big = 'é'.repeat(20_000); // 40 KB of UTF-8: the frame must be cut by bytes, not characters
+    const turnId = await runTurn(url, sid, script, ['a', big, 'b', big]);
+    for (const reader of readers) {
+      await reader.until(() => reader.terminal(turnId) !== undefined, 'terminal');
+      expect(reader.ids).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(deltaText(reader.events)).toBe(`a${big}b${big}`);
+      reader.close();
+    }
+  });
+
   it('writes `: ping` heartbeats every heartbeatMs', async () => {
     const { url } = await startServer({ agent: scriptedAgent().agent, heartbeatMs: 20 });
     const sid = await createSession(url);

@@ -5,6 +5,7 @@ import { waitAtMost } from '../../internal/clock.js';
 import { every, type Connection, type HostContext } from './context.js';
 import { WriteBudget } from './write-budget.js';
 import { pump } from './pump.js';
+import { SHARED_FRAME_BYTES, sharedFrame } from './sse-frame.js';
 import { requestUrl } from './request-url.js';
 
 /**
@@ -41,6 +42,11 @@ export function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResp
     if (res.destroyed || res.writableEnded) return;
     const done = budget.add(Buffer.byteLength(text));
     res.write(text, () => done());
+  };
+  const writeFrame = (frame: Buffer) => {
+    if (res.destroyed || res.writableEnded) return;
+    const done = budget.add(frame.length);
+    res.write(frame, () => done());
   };
   write(`retry: ${sseRetryMs}\n\n`);
 
@@ -79,8 +85,16 @@ export function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResp
   const send = (batch: CursorBatch) => {
     let text = '';
     if (batch.reset) text += `event: reset\ndata: ${JSON.stringify(batch.reset)}\n\n`;
-    for (const entry of batch.entries) text += `id: ${entry.event.seq}\ndata: ${entry.json}\n\n`;
-    write(text);
+    for (const entry of batch.entries) {
+      if (entry.bytes < SHARED_FRAME_BYTES) {
+        text += `id: ${entry.event.seq}\ndata: ${entry.json}\n\n`;
+        continue;
+      }
+      if (text) write(text);
+      text = '';
+      writeFrame(sharedFrame(entry));
+    }
+    if (text) write(text);
   };
   const pumped = pump({
     cursor,
