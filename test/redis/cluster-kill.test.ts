@@ -9,13 +9,32 @@ import { api, createSession, prompt, SseReader, startServer, WsClient } from '..
 const redisBin = requireRedisServer('cluster runner killed (two servers, one Redis)');
 const cli = bundledCli();
 
-describe.skipIf(!redisBin)('cluster: the runner process is killed', () => {
-  it('SIGKILL of the runner mid-turn: the other node ends the turn interrupted, runs the queued turn, and its readers see every event once', async () => {
-    await using redis = await startRedisServer({ binary: redisBin! });
-    await using runner = new Child(cli.file, ['serve', '--port', '0', '--redis', redis.url, '--log-level', 'warn']);
+/**
+ * One Redis, node A (the runner: a `serve --redis` child process, to be SIGKILLed) and
+ * node B (in this process, on the same Redis). Disposing stops A, then Redis.
+ */
+async function twoNodes() {
+  const redis = await startRedisServer({ binary: redisBin! });
+  const runner = new Child(cli.file, ['serve', '--port', '0', '--redis', redis.url, '--log-level', 'warn']);
+  const dispose = async () => {
+    await runner[Symbol.asyncDispose]();
+    await redis[Symbol.asyncDispose]();
+  };
+  try {
     const out = await runner.waitFor(/listening on (http:\/\/\S+) /, { timeoutMs: 30_000 });
     const aUrl = /listening on (http:\/\/\S+) /.exec(out)![1]!;
     const { url: bUrl } = await startServer({ agent: demoAgent({ delayMs: 0 }), store: redisStore({ url: redis.url }) });
+    return { runner, aUrl, bUrl, [Symbol.asyncDispose]: dispose };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+}
+
+describe.skipIf(!redisBin)('cluster: the runner process is killed', () => {
+  it('SIGKILL of the runner mid-turn: the other node ends the turn interrupted, runs the queued turn, and its readers see every event once', async () => {
+    await using nodes = await twoNodes();
+    const { runner, aUrl, bUrl } = nodes;
 
     const sid = await createSession(aUrl);
     const first = (await prompt(aUrl, sid, 'slow reply please')).body.turn.id as string;
@@ -42,11 +61,8 @@ describe.skipIf(!redisBin)('cluster: the runner process is killed', () => {
   }, 90_000);
 
   it('SIGKILL of the runner: SSE and WebSocket streams already open on the adopting node get the interrupted terminal and the next turn, seq contiguous, once each', async () => {
-    await using redis = await startRedisServer({ binary: redisBin! });
-    await using runner = new Child(cli.file, ['serve', '--port', '0', '--redis', redis.url, '--log-level', 'warn']);
-    const out = await runner.waitFor(/listening on (http:\/\/\S+) /, { timeoutMs: 30_000 });
-    const aUrl = /listening on (http:\/\/\S+) /.exec(out)![1]!;
-    const { url: bUrl } = await startServer({ agent: demoAgent({ delayMs: 0 }), store: redisStore({ url: redis.url }) });
+    await using nodes = await twoNodes();
+    const { runner, aUrl, bUrl } = nodes;
 
     const sid = await createSession(aUrl);
     const first = (await prompt(aUrl, sid, 'slow reply please')).body.turn.id as string;
