@@ -5,7 +5,7 @@ import type { Logger } from '../../logging/logger.js';
 
 /**
  * A command for the node running a session's turns. `kind` names a handler
- * registered on every node with `TetherCore#handleRunnerCommand` (`prompt`,
+ * registered on every node with `TetherCore#handleRunnerCommand` (see `ClusterRouting`) (`prompt`,
  * `cancel`, and whatever else must reach the runner, e.g. an answer to an
  * input request); `args` is JSON.
  */
