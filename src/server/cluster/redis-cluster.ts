@@ -73,6 +73,10 @@ export class RedisCluster implements SessionCluster {
     sub.client.on('ready', () => {
       for (const [sessionId, follower] of this.#followers) this.#deliver(sessionId, follower, undefined);
     });
+    // The subscriber connection broke: followed sessions get nothing until it is back, and their streams would go quiet.
+    sub.client.on('error', () => {
+      if (!this.#closed) this.#handlers?.unreachable();
+    });
     await sub.client.subscribe(this.#nodeChannel(this.nodeId), (message: string) => this.#onBus(message));
     this.#renewedAt = this.#o.clock.now();
     this.#every(Math.max(50, Math.floor(this.leaseTtlMs / 3)), () => this.#renew());

@@ -121,6 +121,12 @@ export class ClusterRouting {
         for (const turn of session.turns.values()) turn.abort?.abort(new Error('The session moved to another node'));
         this.#o.registry.remove(sessionId);
       },
+      unreachable: () => {
+        const replicas = [...this.#o.registry.values()].filter((session) => session.replica);
+        if (replicas.length > 0) this.#o.logger.warn?.({ sessions: replicas.length }, 'agent-tether: lost the live feed of the cluster; ending the streams of followed sessions');
+        // Removing closes their logs: SSE responses end, WebSocket clients are told to resubscribe (F8).
+        for (const session of replicas) this.#o.registry.remove(session.id);
+      },
     };
   }
 

@@ -26,6 +26,12 @@ export interface ClusterHandlers {
   adopted(sessionId: string): void;
   /** This node lost a session's lease (it could not renew in time): stop running its turns here. */
   lost(sessionId: string): void;
+  /**
+   * This node's live feed of other nodes' events broke (the store is
+   * unreachable or restarting): the replicas it holds cannot follow, so their
+   * streams end and their clients back off and resume from their cursor.
+   */
+  unreachable(): void;
 }
 
 /**

@@ -203,7 +203,16 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
       maxEvents: maxBatchEvents,
       maxBytes: ctx.batchBytes,
       send: sendBatch,
-    }).catch((error: unknown) => logger.error?.({ err: error }, 'agent-tether: websocket stream failed'));
+    }).then(
+      () => {
+        // The log closed outside a shutdown (evicted, moved, store unreachable): this
+        // subscription would get nothing more while the socket looks healthy. Close with 1013,
+        // so the client reconnects and resubscribes every session from its cursor (F8).
+        if (controller.signal.aborted || ctx.isClosing() || closed || subscriptions.get(sessionId)?.controller !== controller) return;
+        if (ws.readyState === ws.OPEN) ws.close(closeCodes.tryAgainLater, 'session stream ended; resubscribe');
+      },
+      (error: unknown) => logger.error?.({ err: error }, 'agent-tether: websocket stream failed'),
+    );
     subscriptions.set(sessionId, { controller, done });
   }
 
