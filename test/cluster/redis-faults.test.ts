@@ -88,7 +88,9 @@ async function outage(options: { appendOnly?: boolean; redisProxy?: boolean }, f
   // Open streams end, so their clients back off and come back later: the followers' at once,
   // the runner's once its lease lapsed (it can no longer renew it). Bounded far above that.
   let bound: ReturnType<typeof setTimeout> | undefined;
-  const ended = await Promise.race([Promise.all(endedAfterMs), new Promise<undefined>((r) => (bound = setTimeout(r, STREAMS_END_WITHIN_MS)))]);
+  const ended = await Promise.race([Promise.all(endedAfterMs), new Promise<undefined>((r) => {
+    bound = setTimeout(() => r(undefined), STREAMS_END_WITHIN_MS);
+  })]);
   clearTimeout(bound);
   expect(ended, `every SSE stream ends within ${STREAMS_END_WITHIN_MS} ms of the fault`).toBeDefined();
   process.stderr.write(`redis-faults: SSE streams ended ${ended!.join(', ')} ms after the fault (lease TTL ${LEASE_TTL_MS} ms)\n`);

@@ -6,7 +6,7 @@ import type { ClusterHandlers, RunnerCommand, RunnerReply, SessionCluster } from
 import { ServerError, sessionNotFound } from './server-error.js';
 import type { SessionLog } from './session-log.js';
 import type { SessionRegistry } from './session-registry.js';
-import type { SessionState } from './session-state.js';
+import { accessOf, type SessionState } from './session-state.js';
 import { storeUnavailable } from './store-writer.js';
 
 /** What a command of one kind does on the node running a session's turns; its result must be JSON. */
@@ -156,10 +156,20 @@ export class ClusterRouting {
     const registry = this.#o.registry;
     asReplica(session);
     cluster
-      .follow(session.id, session.log.seq, (events) => {
-        if (registry.peek(session.id) !== session) return;
-        if (!applyRemote(session, events)) registry.remove(session.id);
-      })
+      .follow(
+        session.id,
+        session.log.seq,
+        (events) => {
+          if (registry.peek(session.id) !== session) return;
+          if (!applyRemote(session, events)) registry.remove(session.id);
+        },
+        (record) => {
+          // The runner changed the record (a share): this node's access checks follow at once.
+          if (registry.peek(session.id) !== session || record.id !== session.id) return;
+          session.record = record;
+          session.access = accessOf(record);
+        },
+      )
       .catch((error: unknown) => {
         this.#o.logger.warn?.({ err: error, sessionId: session.id }, 'agent-tether: could not follow a session');
         registry.remove(session.id);

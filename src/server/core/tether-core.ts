@@ -118,6 +118,7 @@ export class TetherCore {
       (await this.#cancelHere(session, args.turnId, args)) ?? null,
     );
     this.handleRunnerCommand('respond', async (session, args: RespondRequest) => (await this.#respondHere(session, args)) ?? null);
+    this.handleRunnerCommand('share', (session, args: { principalIds: string[] }) => this.#shareHere(session, args.principalIds));
   }
 
   /**
@@ -314,8 +315,11 @@ export class TetherCore {
     if (!Array.isArray(principalIds) || !principalIds.every((id) => typeof id === 'string' && id.length > 0)) {
       throw new TypeError('shareSession: `principalIds` must be an array of non-empty strings');
     }
-    const found = this.#requireSession(sessionId);
-    const session = found instanceof Promise ? await found : found;
+    // The runner writes the record (in order with its other record saves); in a cluster the other nodes get it from there.
+    return (await this.#routing.atRunner('share', sessionId, { principalIds: [...principalIds] })) as SessionAccess;
+  }
+
+  async #shareHere(session: SessionState, principalIds: readonly string[]): Promise<SessionAccess> {
     const sharedWith = [...new Set([...(session.access.sharedWith ?? []), ...principalIds])];
     // The record whole (agent state included), through the session's writer: in order with its other record saves.
     saveRecord(session, { ...session.record, sharedWith });
