@@ -24,7 +24,7 @@ afterEach(async () => {
   watchers = [];
   await cluster?.close();
   cluster = undefined;
-});
+}, 60_000);
 
 /** Prompts through `c` and waits for the turn's terminal: an acknowledged, finished turn. */
 async function completedTurn(w: Watcher, sessionId: string, prompt: string) {
@@ -67,9 +67,13 @@ async function expectUnavailable(c: Cluster, sessionId: string): Promise<void> {
   }
 }
 
-/** Waits until a create through the balancer succeeds again (Redis is back for every node it reaches). */
+/** Waits until a create succeeds again on every node (each reconnects to Redis on its own backoff). */
 async function backAgain(c: Cluster): Promise<void> {
-  await expect.poll(async () => (await fetch(`${c.url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status, { timeout: 20_000 }).toBe(201);
+  for (const node of c.nodes) {
+    await expect
+      .poll(async () => (await fetch(`${node.url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status, { timeout: 20_000 })
+      .toBe(201);
+  }
 }
 
 async function outage(options: { appendOnly?: boolean; redisProxy?: boolean }, fault: (c: Cluster) => Promise<() => Promise<void>>) {
