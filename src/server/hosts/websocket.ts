@@ -64,6 +64,14 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
     ws.send(frame, () => done());
     throttleInput();
   };
+  // Close with 1013 (reconnect and resume from the cursor); a peer that does not answer
+  // the close frame soon (it does not read, or it is stalled) is cut, so no close timer lingers.
+  const closeToResume = (reason: string) => {
+    if (ws.readyState !== ws.OPEN) return;
+    ws.close(closeCodes.tryAgainLater, reason);
+    const cut = clock.setTimeout(() => ws.terminate(), Math.min(1000, heartbeatMs));
+    ws.once('close', () => clock.clearTimeout(cut));
+  };
   // The peer does not read what it is sent: close with 1013 instead of buffering.
   let gaveUp = false;
   const giveUp = () => {
@@ -71,10 +79,7 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
     gaveUp = true;
     ctx.limits.overflowed();
     logger.warn?.({ connection: connection.id, clientId, bufferedBytes: budget.pending }, 'agent-tether: websocket not reading its output; closed');
-    ws.close(closeCodes.tryAgainLater, 'output not read');
-    // A peer that does not read will not read the close frame either: cut it soon.
-    const cut = clock.setTimeout(() => ws.terminate(), Math.min(1000, heartbeatMs));
-    ws.once('close', () => clock.clearTimeout(cut));
+    closeToResume('output not read');
   };
   budget.onOverflow = giveUp;
   // Liveness (see PeerLiveness): a pong, a message frame or flushed bytes prove the peer is
@@ -189,7 +194,16 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
       maxEvents: maxBatchEvents,
       maxBytes: ctx.batchBytes,
       send: sendBatch,
-    }).catch((error: unknown) => logger.error?.({ err: error }, 'agent-tether: websocket stream failed'));
+    }).then(
+      () => {
+        // The log closed outside a shutdown (evicted, moved, store unreachable): this
+        // subscription would get nothing more while the socket looks healthy. Close with 1013,
+        // so the client reconnects and resubscribes every session from its cursor (F8).
+        if (controller.signal.aborted || ctx.isClosing() || closed || subscriptions.get(sessionId)?.controller !== controller) return;
+        closeToResume('session stream ended; resubscribe');
+      },
+      (error: unknown) => logger.error?.({ err: error }, 'agent-tether: websocket stream failed'),
+    );
     subscriptions.set(sessionId, { controller, done });
   }
 
