@@ -7,6 +7,7 @@ import type { CursorBatch, EventCursor } from '../core/event-cursor.js';
 import { waitAtMost } from '../../internal/clock.js';
 import { every, type Connection, type HostContext } from './context.js';
 import { WriteBudget } from './write-budget.js';
+import { PeerLiveness } from './peer-liveness.js';
 import { pump } from './pump.js';
 import { requestUrl } from './request-url.js';
 import { limitKey } from '../limits/client-key.js';
@@ -27,7 +28,7 @@ interface Subscription {
  * Every byte written counts against the write budget — events, replies and
  * pongs (protocol pings are answered here, not by `ws`). While that budget
  * is full the socket's input is not read; a peer whose unread output passes
- * `maxBufferedBytes`, or stays full through two heartbeats, is closed with
+ * `maxBufferedBytes`, or stays stuck through two heartbeats, is closed with
  * 1013 and cut, never buffered without end. Commands pass the client's
  * limits first (429 reply).
  */
@@ -81,47 +82,32 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
     closeToResume('output not read');
   };
   budget.onOverflow = giveUp;
-  // Whether the peer sent anything since it last proved it reads: a peer that keeps sending
-  // but never answers our pings is not half-open, it does not read (counted, closed with 1013).
-  let heard = false;
-  ws.on('message', () => {
-    heard = true;
-  });
+  // Liveness (see PeerLiveness): a pong, a message frame or flushed bytes prove the peer is
+  // there; protocol pings alone do not. Two silent heartbeats end the connection: 1013 and
+  // counted when the peer stopped reading its output, a plain cut when it is half-open (F10).
+  const liveness = new PeerLiveness();
   ws.on('ping', (data: Buffer) => {
-    heard = true;
+    liveness.heard();
     if (ws.readyState !== ws.OPEN) return;
     const done = budget.add(data.length + 2);
     ws.pong(data, undefined, () => done());
     throttleInput();
   });
-  // Liveness: a pong, an incoming frame or flushed bytes prove the peer is there.
-  // Two silent periods in a row mean a half-open socket; a slow reader that still
-  // drains is never cut (F6).
-  let alive = true;
-  let missed = 0;
-  budget.onProgress = () => {
-    alive = true;
-  };
+  budget.onProgress = () => liveness.seen();
   const heartbeat = every(clock, heartbeatMs, () => {
-    if (alive) {
-      missed = 0;
-      heard = false;
-    } else if (++missed >= 2) {
-      // Silent with a full buffer, or sending while never answering: not a half-open socket but a peer that stopped reading.
-      if (budget.full || heard) giveUp();
+    const verdict = liveness.tick(budget.full || inputPaused);
+    if (verdict === 'not-reading' || verdict === 'half-open') {
+      if (verdict === 'not-reading') giveUp();
       ws.terminate();
       return;
     }
-    alive = false;
     try {
       ws.ping();
     } catch {
       // the socket is closing; 'close' cleans up
     }
   });
-  ws.on('pong', () => {
-    alive = true;
-  });
+  ws.on('pong', () => liveness.seen());
 
   const stopSubscription = (sessionId: string) => {
     const existing = subscriptions.get(sessionId);
@@ -185,7 +171,7 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
     maxJsonDepth: ctx.options.maxJsonDepth,
   }, caller);
   ws.on('message', (data: RawData, isBinary: boolean) => {
-    alive = true;
+    liveness.seen();
     if (closed) return;
     void frames.receive(isBinary ? undefined : rawToString(data));
   });
