@@ -9,7 +9,7 @@
  * agents' gates, which live in the test, still steer turns on whichever node runs them.
  * Node deaths are tested with real processes in test/cluster/.
  */
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, vi } from 'vitest';
 import { createServer, redisStore, type TetherServer } from '../../src/server.js';
 import {
   createLoadBalancer,
@@ -43,8 +43,17 @@ export const CLUSTER = process.env.TETHER_CLUSTER === '1';
 /** How many nodes the cluster variant runs. */
 export const CLUSTER_NODES = 3;
 
+/**
+ * How much longer a step may take against the cluster: three nodes, their Redis round
+ * trips and a balancer in one process on a loaded 2-core machine. Suites scale their own
+ * bounds by it; the file's test and hook timeouts are set from it below.
+ */
+export const CLUSTER_SLOWDOWN = CLUSTER ? 3 : 1;
+
 let redis: Promise<RedisServer> | undefined;
 if (CLUSTER) {
+  // Every suite that imports this file gets cluster-sized timeouts without `--testTimeout`.
+  vi.setConfig({ testTimeout: 30_000 * CLUSTER_SLOWDOWN, hookTimeout: 30_000 * CLUSTER_SLOWDOWN });
   // Started before the file's tests, so no test's own time budget pays for it.
   beforeAll(async () => void (await sharedRedis()));
   afterAll(async () => {
