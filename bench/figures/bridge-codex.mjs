@@ -125,7 +125,10 @@ const cpuOf = async (procs) => ({
   server: await askServer(procs.server.child, 'cpu').then((u) => u.user + u.system),
   client: ((u) => u.user + u.system)(process.cpuUsage()),
 });
-const cpuSince = (a, b) => Object.fromEntries(Object.keys(a).map((k) => [k, b[k] - a[k]]));
+const cpuSince = (a, b) => {
+  const d = Object.fromEntries(Object.keys(a).map((k) => [k, b[k] - a[k]]));
+  return { ...d, all: d.llm + d.codex + d.server + d.client };
+};
 const perDelta = (xs, key) => median(xs.map((c) => c[key] / N));
 const range = (xs, digits = 2) => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
 
@@ -189,7 +192,8 @@ async function throughput(procs) {
       `per-round ratios ${ratios.map((x) => x.toFixed(2)).join(', ')}; raw ${range(rawRates, 0)} ev/s, bridge ${range(bridgeRates, 0)} ev/s. ` +
       `Mock LLM, Codex, our server + codexAgent and the clients each run in their own process; median CPU per delta, raw turn vs bridge turn: ` +
       `Codex ${us(perDelta(rawCpu, 'codex'))} vs ${us(perDelta(bridgeCpu, 'codex'))} µs, mock LLM ${us(perDelta(rawCpu, 'llm'))} vs ${us(perDelta(bridgeCpu, 'llm'))} µs, ` +
-      `client ${us(perDelta(rawCpu, 'client'))} vs ${us(perDelta(bridgeCpu, 'client'))} µs, our server + bridge ${us(perDelta(bridgeCpu, 'server'))} µs (bridge turns only). ` +
+      `client ${us(perDelta(rawCpu, 'client'))} vs ${us(perDelta(bridgeCpu, 'client'))} µs, our server + bridge ${us(perDelta(bridgeCpu, 'server'))} µs (bridge turns only); ` +
+      `all four processes ${us(perDelta(rawCpu, 'all'))} vs ${us(perDelta(bridgeCpu, 'all'))} µs (${(perDelta(rawCpu, 'all') / perDelta(bridgeCpu, 'all')).toFixed(2)}×: on a machine this loaded the processes share the cores, so the wall-clock ratio drifts toward this one). ` +
       `Load average ${loadBefore[0].toFixed(1)} before, ${os.loadavg()[0].toFixed(1)} after`,
   };
 }
@@ -211,16 +215,19 @@ async function stalledReader(procs) {
   const turn = await session.prompt(`deltas=${STALL_N}:${STALL_SIZE}`);
   let text = '';
   let stalled = false;
+  let firstMs = NaN;
   for await (const ev of turn) {
     if (ev.type !== 'turn.delta') continue;
     text += ev.text;
     if (!stalled) {
+      firstMs = performance.now() - t0;
       stalled = true;
       proxy.stall(true);
       await sleep(STALL_MS);
       proxy.stall(false);
     }
   }
+  const lastMs = performance.now() - t0;
   const end = await turn.result;
   const ms = performance.now() - t0;
   await client.close();
@@ -240,7 +247,8 @@ async function stalledReader(procs) {
     command: ROW_COMMAND,
     note:
       `raw: the WebSocket reader is paused after its first delta; bridge: the client→server TCP connection is stalled by a fault proxy after the first delta; ` +
-      `the bridge's turn took ${(ms / 1000).toFixed(1)} s from prompt to ${how}; load average ${os.loadavg()[0].toFixed(1)} at the end`,
+      `through the bridge: first delta ${(firstMs / 1000).toFixed(1)} s after the prompt, last delta ${(lastMs / 1000).toFixed(1)} s, ${how} ${(ms / 1000).toFixed(1)} s ` +
+      `(the stall included; a 60 MB turn ends with Codex's item/completed and turn/completed, each repeating the whole text); load average ${os.loadavg()[0].toFixed(1)} at the end`,
   };
 }
 
