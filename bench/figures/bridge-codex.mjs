@@ -97,9 +97,10 @@ async function bridgeTurn(session, prompt) {
   const t0 = performance.now();
   const turn = await session.prompt(prompt);
   let text = '';
-  for await (const ev of turn) if (ev.type === 'turn.delta') text += ev.text;
+  let events = 0;
+  for await (const ev of turn) if (ev.type === 'turn.delta') (text += ev.text), events++;
   const end = await turn.result;
-  return { text, end, ms: performance.now() - t0 };
+  return { text, end, events, ms: performance.now() - t0 };
 }
 
 /** Bounded polling until Codex no longer runs a turn on `threadId` (a dropped raw reader's turn goes on). */
@@ -155,7 +156,7 @@ async function throughput(procs) {
     const b = await withTimeout(bridgeTurn(session, prompt), 300_000, 'bridge turn');
     const cpu = cpuSince(c0, await cpuOf(procs));
     if (b.end.type !== 'turn.completed' || b.text !== expected) throw new Error(`bridge turn: ${b.end.type}, text ${b.text === expected ? 'exact' : 'NOT exact'}`);
-    return { ms: b.ms, cpu };
+    return { ms: b.ms, cpu, events: b.events };
   };
   // Warm-up: JIT on both sides, Codex's threads loaded.
   await runRaw();
@@ -190,6 +191,7 @@ async function throughput(procs) {
     note:
       `deltas/s from turn/start (prompt) to turn/completed (result); median of ${ROUNDS} rounds after a warm-up turn on each path, alternating which path goes first; ` +
       `per-round ratios ${ratios.map((x) => x.toFixed(2)).join(', ')}; raw ${range(rawRates, 0)} ev/s, bridge ${range(bridgeRates, 0)} ev/s. ` +
+      `Through the bridge the ${N.toLocaleString('en-US')} Codex deltas reached the client as ${range(rounds.map((x) => x.b.events), 0)} turn.delta events (deltas queued within 2 ms are joined), text exact. ` +
       `Mock LLM, Codex, our server + codexAgent and the clients each run in their own process; median CPU per delta, raw turn vs bridge turn: ` +
       `Codex ${us(perDelta(rawCpu, 'codex'))} vs ${us(perDelta(bridgeCpu, 'codex'))} µs, mock LLM ${us(perDelta(rawCpu, 'llm'))} vs ${us(perDelta(bridgeCpu, 'llm'))} µs, ` +
       `client ${us(perDelta(rawCpu, 'client'))} vs ${us(perDelta(bridgeCpu, 'client'))} µs, our server + bridge ${us(perDelta(bridgeCpu, 'server'))} µs (bridge turns only); ` +

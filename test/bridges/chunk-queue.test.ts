@@ -1,4 +1,4 @@
-// ChunkQueue: a flood of upstream chunks wakes the turn runner at most once per coalescing window.
+// ChunkQueue: a flood of upstream chunks wakes the turn runner at most once per coalescing window, its deltas joined.
 import { describe, expect, it } from 'vitest';
 import type { AgentChunk } from '../../src/server.js';
 import { ChunkQueue } from '../../src/bridges/shared/chunk-queue.js';
@@ -19,7 +19,7 @@ function consume(queue: ChunkQueue) {
 }
 
 describe('ChunkQueue', () => {
-  it('hands the first chunk after a quiet spell on at once, and the flood behind it once per window, every chunk in order', async () => {
+  it('hands the first delta after a quiet spell on at once, and the flood behind it once per window as one delta', async () => {
     const clock = new FakeClock();
     const queue = new ChunkQueue({ clock, coalesceMs: 2 });
     const reader = consume(queue);
@@ -40,14 +40,14 @@ describe('ChunkQueue', () => {
 
     clock.advance(1);
     await settle();
-    expect(reader.texts).toEqual(['a', 'b', 'c', 'd']); // one wake-up for the three
+    expect(reader.texts).toEqual(['a', 'bcd']); // one wake-up, one delta for the three
     expect(clock.pending).toBe(0);
 
     // Quiet for longer than the window: the next chunk goes at once again.
     clock.advance(5);
     queue.push(delta('e'));
     await settle();
-    expect(reader.texts).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(reader.texts).toEqual(['a', 'bcd', 'e']);
 
     queue.end();
     await reader.done;
@@ -70,17 +70,23 @@ describe('ChunkQueue', () => {
     expect(clock.pending).toBe(0);
   });
 
-  it('a chunk pushed while the reader is busy is taken at its next call, without a timer', async () => {
+  it('an item keeps its place between deltas, and a joined delta stops at 64 K characters', async () => {
     const clock = new FakeClock();
     const queue = new ChunkQueue({ clock, coalesceMs: 2 });
     const iterator = queue[Symbol.asyncIterator]();
+    const big = 'x'.repeat(40 * 1024);
     queue.push(delta('a'));
     queue.push(delta('b'));
-    expect(clock.pending).toBe(0);
-    expect(await iterator.next()).toEqual({ done: false, value: delta('a') });
-    expect(await iterator.next()).toEqual({ done: false, value: delta('b') });
-    await iterator.return?.();
-    expect(clock.pending).toBe(0);
+    queue.push({ type: 'item', item: { n: 1 } });
+    queue.push(delta('c'));
+    queue.push(delta(big));
+    queue.push(delta(big));
+    queue.push(delta('d'));
+    queue.end();
+    const chunks: AgentChunk[] = [];
+    for (let r = await iterator.next(); !r.done; r = await iterator.next()) chunks.push(r.value);
+    expect(chunks).toEqual([delta('ab'), { type: 'item', item: { n: 1 } }, delta(`c${big}${big}`), delta('d')]);
+    expect(clock.pending).toBe(0); // taken while queued: no wake-up was needed
   });
 
   it('with coalesceMs 0 every chunk wakes the reader', async () => {

@@ -8,7 +8,7 @@ export interface ChunkQueueOptions {
    * While chunks arrive closer together than this, the turn runner is woken at
    * most once per window (the first chunk after a quiet spell wakes it at once),
    * so a flood of upstream messages is published in batches instead of one
-   * socket write per message to every subscriber. 0: wake on every chunk.
+   * event and socket write per message. 0: wake on every chunk.
    * @default 2
    */
   coalesceMs?: number;
@@ -17,6 +17,9 @@ export interface ChunkQueueOptions {
 
 /** Defaults of {@link ChunkQueueOptions}. */
 export const CHUNK_QUEUE_DEFAULTS = { coalesceMs: 2 } as const;
+
+/** Queued deltas are joined until the text reaches this many characters (events and frames stay bounded). */
+const MERGE_LIMIT = 64 * 1024;
 
 /**
  * An unbounded FIFO between an upstream connection's message handler and the
@@ -27,8 +30,12 @@ export const CHUNK_QUEUE_DEFAULTS = { coalesceMs: 2 } as const;
  *
  * Upstreams send one message per token and the server publishes what the
  * runner appended per event-loop turn: woken per message, a 20,000-delta
- * Codex turn costs 20,000 socket writes per subscriber. Wake-ups are therefore
- * coalesced (`coalesceMs`); every chunk still becomes its own event, in order.
+ * Codex turn costs 20,000 events, and socket writes to every subscriber. So
+ * wake-ups are coalesced (`coalesceMs`), and the deltas queued by then are
+ * handed on as one delta (their text joined, in order; an item between them
+ * keeps its place): the text is exact, in fewer, larger deltas — as a client
+ * that reads behind the stream also gets it. A delta after a quiet spell goes
+ * on alone and at once.
  */
 export class ChunkQueue implements AsyncIterable<AgentChunk> {
   #items: AgentChunk[] = [];
@@ -94,18 +101,38 @@ export class ChunkQueue implements AsyncIterable<AgentChunk> {
     this.#timer = undefined;
   }
 
+  #peek(): AgentChunk | undefined {
+    return this.#head < this.#items.length ? this.#items[this.#head] : undefined;
+  }
+
+  #take(): AgentChunk {
+    const chunk = this.#items[this.#head]!;
+    this.#items[this.#head++] = undefined as unknown as AgentChunk;
+    // Compact now and then so a 100,000-delta turn does not keep every chunk alive.
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return chunk;
+  }
+
   async *[Symbol.asyncIterator](): AsyncIterator<AgentChunk> {
     try {
       for (;;) {
         if (this.#head < this.#items.length) {
-          const chunk = this.#items[this.#head]!;
-          this.#items[this.#head++] = undefined as unknown as AgentChunk;
-          // Compact now and then so a 100,000-delta turn does not keep every chunk alive.
-          if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-            this.#items = this.#items.slice(this.#head);
-            this.#head = 0;
+          const chunk = this.#take();
+          if (chunk.type !== 'delta' || this.#peek()?.type !== 'delta') {
+            yield chunk;
+            continue;
           }
-          yield chunk;
+          const texts = [chunk.text];
+          let length = chunk.text.length;
+          while (length < MERGE_LIMIT && this.#peek()?.type === 'delta') {
+            const text = (this.#take() as { text: string }).text;
+            texts.push(text);
+            length += text.length;
+          }
+          yield { type: 'delta', text: texts.join('') };
           continue;
         }
         if (this.#ended) {
