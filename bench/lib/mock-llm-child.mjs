@@ -3,29 +3,12 @@
 // server reads: Codex ends a turn whose model stream stays silent past its idle timeout.
 // Reports `{ url }` over IPC; `{cmd:'requests'}` answers how many model calls it served;
 // closes on `{cmd:'close'}` or when the parent goes away.
-import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { withTimeout } from './common.mjs';
-
-const SELF = fileURLToPath(import.meta.url);
+import { forkChild } from './common.mjs';
 
 /** Starts the mock in a child process; resolves with `{ url, pid, child, close }`. */
-export async function startMockLlmChild() {
-  const child = fork(SELF, ['--child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const url = await withTimeout(
-    new Promise((resolve, reject) => {
-      child.once('message', (m) => (m && m.url ? resolve(m.url) : reject(new Error(`mock LLM child: ${JSON.stringify(m)}`))));
-      child.once('exit', (code) => reject(new Error(`mock LLM child exited early (${code})`)));
-    }),
-    20_000,
-    'mock LLM child start',
-  );
-  const close = async () => {
-    if (child.exitCode !== null) return;
-    child.send({ cmd: 'close' });
-    await withTimeout(new Promise((r) => child.once('exit', r)), 10_000, 'mock LLM child close').catch(() => child.kill('SIGKILL'));
-  };
-  return { url, pid: child.pid, child, close };
+export function startMockLlmChild() {
+  return forkChild(fileURLToPath(import.meta.url), ['--child'], { what: 'mock LLM child' });
 }
 
 if (process.argv[2] === '--child') {

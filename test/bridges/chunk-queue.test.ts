@@ -9,21 +9,21 @@ const delta = (text: string): AgentChunk => ({ type: 'delta', text });
 /** Lets every pending promise callback run (the consumer below only awaits the queue). */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Reads `queue` like the turn runner does, collecting the texts. */
-function consume(queue: ChunkQueue) {
+/** A queue on a fake clock, read like the turn runner reads it (collecting the texts), the reader already waiting. */
+async function waitingReader(coalesceMs: number) {
+  const clock = new FakeClock();
+  const queue = new ChunkQueue({ clock, coalesceMs });
   const texts: string[] = [];
   const done = (async () => {
     for await (const chunk of queue) texts.push(chunk.type === 'delta' ? chunk.text : '(item)');
   })();
-  return { texts, done };
+  await settle();
+  return { clock, queue, reader: { texts, done } };
 }
 
 describe('ChunkQueue', () => {
   it('hands the first delta after a quiet spell on at once, and the flood behind it once per window as one delta', async () => {
-    const clock = new FakeClock();
-    const queue = new ChunkQueue({ clock, coalesceMs: 2 });
-    const reader = consume(queue);
-    await settle();
+    const { clock, queue, reader } = await waitingReader(2);
 
     queue.push(delta('a'));
     await settle();
@@ -55,10 +55,7 @@ describe('ChunkQueue', () => {
   });
 
   it('ends (or fails) at once, without waiting for the window, and leaves no timer', async () => {
-    const clock = new FakeClock();
-    const queue = new ChunkQueue({ clock, coalesceMs: 2 });
-    const reader = consume(queue);
-    await settle();
+    const { clock, queue, reader } = await waitingReader(2);
     queue.push(delta('a'));
     await settle();
     queue.push(delta('b'));
@@ -90,10 +87,7 @@ describe('ChunkQueue', () => {
   });
 
   it('with coalesceMs 0 every chunk wakes the reader', async () => {
-    const clock = new FakeClock();
-    const queue = new ChunkQueue({ clock, coalesceMs: 0 });
-    const reader = consume(queue);
-    await settle();
+    const { clock, queue, reader } = await waitingReader(0);
     for (const text of ['a', 'b', 'c']) {
       queue.push(delta(text));
       await settle();
