@@ -20,7 +20,9 @@
 //
 //   node bench/figures/bridge-codex.mjs [--quick] [--rounds N] [--throughput-only]
 //   BENCH_SERVER_PROF=/tmp/prof node bench/figures/bridge-codex.mjs --throughput-only   # profile the bridge's server
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import WebSocket from 'ws';
 import { createClient } from '../../dist/index.js';
 import { createFaultProxy } from '../../dist/testing.js';
@@ -250,12 +252,17 @@ async function stalledReader(procs) {
     note:
       `raw: the WebSocket reader is paused after its first delta; bridge: the client→server TCP connection is stalled by a fault proxy after the first delta; ` +
       `through the bridge: first delta ${(firstMs / 1000).toFixed(1)} s after the prompt, last delta ${(lastMs / 1000).toFixed(1)} s, ${how} ${(ms / 1000).toFixed(1)} s ` +
-      `(the stall included; a 60 MB turn ends with Codex's item/completed and turn/completed, each repeating the whole text); load average ${os.loadavg()[0].toFixed(1)} at the end`,
+      `(the stall included; a 60 MB turn ends with Codex's item/completed and turn/completed, each repeating the whole text); Codex's SSE idle limit on the mock LLM raised from 30 s to 300 s for this figure; load average ${os.loadavg()[0].toFixed(1)} at the end`,
   };
 }
 
 const llm = await startMockLlmChild();
 const dirs = codexDirs(llm.url);
+// The 60 MB turn ends with four model events that each repeat the whole text; at a load average
+// of ~15 Codex took more than the suites' 30 s SSE idle limit to take them in and ended the turn
+// with "idle timeout waiting for SSE" (mock → Codex, before anything reaches a bridge or a client).
+const config = path.join(dirs.home, 'config.toml');
+writeFileSync(config, readFileSync(config, 'utf8').replace(/^stream_idle_timeout_ms = \d+$/m, 'stream_idle_timeout_ms = 300000'));
 const codex = await startCodexServer(codexBin.path, dirs);
 const server = await startServerChild({ serverOptions: { codex: { url: codex.url } } });
 try {
