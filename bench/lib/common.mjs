@@ -61,24 +61,29 @@ export function deltaText(i, size = 100) {
 export async function startServerChild({ execArgv = [], serverOptions = {} } = {}) {
   // BENCH_SERVER_PROF=<dir>: CPU-profile the server child too (node --cpu-prof).
   const prof = process.env.BENCH_SERVER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SERVER_PROF}`] : [];
-  const child = fork(path.join(BENCH_DIR, 'lib', 'server-child.mjs'), [JSON.stringify(serverOptions)], {
-    execArgv: [...execArgv, ...prof],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+  return forkChild(path.join(BENCH_DIR, 'lib', 'server-child.mjs'), [JSON.stringify(serverOptions)], { execArgv: [...execArgv, ...prof], what: 'server child' });
+}
+
+/**
+ * Forks a bench helper that sends `{ url }` over IPC once it listens and exits on `{cmd:'close'}`.
+ * Resolves with `{ url, pid, child, close }`.
+ */
+export async function forkChild(file, args, { execArgv = [], what }) {
+  const child = fork(file, args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const url = await withTimeout(
     new Promise((resolve, reject) => {
-      child.once('message', (m) => (m && m.url ? resolve(m.url) : reject(new Error(`server child: ${JSON.stringify(m)}`))));
-      child.once('exit', (code) => reject(new Error(`server child exited early (${code})`)));
+      child.once('message', (m) => (m && m.url ? resolve(m.url) : reject(new Error(`${what}: ${JSON.stringify(m)}`))));
+      child.once('exit', (code) => reject(new Error(`${what} exited early (${code})`)));
     }),
     20_000,
-    'server child start',
+    `${what} start`,
   );
   const close = async () => {
     if (child.exitCode !== null) return;
     child.send({ cmd: 'close' });
-    await withTimeout(new Promise((r) => child.once('exit', r)), 10_000, 'server child close').catch(() => child.kill('SIGKILL'));
+    await withTimeout(new Promise((r) => child.once('exit', r)), 10_000, `${what} close`).catch(() => child.kill('SIGKILL'));
   };
-  return { url, child, close };
+  return { url, pid: child.pid, child, close };
 }
 
 /** Ask the server child for something (e.g. process memory) over IPC. */

@@ -24,13 +24,15 @@ async function* benchAgent({ prompt, signal }) {
   if (m[4] && signal && !signal.aborted) await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
 }
 
-const { memoryStore: storeOpts, redisStore: redisOpts, ...rest } = opts;
+const { memoryStore: storeOpts, redisStore: redisOpts, codex: codexOpts, ...rest } = opts;
+// `codex: { url }`: the agent is the Codex bridge on that app-server instead of the bench agent.
+const bridge = codexOpts ? (await import('../../dist/bridges/codex.js')).codexAgent(codexOpts) : undefined;
 // The benches open hundreds of connections and prompts from 127.0.0.1 on purpose: the
 // per-client abuse limits (docs/security.md) would cap them, so they are lifted here unless a
 // figure sets them. Limits have their own figures in bench/abuse/.
 const LIFTED_LIMITS = { maxConnectionsPerClient: 1_000_000, promptsPerMinute: 1_000_000_000, sessionsPerMinute: 1_000_000_000, maxQueuedTurns: 1_000_000 };
 const srv = server.createServer({
-  agent: benchAgent,
+  agent: bridge ?? benchAgent,
   ...LIFTED_LIMITS,
   ...(storeOpts ? { store: server.memoryStore(storeOpts) } : {}),
   ...(redisOpts ? { store: server.redisStore(redisOpts) } : {}),
@@ -41,6 +43,7 @@ process.send({ url });
 process.on('message', async (m) => {
   if (m?.cmd === 'close') {
     await srv.close();
+    await bridge?.close();
     process.exit(0);
   } else if (m?.cmd === 'memory') {
     process.send({ reply: 'memory', value: process.memoryUsage() });
