@@ -91,7 +91,13 @@ export async function liveSession({ subscribeUrl, promptUrl = subscribeUrl, coun
             // A refused prompt fails this session (the figure counts it), never the whole process.
             turn.catch(reject);
           }
-          if (frame.type === 'events') for (const ev of frame.events) if (ev.type === 'turn.delta') deltas++;
+          if (frame.type === 'events') {
+            for (const ev of frame.events) {
+              if (ev.type === 'turn.delta') deltas++;
+              // The turn ended before all its deltas (e.g. `interrupted` after its runner lost the lease): fail now, not at the timeout.
+              else if (ev.type === 'turn.error') reject(new Error(`turn ended early: ${ev.error?.code}`));
+            }
+          }
           if (deltas >= count) resolve();
         });
       }),
