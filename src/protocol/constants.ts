@@ -65,7 +65,7 @@ export const closeCodes = {
   policyViolation: 1008,
   /** A frame exceeded the size limit. */
   tooBig: 1009,
-  /** The server gave up on a connection that does not read its output; reconnect and resume from the cursor. */
+  /** The server gave up on a connection that does not read its output, or a session's stream cannot go on there (the session moved, or its store is unreachable); reconnect and resume from the cursor. */
   tryAgainLater: 1013,
   /** The server failed unexpectedly. */
   internalError: 1011,

@@ -6,6 +6,7 @@
  */
 import { afterEach, expect, it } from 'vitest';
 import { newCounters, World } from './world.js';
+import { CLUSTER_SLOWDOWN } from '../support/suite-server.js';
 
 let world: World | undefined;
 afterEach(async () => {
@@ -24,4 +25,4 @@ it('a poll client attaching by id during a slow restart gets the turn the server
   // Down for longer than one request's retries (at most 0.2 + 0.4 + 0.8 + 1.6 s of backoff).
   await w.restart({ downMs: 4000, whileDown: () => void w.attach(1, turnId) });
   await w.verify();
-}, 30_000);
+}, 30_000 * CLUSTER_SLOWDOWN);

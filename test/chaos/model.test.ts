@@ -19,6 +19,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { resources, settledResources } from '../integration/helpers.js';
 import { LADDERS, newCounters, World } from './world.js';
+import { CLUSTER_SLOWDOWN } from '../support/suite-server.js';
 
 const SEED = Number(process.env.CHAOS_SEED ?? 20261121);
 const RUNS = Number(process.env.CHAOS_RUNS ?? 100);
@@ -44,7 +45,7 @@ function command(name: string, check: (m: Model) => boolean, run: (m: Model, w: 
       counters.commands[name.replace(/\(.*/, '')] = (counters.commands[name.replace(/\(.*/, '')] ?? 0) + 1;
       if (process.env.CHAOS_TRACE) console.error(`chaos: ${name}`);
       // A hang is a failure too: bounded, and named after the command that hung.
-      await bounded(Promise.resolve(run(m, w)), 20_000, name);
+      await bounded(Promise.resolve(run(m, w)), 20_000 * CLUSTER_SLOWDOWN, name);
       update?.(m);
     },
     toString: () => name,
@@ -126,14 +127,14 @@ it(
           let failure: unknown;
           try {
             if (process.env.CHAOS_TRACE) console.error(`chaos: run with ladders ${JSON.stringify(ladders)}`);
-            await bounded(world.start(), 10_000, 'start');
+            await bounded(world.start(), 10_000 * CLUSTER_SLOWDOWN, 'start');
             await fc.asyncModelRun(() => ({ model: { clients: ladders.length, turns: [] }, real: world }), [...opening, ...commands]);
-            await bounded(world.verify(), 40_000, 'verify');
+            await bounded(world.verify(), 40_000 * CLUSTER_SLOWDOWN, 'verify');
           } catch (error) {
             failure = error;
           }
           try {
-            await bounded(world.close(), 15_000, 'close');
+            await bounded(world.close(), 15_000 * CLUSTER_SLOWDOWN, 'close');
           } catch (error) {
             // Report the first failure; a hanging teardown names its step.
             failure ??= new Error(`${(error as Error).message} (stuck at: ${world.step})`);
@@ -158,5 +159,5 @@ it(
       );
     }
   },
-  240_000,
+  240_000 * CLUSTER_SLOWDOWN,
 );

@@ -11,13 +11,18 @@ import { LADDERS, newSession, TERMINALS, watch, type Watcher } from './watchers.
 
 const redisBinary = clusterSuiteBinary('cluster adoption');
 
+/** Redis, two node processes and a warm spare start in seconds on a loaded 2-core machine. */
+const START_TIMEOUT_MS = 90_000;
+/** One kill: the lease TTL, the takeover and one more turn; ~10 s loaded, bounded well above. */
+const TEST_TIMEOUT_MS = 120_000;
+
 let cluster: Cluster;
 beforeAll(async () => {
   if (redisBinary) cluster = await startCluster({ redisBinary, nodes: 2, store: clusterStoreOptions() });
-});
-afterAll(() => cluster?.close());
+}, START_TIMEOUT_MS);
+afterAll(() => cluster?.close(), START_TIMEOUT_MS);
 
-it.skipIf(!redisBinary)('watchers on the adopting node see the interrupted terminal and the next turn', async () => {
+it.skipIf(!redisBinary)('watchers on the adopting node see the interrupted terminal and the next turn', { timeout: TEST_TIMEOUT_MS }, async () => {
   const [a, b] = cluster.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
   const sessionId = await newSession(a.url);
   const watchers: Watcher[] = LADDERS.map((ladder, i) => watch(b.url, sessionId, `onB${i}`, ladder));

@@ -7,10 +7,15 @@
  */
 import { afterEach, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../support/cluster.js';
-import { clusterSuiteBinary, clusterStoreOptions } from './cluster-options.js';
+import { clusterSuiteBinary, clusterStoreOptions, LEASE_TTL_MS } from './cluster-options.js';
 import { compareWithLog, LADDERS, newSession, serverLog, watch, type Watcher } from './watchers.js';
 
 const redisBinary = clusterSuiteBinary('cluster under Redis faults');
+
+/** A bound far above the lease TTL (the slowest stream, the runner's, ends once its lease lapsed); it was ~30 s to never before. */
+const STREAMS_END_WITHIN_MS = 10 * LEASE_TTL_MS;
+/** One outage: a cluster start, a few turns, the fault, the recovery; about 25 s on a loaded 2-core machine. */
+const TEST_TIMEOUT_MS = 180_000;
 
 let cluster: Cluster | undefined;
 let watchers: Watcher[] = [];
@@ -19,7 +24,7 @@ afterEach(async () => {
   watchers = [];
   await cluster?.close();
   cluster = undefined;
-});
+}, 60_000);
 
 /** Prompts through `c` and waits for the turn's terminal: an acknowledged, finished turn. */
 async function completedTurn(w: Watcher, sessionId: string, prompt: string) {
@@ -62,9 +67,13 @@ async function expectUnavailable(c: Cluster, sessionId: string): Promise<void> {
   }
 }
 
-/** Waits until a create through the balancer succeeds again (Redis is back for every node it reaches). */
+/** Waits until a create succeeds again on every node (each reconnects to Redis on its own backoff). */
 async function backAgain(c: Cluster): Promise<void> {
-  await expect.poll(async () => (await fetch(`${c.url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status, { timeout: 20_000 }).toBe(201);
+  for (const node of c.nodes) {
+    await expect
+      .poll(async () => (await fetch(`${node.url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status, { timeout: 20_000 })
+      .toBe(201);
+  }
 }
 
 async function outage(options: { appendOnly?: boolean; redisProxy?: boolean }, fault: (c: Cluster) => Promise<() => Promise<void>>) {
@@ -76,13 +85,21 @@ async function outage(options: { appendOnly?: boolean; redisProxy?: boolean }, f
   const acknowledged = await serverLog(c.nodes[0]!.url, sessionId);
   const streams = await Promise.all(c.nodes.map((n) => openStream(n.url, sessionId)));
 
+  const faultAt = Date.now();
+  const endedAfterMs = streams.map((s) => s.ended.then(() => Date.now() - faultAt));
   const heal = await fault(c);
   await expectUnavailable(c, sessionId);
-  // Open streams end, so their clients back off and come back later.
-  await Promise.all(streams.map((s) => s.ended));
+  // Open streams end, so their clients back off and come back later: the followers' at once,
+  // the runner's once its lease lapsed (it can no longer renew it). Bounded far above that.
+  let bound: ReturnType<typeof setTimeout> | undefined;
+  const ended = await Promise.race([Promise.all(endedAfterMs), new Promise<undefined>((r) => {
+    bound = setTimeout(() => r(undefined), STREAMS_END_WITHIN_MS);
+  })]);
+  clearTimeout(bound);
+  expect(ended, `every SSE stream ends within ${STREAMS_END_WITHIN_MS} ms of the fault`).toBeDefined();
+  process.stderr.write(`redis-faults: SSE streams ended ${ended!.join(', ')} ms after the fault (lease TTL ${LEASE_TTL_MS} ms)\n`);
   expect(c.nodes.map((n) => n.running)).toEqual([true, true, true]);
   await heal();
-
   await backAgain(c);
   expect(c.nodes.map((n) => n.running)).toEqual([true, true, true]);
   const after = await serverLog(c.nodes[1]!.url, sessionId);
@@ -97,7 +114,7 @@ async function outage(options: { appendOnly?: boolean; redisProxy?: boolean }, f
   for (const s of streams) s.abort();
 }
 
-it.skipIf(!redisBinary)('Redis restarted with AOF: 503 + Retry-After meanwhile, streams close, nothing acknowledged lost, no node crash', async () => {
+it.skipIf(!redisBinary)('Redis restarted with AOF: 503 + Retry-After meanwhile, streams close, nothing acknowledged lost, no node crash', { timeout: TEST_TIMEOUT_MS }, async () => {
   await outage({ appendOnly: true }, async (c) => {
     await c.redis.stop();
     return async () => {
@@ -108,7 +125,7 @@ it.skipIf(!redisBinary)('Redis restarted with AOF: 503 + Retry-After meanwhile, 
   });
 });
 
-it.skipIf(!redisBinary)('Redis unreachable for a few seconds: 503 + Retry-After meanwhile, streams close, nothing acknowledged lost, no node crash', async () => {
+it.skipIf(!redisBinary)('Redis unreachable for a few seconds: 503 + Retry-After meanwhile, streams close, nothing acknowledged lost, no node crash', { timeout: TEST_TIMEOUT_MS }, async () => {
   await outage({ redisProxy: true }, async (c) => {
     const proxy = c.redisProxy!;
     proxy.refuseConnections(true);

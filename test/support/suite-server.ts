@@ -9,7 +9,7 @@
  * agents' gates, which live in the test, still steer turns on whichever node runs them.
  * Node deaths are tested with real processes in test/cluster/.
  */
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, vi } from 'vitest';
 import { createServer, redisStore, type TetherServer } from '../../src/server.js';
 import {
   createLoadBalancer,
@@ -21,6 +21,21 @@ import {
   type TestServerOptions,
 } from '../../src/testing.js';
 import { requireRedisServer, startRedisServer, type RedisServer } from './redis-server.js';
+import type { Clock } from '../../src/internal/clock.js';
+
+/**
+ * The clock of the in-process cluster nodes: the system clock with unref'd timers. The
+ * suites' leak checks count the process's active timers to prove the *client* leaves none;
+ * three nodes in the same process keep timers of their own whose number moves with the
+ * cluster's work (lease renewals in flight, a node that loaded the session after a
+ * reconnect), which those checks would count as the client's. Unref'd, they are not counted,
+ * and the nodes still run on real time.
+ */
+const nodeClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
 
 /** Whether this run drives the suites against a cluster. */
 export const CLUSTER = process.env.TETHER_CLUSTER === '1';
@@ -28,8 +43,17 @@ export const CLUSTER = process.env.TETHER_CLUSTER === '1';
 /** How many nodes the cluster variant runs. */
 export const CLUSTER_NODES = 3;
 
+/**
+ * How much longer a step may take against the cluster: three nodes, their Redis round
+ * trips and a balancer in one process on a loaded 2-core machine. Suites scale their own
+ * bounds by it; the file's test and hook timeouts are set from it below.
+ */
+export const CLUSTER_SLOWDOWN = CLUSTER ? 3 : 1;
+
 let redis: Promise<RedisServer> | undefined;
 if (CLUSTER) {
+  // Every suite that imports this file gets cluster-sized timeouts without `--testTimeout`.
+  vi.setConfig({ testTimeout: 30_000 * CLUSTER_SLOWDOWN, hookTimeout: 30_000 * CLUSTER_SLOWDOWN });
   // Started before the file's tests, so no test's own time budget pays for it.
   beforeAll(async () => void (await sharedRedis()));
   afterAll(async () => {
@@ -71,7 +95,7 @@ async function createClusterTestServer(options: TestServerOptions): Promise<Test
   try {
     const urls: string[] = [];
     for (let i = 0; i < CLUSTER_NODES; i++) {
-      const node = createServer({ ...serverOptions, agent, store: redisStore({ url: redisUrl }) });
+      const node = createServer({ clock: nodeClock, ...serverOptions, agent, store: redisStore({ url: redisUrl, clock: nodeClock }) });
       nodes.push(node);
       urls.push((await node.listen(0, host)).url);
     }

@@ -2,6 +2,7 @@
 import type { SessionEvent } from '../../protocol/index.js';
 import { randomId } from '../../internal/random-id.js';
 import type { ClusterHandlers, ClusterOptions, RunnerCommand, RunnerReply, SessionCluster } from '../core/session-cluster.js';
+import type { SessionRecord } from '../core/session-store.js';
 import type { RedisConnection } from '../stores/redis/redis-connection.js';
 import type { RedisStore } from '../stores/redis/redis-store.js';
 import { ACQUIRE_LEASE, ORPHANED_SESSIONS, RELEASE_LEASE, RENEW_LEASES } from './cluster-scripts.js';
@@ -25,6 +26,7 @@ type BusMessage =
 interface Follower {
   after: number;
   onEvents: (events: SessionEvent[]) => void;
+  onRecord: ((record: SessionRecord) => void) | undefined;
   /** Deliveries run one after another, so a gap fill and a live message never interleave. */
   chain: Promise<void>;
   listener: (message: string) => void;
@@ -83,6 +85,10 @@ export class RedisCluster implements SessionCluster {
     sub.client.on('ready', () => {
       for (const [sessionId, follower] of this.#followers) this.#deliver(sessionId, follower, undefined);
     });
+    // The subscriber connection broke: followed sessions get nothing until it is back, and their streams would go quiet.
+    sub.client.on('error', () => {
+      if (!this.#closed) this.#handlers?.unreachable();
+    });
     await sub.client.subscribe(this.#nodeChannel(this.nodeId), (message: string) => this.#onBus(message));
     const leases = this.#redis.duplicate('cluster-leases');
     this.#leases = leases;
@@ -128,31 +134,54 @@ export class RedisCluster implements SessionCluster {
     }
   }
 
-  async follow(sessionId: string, after: number, onEvents: (events: SessionEvent[]) => void): Promise<void> {
+  async follow(sessionId: string, after: number, onEvents: (events: SessionEvent[]) => void, onRecord?: (record: SessionRecord) => void): Promise<void> {
     const existing = this.#followers.get(sessionId);
     if (existing) {
       existing.after = after;
       existing.onEvents = onEvents;
+      existing.onRecord = onRecord;
       return;
     }
     const follower: Follower = {
       after,
       onEvents,
+      onRecord,
       chain: Promise.resolve(),
       listener: (message: string) => {
-        let events: SessionEvent[];
+        let parsed: SessionEvent[] | { record?: SessionRecord };
         try {
-          events = JSON.parse(message) as SessionEvent[];
+          parsed = JSON.parse(message) as SessionEvent[] | { record?: SessionRecord };
         } catch {
           return;
         }
-        this.#deliver(sessionId, follower, events);
+        // The channel carries stored events (an array) and saved records (`{"record":…}`, SAVE_SESSION).
+        if (Array.isArray(parsed)) this.#deliver(sessionId, follower, parsed);
+        else if (parsed.record) this.#deliverRecord(sessionId, follower, parsed.record);
       },
     };
     this.#followers.set(sessionId, follower);
     await this.#sub!.client.subscribe(this.#eventsChannel(sessionId), follower.listener);
-    // What was stored between the caller's load and the subscription is read from the stream.
+    // What was stored between the caller's load and the subscription is read from the store.
     this.#deliver(sessionId, follower, undefined);
+  }
+
+  /** Hand a saved record to the follower, in order with its events; `undefined`: read it from the store. */
+  #deliverRecord(sessionId: string, follower: Follower, record: SessionRecord | undefined): void {
+    if (!follower.onRecord) return;
+    follower.chain = follower.chain.then(async () => {
+      if (this.#followers.get(sessionId) !== follower) return;
+      if (record === undefined) {
+        try {
+          const json = await this.#redis.command(['GET', this.#store.keys(sessionId).record]);
+          if (typeof json !== 'string') return;
+          record = JSON.parse(json) as SessionRecord;
+        } catch (error) {
+          this.#o.logger.warn?.({ err: error, sessionId }, 'agent-tether: could not read a session record from Redis');
+          return;
+        }
+      }
+      follower.onRecord?.(record);
+    });
   }
 
   unfollow(sessionId: string): void {
@@ -248,8 +277,14 @@ export class RedisCluster implements SessionCluster {
     );
   }
 
-  /** Hand `events` (or, when `undefined` or after a gap, what the store has after the cursor) to the follower, in order. */
+  /**
+   * Hand `events` (or, when `undefined` or after a gap, what the store has
+   * after the cursor) to the follower, in order. A read from the store (a
+   * new follow, a reconnect) reads the record too: a share published while
+   * this node was not listening is not missed.
+   */
   #deliver(sessionId: string, follower: Follower, events: SessionEvent[] | undefined): void {
+    if (events === undefined) this.#deliverRecord(sessionId, follower, undefined);
     follower.chain = follower.chain.then(async () => {
       if (this.#followers.get(sessionId) !== follower) return;
       let batch = events?.filter((event) => event.seq > follower.after) ?? [];

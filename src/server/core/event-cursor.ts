@@ -39,9 +39,14 @@ export class EventCursor {
     return this.#after;
   }
 
-  /** Whether every event was taken and the log will get no more (server closing). */
+  /**
+   * Whether the log is closed and every visible event was taken. Events it
+   * assigned but never stored are not waited for: nothing will publish them
+   * (the session left this node, or its store is unreachable), and the
+   * reader resumes from its cursor wherever the session lives next.
+   */
   get ended(): boolean {
-    return this.log.closed && this.#after >= this.log.assignedSeq;
+    return this.log.closed && this.#after >= this.log.seq;
   }
 
   /** Whether events are waiting to be taken. */

@@ -5,7 +5,7 @@ import type { Logger } from '../../logging/logger.js';
 import { SessionLog } from './session-log.js';
 import type { SessionRecord, StoredSession } from './session-store.js';
 import { replayInput } from './input-requests.js';
-import { addTurn, type SessionState } from './session-state.js';
+import { accessOf, addTurn, type SessionState } from './session-state.js';
 import type { StoreWriter } from './store-writer.js';
 import { statusOf, turnFromRecord, type TurnState } from './turn-state.js';
 
@@ -63,10 +63,7 @@ export function restoreSession(
     createdAt: record.createdAt,
     metadata: record.metadata,
     record: lost ? { ...record, version: 2, epoch } : record,
-    access: {
-      ...(record.owner === undefined ? {} : { owner: record.owner }),
-      ...(record.sharedWith === undefined ? {} : { sharedWith: record.sharedWith }),
-    },
+    access: accessOf(record),
     log,
     writer: options.writer(record.id, log),
     turns: new Map(),

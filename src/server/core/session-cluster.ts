@@ -2,10 +2,11 @@
 import type { SessionEvent } from '../../protocol/index.js';
 import type { Clock } from '../../internal/clock.js';
 import type { Logger } from '../../logging/logger.js';
+import type { SessionRecord } from './session-store.js';
 
 /**
  * A command for the node running a session's turns. `kind` names a handler
- * registered on every node with `TetherCore#handleRunnerCommand` (`prompt`,
+ * registered on every node with `TetherCore#handleRunnerCommand` (see `ClusterRouting`) (`prompt`,
  * `cancel`, and whatever else must reach the runner, e.g. an answer to an
  * input request); `args` is JSON.
  */
@@ -26,6 +27,12 @@ export interface ClusterHandlers {
   adopted(sessionId: string): void;
   /** This node lost a session's lease (it could not renew in time): stop running its turns here. */
   lost(sessionId: string): void;
+  /**
+   * This node's live feed of other nodes' events broke (the store is
+   * unreachable or restarting): the replicas it holds cannot follow, so their
+   * streams end and their clients back off and resume from their cursor.
+   */
+  unreachable(): void;
 }
 
 /**
@@ -59,9 +66,12 @@ export interface SessionCluster {
   /**
    * Follow a session's events appended by other nodes, after `after`:
    * `onEvents` gets them in `seq` order, contiguous (gaps are filled from
-   * the store). Resolves once following (so a load after it misses nothing).
+   * the store). `onRecord` gets the session's record when the runner saves
+   * it (a share), and once after following started (so a change between the
+   * caller's load and the follow is not missed). Resolves once following (so
+   * a load after it misses nothing).
    */
-  follow(sessionId: string, after: number, onEvents: (events: SessionEvent[]) => void): Promise<void>;
+  follow(sessionId: string, after: number, onEvents: (events: SessionEvent[]) => void, onRecord?: (record: SessionRecord) => void): Promise<void>;
   unfollow(sessionId: string): void;
   /** Stop: leases released, connections closed. */
   close(): Promise<void>;

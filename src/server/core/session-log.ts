@@ -182,11 +182,13 @@ export class SessionLog {
   }
 
   /**
-   * Resolves when a visible event after `after` exists, the log is closed and
-   * `after` is at its end, or `signal` aborts. Never rejects.
+   * Resolves when a visible event after `after` exists, the log is closed, or
+   * `signal` aborts. Never rejects. A closed log publishes nothing more (its
+   * writer is closed too), so a reader waiting for events assigned but never
+   * stored would wait forever: it ends instead, and resumes elsewhere.
    */
   waitFor(after: number, signal?: AbortSignal): Promise<void> {
-    if (this.#visible > after || (this.#closed && after >= this.#seq) || signal?.aborted) return Promise.resolve();
+    if (this.#visible > after || this.#closed || signal?.aborted) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = () => {
         this.#waiters.delete(done);
@@ -198,7 +200,7 @@ export class SessionLog {
     });
   }
 
-  /** Wake every waiter and make future waits return at once (server shutdown). */
+  /** Wake every waiter and make future waits return at once (shutdown, eviction, the session moved or its store is unreachable). */
   close(): void {
     this.#closed = true;
     this.#flushWaiters();

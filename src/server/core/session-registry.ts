@@ -20,6 +20,15 @@ export interface SessionRegistryOptions {
   dropped?(session: SessionState): void;
 }
 
+/** Numbers about the sessions in memory (for tests, benchmarks and health). */
+export interface SessionStats {
+  sessions: number;
+  events: number;
+  bytes: number;
+  runningTurns: number;
+  queuedTurns: number;
+}
+
 /**
  * Holds the loaded sessions. A session not in memory is loaded from the
  * store on first use (concurrent uses share one load), so a server with
@@ -46,6 +55,21 @@ export class SessionRegistry {
   /** The loaded sessions. */
   values(): IterableIterator<SessionState> {
     return this.#loaded.values();
+  }
+
+  /** Numbers about the sessions in memory. */
+  stats(): SessionStats {
+    let events = 0;
+    let bytes = 0;
+    let runningTurns = 0;
+    let queuedTurns = 0;
+    for (const session of this.#loaded.values()) {
+      events += session.log.size;
+      bytes += session.log.bytes;
+      queuedTurns += session.queue.length;
+      if (session.active && !session.active.terminal) runningTurns++;
+    }
+    return { sessions: this.#loaded.size, events, bytes, runningTurns, queuedTurns };
   }
 
   /** The session if it is in memory (no load). */

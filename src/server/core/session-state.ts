@@ -52,6 +52,14 @@ export function saveRecord(session: SessionState, record: SessionRecord): void {
   session.writer.record(record);
 }
 
+/** Who may see a session, as its record says (`owner`, `sharedWith`). */
+export function accessOf(record: SessionRecord): SessionAccess {
+  return {
+    ...(record.owner === undefined ? {} : { owner: record.owner }),
+    ...(record.sharedWith === undefined ? {} : { sharedWith: record.sharedWith }),
+  };
+}
+
 /** Register a turn in its session (and its idempotency key). */
 export function addTurn(session: SessionState, turn: TurnState): TurnState {
   session.turns.set(turn.id, turn);

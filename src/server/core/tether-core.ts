@@ -1,16 +1,16 @@
 /** TetherCore: the reference server's commands and reads over sessions, independent of any socket. */
 import { limits } from '../../protocol/index.js';
 import type { CancelReply, InputAnswer, PollReply, RespondReply, SessionInfo, SessionSnapshot, TurnInfo } from '../../protocol/index.js';
-import { sleep, type Clock } from '../../internal/clock.js';
+import type { Clock } from '../../internal/clock.js';
 import { randomId } from '../../internal/random-id.js';
 import { EventCursor } from './event-cursor.js';
 import { answerInput, deliverAnswer } from './input-requests.js';
 import { restoreSession } from './recovery.js';
-import { applyRemote, asReplica } from './replica.js';
-import type { ClusterHandlers, RunnerCommand, RunnerReply, SessionCluster } from './session-cluster.js';
+import { ClusterRouting, storeCall } from './cluster-routing.js';
+import type { SessionCluster } from './session-cluster.js';
 import { ServerError, sessionNotFound } from './server-error.js';
 import { SessionLog, type LogEntry } from './session-log.js';
-import { SessionRegistry } from './session-registry.js';
+import { SessionRegistry, type SessionStats } from './session-registry.js';
 import type { SessionRecord, SessionStore, StoredSession } from './session-store.js';
 import { addTurn, appendEvent, saveRecord, saveTurn, sessionInfo, type SessionState } from './session-state.js';
 import { StoreHealth, StoreWriter, storeUnavailable } from './store-writer.js';
@@ -19,7 +19,10 @@ import { TurnRunner } from './turn-runner.js';
 import { turnFromRecord, turnInfo, type TurnState } from './turn-state.js';
 import { snapshotTurn } from '../limits/snapshot-text.js';
 import type { Agent, InputPolicy, Logger } from './types.js';
+import type { CancelRequest, CoreHealth, PollQuery, PromptRequest, PromptResult, RespondRequest } from './core-requests.js';
 import type { SessionAccess } from '../security/principal.js';
+
+export type { CancelRequest, CoreHealth, PollQuery, PromptRequest, PromptResult } from './core-requests.js';
 
 /** Resolved options of a {@link TetherCore}; every field is required. */
 export interface CoreOptions {
@@ -41,56 +44,6 @@ export interface CoreOptions {
   inputPolicy?: InputPolicy | undefined;
   /** A snapshot cuts each turn's prompt and output to this many characters. @default no cut */
   maxSnapshotTextChars?: number;
-}
-
-/** A long-poll request: the cursor, how long to wait, and how much to answer with. */
-export interface PollQuery {
-  after?: number;
-  epoch?: string;
-  waitMs?: number;
-  maxEvents?: number;
-  signal?: AbortSignal;
-}
-
-/** What `prompt()` takes. */
-export interface PromptRequest {
-  prompt: string;
-  clientId?: string;
-  idempotencyKey?: string;
-}
-
-/** What `cancel()` takes besides the turn. */
-/** An input answer on its way to the node that runs the turn. */
-interface RespondRequest {
-  turnId: string;
-  requestId: string;
-  answer: InputAnswer;
-  clientId?: string;
-}
-
-export interface CancelRequest {
-  clientId?: string;
-  reason?: string;
-}
-
-/** What `prompt()` returns: the turn, and whether this call created it (false: idempotency key matched). */
-export interface PromptResult {
-  turn: TurnInfo;
-  created: boolean;
-}
-
-/** What `GET /v1/health` and `server.stats()` report about sessions and storage. */
-export interface CoreHealth {
-  status: 'ok' | 'store_unavailable';
-  sessionsInMemory: number;
-  /** Sessions the store holds (`null` when the store could not answer). */
-  sessionsStored: number | null;
-  /** Events held in memory by the loaded sessions. */
-  eventsHeld: number;
-  /** UTF-8 bytes of those events. */
-  bytesHeld: number;
-  /** Bytes the store reports holding (`null` when it could not answer). */
-  bytesStored: number | null;
 }
 
 /**
@@ -126,10 +79,8 @@ export class TetherCore {
   #closing = false;
   /** Present when the store is shared by several processes: sessions run on the node holding their lease. */
   #cluster: SessionCluster | undefined;
-  /** What a forwarded command of each kind runs on the session's runner. */
-  #runnerCommands = new Map<string, (session: SessionState, args: any) => Promise<unknown>>();
-  /** Logs of replicas this node is taking over, waiting for the stored session's restore to continue them. */
-  #promoting = new Map<string, SessionLog>();
+  /** Where each command runs: here, or on the session's runner in a cluster. */
+  #routing: ClusterRouting;
 
   constructor(options: CoreOptions) {
     this.#o = options;
@@ -151,14 +102,23 @@ export class TetherCore {
       maxEvents: options.maxEventsPerSession,
       idleMs: options.sessionIdleMs,
       restore: (stored) => this.#restore(stored),
-      dropped: (session) => this.#dropped(session),
+      dropped: (session) => this.#routing.dropped(session),
     });
     this.#cluster = options.store.cluster?.({ logger: options.logger, clock: options.clock, maxEvents: options.maxEventsPerSession });
+    this.#routing = new ClusterRouting({
+      cluster: this.#cluster,
+      registry: this.#registry,
+      clock: options.clock,
+      logger: options.logger,
+      isClosing: () => this.#closing,
+      requireSession: (sessionId) => this.#requireSession(sessionId),
+    });
     this.handleRunnerCommand('prompt', (session, args: PromptRequest) => this.#promptHere(session, args));
     this.handleRunnerCommand('cancel', async (session, args: { turnId: string } & CancelRequest) =>
       (await this.#cancelHere(session, args.turnId, args)) ?? null,
     );
     this.handleRunnerCommand('respond', async (session, args: RespondRequest) => (await this.#respondHere(session, args)) ?? null);
+    this.handleRunnerCommand('share', (session, args: { principalIds: string[] }) => this.#shareHere(session, args.principalIds));
   }
 
   /**
@@ -167,127 +127,17 @@ export class TetherCore {
    * carries it to the lease holder. Its result must be JSON.
    */
   handleRunnerCommand<A>(kind: string, handler: (session: SessionState, args: A) => Promise<unknown>): void {
-    this.#runnerCommands.set(kind, handler);
+    this.#routing.handle(kind, handler);
   }
 
   /**
-   * Run a registered command on the node that runs the session's turns (this
-   * one without a cluster, or when it holds the lease), and resolve with its
-   * result; a typed error it threw is thrown here.
+   * Run a registered command on the node that runs the session's turns, and
+   * resolve with its result (see {@link ClusterRouting#atRunner}).
    *
    * @throws {ServerError} `session_not_found` (404), `store_unavailable` (503), or the handler's own
    */
-  async atRunner(kind: string, sessionId: string, args: unknown): Promise<unknown> {
-    const handler = this.#runnerCommands.get(kind);
-    if (!handler) throw new Error(`TetherCore: no runner command named ${kind}`);
-    const cluster = this.#cluster;
-    if (!cluster) {
-      const found = this.#requireSession(sessionId);
-      return handler(found instanceof Promise ? await found : found, args);
-    }
-    const loaded = this.#registry.peek(sessionId);
-    if (loaded && !loaded.replica && cluster.owns(sessionId)) {
-      loaded.usedAt = this.#o.clock.now();
-      return handler(loaded, args);
-    }
-    // Not ours: the lease holder runs it; nobody holds it → this node takes the session.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const reply = await this.#storeCall(() => cluster.send({ kind, sessionId, args }));
-      if (reply.ok) return reply.value;
-      if (reply.code === 'no_runner') {
-        if (this.#closing) throw new ServerError('shutting_down', 'The server is shutting down', 503);
-        if (!(await this.#storeCall(() => cluster.acquire(sessionId)))) continue;
-        return handler(await this.#ownedSession(sessionId), args);
-      }
-      if (reply.code === 'not_runner') continue;
-      throw new ServerError(reply.code, reply.message, reply.status);
-    }
-    throw new ServerError('store_unavailable', 'The node running this session changed too often; retry', 503);
-  }
-
-  /** A forwarded command, on the node that holds (or just took) the session's lease. */
-  async #runForwarded(command: RunnerCommand): Promise<RunnerReply> {
-    const handler = this.#runnerCommands.get(command.kind);
-    if (!handler) return { ok: false, code: 'not_found', message: `Unknown runner command ${command.kind}`, status: 404 };
-    try {
-      if (!this.#cluster!.owns(command.sessionId)) return { ok: false, code: 'not_runner', message: 'Not the runner', status: 503 };
-      const value = await handler(await this.#ownedSession(command.sessionId), command.args);
-      return { ok: true, value: value ?? null };
-    } catch (error) {
-      if (error instanceof ServerError) return { ok: false, code: error.code, message: error.message, status: error.status };
-      throw error;
-    }
-  }
-
-  /**
-   * The session as its runner (this node holds the lease): a replica held
-   * here is replaced by the stored session, which continues the replica's log
-   * object, so streams already open on this node see the takeover (the
-   * `interrupted` terminal) and what follows, with no gap and no repeat.
-   */
-  async #ownedSession(sessionId: string): Promise<SessionState> {
-    const loaded = this.#registry.peek(sessionId);
-    if (loaded?.replica) {
-      this.#registry.detach(sessionId);
-      this.#promoting.set(sessionId, loaded.log);
-    }
-    let session: SessionState | undefined;
-    try {
-      session = await this.#registry.get(sessionId);
-    } finally {
-      // Not taken by a restore (the load failed): its streams end, and their clients resume from their cursor.
-      const left = this.#promoting.get(sessionId);
-      if (left && left === loaded?.log) {
-        this.#promoting.delete(sessionId);
-        left.close();
-      }
-    }
-    if (!session) {
-      void this.#cluster?.release(sessionId).catch(() => {});
-      throw sessionNotFound(sessionId);
-    }
-    return session;
-  }
-
-  async #storeCall<T>(call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (error) {
-      throw storeUnavailable(error);
-    }
-  }
-
-  /** What the cluster asks of this node. */
-  #clusterHandlers(): ClusterHandlers {
-    return {
-      command: (command) => this.#runForwarded(command),
-      adopted: (sessionId) => {
-        if (this.#closing) {
-          void this.#cluster?.release(sessionId).catch(() => {});
-          return;
-        }
-        // Loading it as the runner ends its running turn (`interrupted`) and starts its queue here.
-        this.#ownedSession(sessionId).catch((error: unknown) => {
-          this.#o.logger.warn?.({ err: error, sessionId }, 'agent-tether: could not take over a session');
-          void this.#cluster?.release(sessionId).catch(() => {});
-        });
-      },
-      lost: (sessionId) => {
-        const session = this.#registry.peek(sessionId);
-        if (!session || session.replica) return;
-        this.#o.logger.warn?.({ sessionId }, 'agent-tether: lost the lease of a session; another node runs it now');
-        for (const turn of session.turns.values()) turn.abort?.abort(new Error('The session moved to another node'));
-        this.#registry.remove(sessionId);
-      },
-    };
-  }
-
-  /** A session left memory: a replica stops following, a runner gives its lease up. */
-  #dropped(session: SessionState): void {
-    const cluster = this.#cluster;
-    if (!cluster) return;
-    if (session.replica) cluster.unfollow(session.id);
-    else if (!this.#closing) void cluster.release(session.id).catch(() => {});
+  atRunner(kind: string, sessionId: string, args: unknown): Promise<unknown> {
+    return this.#routing.atRunner(kind, sessionId, args);
   }
 
   /** Whether `shutdown()` was called. */
@@ -311,7 +161,7 @@ export class TetherCore {
     await this.#o.store.open?.();
     if (this.#cluster) {
       // Sessions left unfinished by a node that is gone are adopted by the cluster's scan, one lease at a time.
-      await this.#cluster.start(this.#clusterHandlers());
+      await this.#cluster.start(this.#routing.handlers());
       return;
     }
     const unfinished = await this.#o.store.unfinishedTurns();
@@ -324,35 +174,16 @@ export class TetherCore {
 
   #restore(stored: StoredSession): SessionState {
     const cluster = this.#cluster;
-    let continueLog = this.#promoting.get(stored.record.id);
-    this.#promoting.delete(stored.record.id);
-    if (continueLog && !cluster?.owns(stored.record.id)) {
-      // The lease moved on meanwhile: this load is a replica again, with a log of its own.
-      continueLog.close();
-      continueLog = undefined;
-    }
     const { session, unfinished, record } = restoreSession(stored, {
-      continueLog,
+      continueLog: this.#routing.promotedLog(stored.record.id),
       maxEvents: this.#o.maxEventsPerSession,
       logger: this.#o.logger,
       now: this.#o.clock.now(),
       newId,
       writer: (sessionId, log) => this.#writer(sessionId, log),
     });
-    if (cluster && !cluster.owns(session.id)) {
-      // Another node runs it: follow what it stores (the follow reads what was stored since this load first).
-      asReplica(session);
-      cluster
-        .follow(session.id, session.log.seq, (events) => {
-          if (this.#registry.peek(session.id) !== session) return;
-          if (!applyRemote(session, events)) this.#registry.remove(session.id);
-        })
-        .catch((error: unknown) => {
-          this.#o.logger.warn?.({ err: error, sessionId: session.id }, 'agent-tether: could not follow a session');
-          this.#registry.remove(session.id);
-        });
-      return session;
-    }
+    // Another node runs it: this is a replica that follows what that node stores.
+    if (this.#routing.followIfReplica(session)) return session;
     if (record) this.#saveRecord(record);
     for (const turn of unfinished) {
       // In a cluster this node took the session over: only the turn that was running is lost; the queue runs here.
@@ -442,7 +273,7 @@ export class TetherCore {
     };
     await this.#storeRecord(record);
     // A new session runs where it was created (a fresh id: the lease is free).
-    if (this.#cluster) await this.#storeCall(() => this.#cluster!.acquire(record.id));
+    if (this.#cluster) await storeCall(() => this.#cluster!.acquire(record.id));
     const session = restoreSession(
       { record, turns: [], events: [] },
       {
@@ -484,8 +315,11 @@ export class TetherCore {
     if (!Array.isArray(principalIds) || !principalIds.every((id) => typeof id === 'string' && id.length > 0)) {
       throw new TypeError('shareSession: `principalIds` must be an array of non-empty strings');
     }
-    const found = this.#requireSession(sessionId);
-    const session = found instanceof Promise ? await found : found;
+    // The runner writes the record (in order with its other record saves); in a cluster the other nodes get it from there.
+    return (await this.#routing.atRunner('share', sessionId, { principalIds: [...principalIds] })) as SessionAccess;
+  }
+
+  async #shareHere(session: SessionState, principalIds: readonly string[]): Promise<SessionAccess> {
     const sharedWith = [...new Set([...(session.access.sharedWith ?? []), ...principalIds])];
     // The record whole (agent state included), through the session's writer: in order with its other record saves.
     saveRecord(session, { ...session.record, sharedWith });
@@ -522,11 +356,7 @@ export class TetherCore {
    * @throws {ServerError} `session_not_found` (404), `shutting_down` (503), `store_unavailable` (503)
    */
   async prompt(sessionId: string, request: PromptRequest): Promise<PromptResult> {
-    if (!this.#cluster) {
-      const found = this.#requireSession(sessionId);
-      return this.#promptHere(found instanceof Promise ? await found : found, request);
-    }
-    return (await this.atRunner('prompt', sessionId, request)) as PromptResult;
+    return (await this.#routing.atRunner('prompt', sessionId, request)) as PromptResult;
   }
 
   async #promptHere(session: SessionState, request: PromptRequest): Promise<PromptResult> {
@@ -577,11 +407,7 @@ export class TetherCore {
    * @throws {ServerError} `session_not_found` (404), `store_unavailable` (503)
    */
   async cancel(sessionId: string, turnId: string, request: CancelRequest = {}): Promise<CancelReply | undefined> {
-    if (!this.#cluster) {
-      const found = this.#requireSession(sessionId);
-      return this.#cancelHere(found instanceof Promise ? await found : found, turnId, request);
-    }
-    return ((await this.atRunner('cancel', sessionId, { ...request, turnId })) as CancelReply | null) ?? undefined;
+    return ((await this.#routing.atRunner('cancel', sessionId, { ...request, turnId })) as CancelReply | null) ?? undefined;
   }
 
   async #cancelHere(session: SessionState, turnId: string, request: CancelRequest): Promise<CancelReply | undefined> {
@@ -614,12 +440,8 @@ export class TetherCore {
     caller: { clientId?: string } = {},
   ): Promise<RespondReply | undefined> {
     const request: RespondRequest = { turnId, requestId, answer, ...(caller.clientId === undefined ? {} : { clientId: caller.clientId }) };
-    if (!this.#cluster) {
-      const found = this.#requireSession(sessionId);
-      return this.#respondHere(found instanceof Promise ? await found : found, request);
-    }
     // In a cluster the waiting agent runs on the lease holder: the answer travels there, like a cancel.
-    return ((await this.atRunner('respond', sessionId, request)) as RespondReply | null) ?? undefined;
+    return ((await this.#routing.atRunner('respond', sessionId, request)) as RespondReply | null) ?? undefined;
   }
 
   async #respondHere(session: SessionState, request: RespondRequest): Promise<RespondReply | undefined> {
@@ -703,18 +525,8 @@ export class TetherCore {
   }
 
   /** Numbers for tests and benchmarks, about the sessions in memory. */
-  stats(): { sessions: number; events: number; bytes: number; runningTurns: number; queuedTurns: number } {
-    let events = 0;
-    let bytes = 0;
-    let runningTurns = 0;
-    let queuedTurns = 0;
-    for (const session of this.#registry.values()) {
-      events += session.log.size;
-      bytes += session.log.bytes;
-      queuedTurns += session.queue.length;
-      if (session.active && !session.active.terminal) runningTurns++;
-    }
-    return { sessions: this.#registry.size, events, bytes, runningTurns, queuedTurns };
+  stats(): SessionStats {
+    return this.#registry.stats();
   }
 
   /** Sessions and storage, for `GET /v1/health`: never throws; a failing store reports `store_unavailable`. */
@@ -756,7 +568,7 @@ export class TetherCore {
     if (this.#closing) return;
     this.#closing = true;
     this.#registry.close();
-    if (this.#cluster) await this.#drain(options.drainMs ?? 0);
+    if (this.#cluster) await this.#routing.drain(options.drainMs ?? 0);
     const sessions = [...this.#registry.values()];
     for (const session of sessions) {
       if (session.replica) continue;
@@ -784,14 +596,6 @@ export class TetherCore {
     } catch (error) {
       this.#o.logger.error?.({ err: error }, 'agent-tether: store failed to close');
     }
-  }
-
-  /** Drain (cluster): no new turn starts here (closing); wait up to `drainMs` for the running ones to end. */
-  async #drain(drainMs: number): Promise<void> {
-    const deadline = this.#o.clock.now() + drainMs;
-    const never = new AbortController().signal;
-    const running = () => [...this.#registry.values()].some((session) => !session.replica && session.active !== undefined);
-    while (running() && this.#o.clock.now() < deadline) await sleep(this.#o.clock, 25, never);
   }
 
   /**

@@ -103,8 +103,16 @@ export function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResp
     maxEvents: maxBatchEvents,
     maxBytes: ctx.batchBytes,
     send,
-  }).catch((error: unknown) => {
-    ctx.options.logger.error?.({ err: error }, 'agent-tether: SSE stream failed');
-    finish();
-  });
+  }).then(
+    () => {
+      // The log closed outside a shutdown (the session was evicted or moved, or its store is
+      // unreachable): end the response, so the client backs off and resumes from its cursor
+      // instead of listening to heartbeats on a stream that gets no more events (F8).
+      if (!ctx.isClosing()) finish();
+    },
+    (error: unknown) => {
+      ctx.options.logger.error?.({ err: error }, 'agent-tether: SSE stream failed');
+      finish();
+    },
+  );
 }

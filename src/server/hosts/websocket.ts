@@ -7,6 +7,7 @@ import type { CursorBatch, EventCursor } from '../core/event-cursor.js';
 import { waitAtMost } from '../../internal/clock.js';
 import { every, type Connection, type HostContext } from './context.js';
 import { WriteBudget } from './write-budget.js';
+import { PeerLiveness } from './peer-liveness.js';
 import { pump } from './pump.js';
 import { requestUrl } from './request-url.js';
 import { limitKey } from '../limits/client-key.js';
@@ -27,7 +28,7 @@ interface Subscription {
  * Every byte written counts against the write budget — events, replies and
  * pongs (protocol pings are answered here, not by `ws`). While that budget
  * is full the socket's input is not read; a peer whose unread output passes
- * `maxBufferedBytes`, or stays full through two heartbeats, is closed with
+ * `maxBufferedBytes`, or stays stuck through two heartbeats, is closed with
  * 1013 and cut, never buffered without end. Commands pass the client's
  * limits first (429 reply).
  */
@@ -63,6 +64,14 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
     ws.send(frame, () => done());
     throttleInput();
   };
+  // Close with 1013 (reconnect and resume from the cursor); a peer that does not answer
+  // the close frame soon (it does not read, or it is stalled) is cut, so no close timer lingers.
+  const closeToResume = (reason: string) => {
+    if (ws.readyState !== ws.OPEN) return;
+    ws.close(closeCodes.tryAgainLater, reason);
+    const cut = clock.setTimeout(() => ws.terminate(), Math.min(1000, heartbeatMs));
+    ws.once('close', () => clock.clearTimeout(cut));
+  };
   // The peer does not read what it is sent: close with 1013 instead of buffering.
   let gaveUp = false;
   const giveUp = () => {
@@ -70,53 +79,35 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
     gaveUp = true;
     ctx.limits.overflowed();
     logger.warn?.({ connection: connection.id, clientId, bufferedBytes: budget.pending }, 'agent-tether: websocket not reading its output; closed');
-    ws.close(closeCodes.tryAgainLater, 'output not read');
-    // A peer that does not read will not read the close frame either: cut it soon.
-    const cut = clock.setTimeout(() => ws.terminate(), Math.min(1000, heartbeatMs));
-    ws.once('close', () => clock.clearTimeout(cut));
+    closeToResume('output not read');
   };
   budget.onOverflow = giveUp;
-  // Whether the peer sent anything since it last proved it reads: a peer that keeps sending
-  // but never answers our pings is not half-open, it does not read (counted, closed with 1013).
-  let heard = false;
-  ws.on('message', () => {
-    heard = true;
-  });
+  // Liveness (see PeerLiveness): a pong, a message frame or flushed bytes prove the peer is
+  // there; protocol pings alone do not. Two silent heartbeats end the connection: 1013 and
+  // counted when the peer stopped reading its output, a plain cut when it is half-open (F10).
+  const liveness = new PeerLiveness();
   ws.on('ping', (data: Buffer) => {
-    heard = true;
+    liveness.heard();
     if (ws.readyState !== ws.OPEN) return;
     const done = budget.add(data.length + 2);
     ws.pong(data, undefined, () => done());
     throttleInput();
   });
-  // Liveness: a pong, an incoming frame or flushed bytes prove the peer is there.
-  // Two silent periods in a row mean a half-open socket; a slow reader that still
-  // drains is never cut (F6).
-  let alive = true;
-  let missed = 0;
-  budget.onProgress = () => {
-    alive = true;
-  };
+  budget.onProgress = () => liveness.seen();
   const heartbeat = every(clock, heartbeatMs, () => {
-    if (alive) {
-      missed = 0;
-      heard = false;
-    } else if (++missed >= 2) {
-      // Silent with a full buffer, or sending while never answering: not a half-open socket but a peer that stopped reading.
-      if (budget.full || heard) giveUp();
+    const verdict = liveness.tick(budget.full || inputPaused);
+    if (verdict === 'not-reading' || verdict === 'half-open') {
+      if (verdict === 'not-reading') giveUp();
       ws.terminate();
       return;
     }
-    alive = false;
     try {
       ws.ping();
     } catch {
       // the socket is closing; 'close' cleans up
     }
   });
-  ws.on('pong', () => {
-    alive = true;
-  });
+  ws.on('pong', () => liveness.seen());
 
   const stopSubscription = (sessionId: string) => {
     const existing = subscriptions.get(sessionId);
@@ -180,7 +171,7 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
     maxJsonDepth: ctx.options.maxJsonDepth,
   }, caller);
   ws.on('message', (data: RawData, isBinary: boolean) => {
-    alive = true;
+    liveness.seen();
     if (closed) return;
     void frames.receive(isBinary ? undefined : rawToString(data));
   });
@@ -203,7 +194,16 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
       maxEvents: maxBatchEvents,
       maxBytes: ctx.batchBytes,
       send: sendBatch,
-    }).catch((error: unknown) => logger.error?.({ err: error }, 'agent-tether: websocket stream failed'));
+    }).then(
+      () => {
+        // The log closed outside a shutdown (evicted, moved, store unreachable): this
+        // subscription would get nothing more while the socket looks healthy. Close with 1013,
+        // so the client reconnects and resubscribes every session from its cursor (F8).
+        if (controller.signal.aborted || ctx.isClosing() || closed || subscriptions.get(sessionId)?.controller !== controller) return;
+        closeToResume('session stream ended; resubscribe');
+      },
+      (error: unknown) => logger.error?.({ err: error }, 'agent-tether: websocket stream failed'),
+    );
     subscriptions.set(sessionId, { controller, done });
   }
 

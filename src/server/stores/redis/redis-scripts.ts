@@ -28,10 +28,15 @@ local function touch(ttl, now, id)
 end
 `;
 
-/** ARGV: ttl, now, sessionId, recordJson. */
+/**
+ * ARGV: ttl, now, sessionId, recordJson, publish channel ('' = none). The
+ * record is published as `{"record":…}` on the session's channel in the same
+ * atomic step, so the nodes following the session apply a share at once.
+ */
 export const SAVE_SESSION = `${TOUCH}
 redis.call('SET', KEYS[1], ARGV[4])
 touch(tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3])
+if ARGV[5] and ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], '{"record":' .. ARGV[4] .. '}') end
 return 1
 `;
 
@@ -71,9 +76,17 @@ end
 return last
 `;
 
-/** ARGV: ttl, now, sessionId, turnId, turnJson, finished ('1' | '0'). */
+/**
+ * ARGV: ttl, now, sessionId, turnId, turnJson, finished ('1' | '0'), fence key
+ * ('' = none), fence value. Fenced like appends: a runner that lost the
+ * session's lease cannot overwrite the turn records of the node that took
+ * it over (a record ahead of the log would read as lost history).
+ */
 export const SAVE_TURN = `${TOUCH}
 if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('ERR agent-tether: unknown session') end
+if ARGV[7] and ARGV[7] ~= '' and redis.call('GET', ARGV[7]) ~= ARGV[8] then
+  return redis.error_reply('ERR agent-tether: lease lost')
+end
 redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
 if ARGV[6] == '1' then
   redis.call('SREM', KEYS[4], ARGV[4])

@@ -141,7 +141,8 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     },
     async saveSession(record: SessionRecord): Promise<void> {
       await ready();
-      await connection.script(SAVE_SESSION, scriptKeys(record.id), [ttlArg, clock.now(), record.id, JSON.stringify(record)]);
+      const channel = store.appendHook?.(record.id)?.channel ?? '';
+      await connection.script(SAVE_SESSION, scriptKeys(record.id), [ttlArg, clock.now(), record.id, JSON.stringify(record), channel]);
     },
     async loadSession(sessionId: string, { maxEvents }: AppendOptions): Promise<StoredSession | undefined> {
       await ready();
@@ -180,7 +181,9 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     },
     async saveTurn(sessionId: string, turn: TurnRecord): Promise<void> {
       await ready();
-      await connection.script(SAVE_TURN, scriptKeys(sessionId), [ttlArg, clock.now(), sessionId, turn.id, JSON.stringify(turn), turn.terminal ? '1' : '0']);
+      const hook = store.appendHook?.(sessionId);
+      const fence = [hook?.fenceKey ?? '', hook?.fenceValue ?? ''];
+      await connection.script(SAVE_TURN, scriptKeys(sessionId), [ttlArg, clock.now(), sessionId, turn.id, JSON.stringify(turn), turn.terminal ? '1' : '0', ...fence]);
     },
     async unfinishedTurns(): Promise<UnfinishedTurn[]> {
       await ready();
