@@ -1,33 +1,36 @@
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/internal/clock.js';
 import { LeaseKeeper, type LeaseKeeperOptions } from '../../src/server/cluster/lease-keeper.js';
+import { manualClock as sharedManualClock } from '../support/manual-clock.js';
 
-/** A clock whose time only moves when the test says so; timers due by then fire in order. */
+/** The shared manual clock, advanced one due time at a time so the keeper's promise callbacks and setImmediate run in between. */
 function manualClock(): Clock & { advance(ms: number): Promise<void> } {
-  let now = 0;
-  const timers = new Map<number, { at: number; fn: () => void }>();
-  let ids = 0;
+  const base = sharedManualClock();
+  const pending = new Map<unknown, number>();
   return {
-    now: () => now,
+    now: () => base.now(),
     setTimeout(fn, ms) {
-      const id = ++ids;
-      timers.set(id, { at: now + ms, fn });
-      return id;
+      const handle: unknown = base.setTimeout(() => {
+        pending.delete(handle);
+        fn();
+      }, ms);
+      pending.set(handle, base.now() + ms);
+      return handle;
     },
     clearTimeout(handle) {
-      timers.delete(handle as number);
+      pending.delete(handle);
+      base.clearTimeout(handle);
     },
     async advance(ms) {
-      const end = now + ms;
+      const end = base.now() + ms;
+      await settle();
       for (;;) {
-        const due = [...timers].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-        if (!due) break;
-        timers.delete(due[0]);
-        now = Math.max(now, due[1].at);
-        due[1].fn();
+        const next = Math.min(Infinity, ...pending.values());
+        if (next > end) break;
+        base.advance(Math.max(0, next - base.now()));
         await settle();
       }
-      now = end;
+      base.advance(end - base.now());
       await settle();
     },
   };
