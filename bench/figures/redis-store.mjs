@@ -15,10 +15,13 @@ const N = args.quick ? 5_000 : 20_000;
 const ROUNDS = args.rounds ?? (args.quick ? 3 : 5);
 const SIZE = 20;
 
+// Both stores keep the whole turn: with a shorter retention a reader that fell behind by more
+// than it (a busy machine) was reset past trimmed deltas, and the round never counted them all.
+const RETAINED = N + 100;
 const redis = await startRedis();
 const servers = {
-  memory: await startServerChild({ serverOptions: { maxEventsPerSession: 10_000 } }),
-  redis: await startServerChild({ serverOptions: { maxEventsPerSession: 10_000, redisStore: { url: redis.url } } }),
+  memory: await startServerChild({ serverOptions: { maxEventsPerSession: RETAINED } }),
+  redis: await startServerChild({ serverOptions: { maxEventsPerSession: RETAINED, redisStore: { url: redis.url } } }),
 };
 try {
   const samples = { memory: [], redis: [] };

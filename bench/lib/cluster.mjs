@@ -88,8 +88,16 @@ export async function liveSession({ subscribeUrl, promptUrl = subscribeUrl, coun
           if (frame.type === 'welcome') {
             ws.send(JSON.stringify({ type: 'subscribe', id: 's', sessionId: session.id, after: 0 }));
             turn = retried(() => promptOnce(promptUrl, session.id, benchPrompt(count, { size, hold: true }), key));
+            // A refused prompt fails this session (the figure counts it), never the whole process.
+            turn.catch(reject);
           }
-          if (frame.type === 'events') for (const ev of frame.events) if (ev.type === 'turn.delta') deltas++;
+          if (frame.type === 'events') {
+            for (const ev of frame.events) {
+              if (ev.type === 'turn.delta') deltas++;
+              // The turn ended before all its deltas (e.g. `interrupted` after its runner lost the lease): fail now, not at the timeout.
+              else if (ev.type === 'turn.error') reject(new Error(`turn ended early: ${ev.error?.code}`));
+            }
+          }
           if (deltas >= count) resolve();
         });
       }),
@@ -99,7 +107,7 @@ export async function liveSession({ subscribeUrl, promptUrl = subscribeUrl, coun
     return { ms: performance.now() - t0, deltas };
   } finally {
     ws.close(1000);
-    const started = await turn;
+    const started = await turn?.catch(() => undefined);
     if (started) await http.cancel(promptUrl, session.id, started.id).catch(() => {});
   }
 }
@@ -112,15 +120,17 @@ export async function serversCpuMicros(servers) {
 
 /**
  * Setup calls retried on a dropped keep-alive socket (the server closing an idle connection
- * as the client reuses it: frequent with 100 sessions on busy nodes). The prompt carries an
+ * as the client reuses it, seen as UND_ERR_SOCKET or ECONNRESET: frequent with 100 sessions
+ * on busy nodes). The prompt carries an
  * Idempotency-Key, so a retry finds the same turn.
  */
+const RETRIED_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET']);
 async function retried(call, attempts = 3) {
   for (let i = 1; ; i++) {
     try {
       return await call();
     } catch (error) {
-      if (i >= attempts || error?.cause?.code !== 'UND_ERR_SOCKET') throw error;
+      if (i >= attempts || !RETRIED_CODES.has(error?.cause?.code)) throw error;
       await sleep(50 * i);
     }
   }

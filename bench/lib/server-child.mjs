@@ -1,6 +1,7 @@
 // The reference server under benchmark, in its own process. Started by
 // startServerChild() in common.mjs; reports its URL over IPC and closes on
 // {cmd:'close'}. The agent streams what the prompt asks for: see benchPrompt().
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as server from '../../dist/server.js';
 import { deltaText, sleep } from './common.mjs';
 
@@ -27,6 +28,18 @@ async function* benchAgent({ prompt, signal }) {
 const { memoryStore: storeOpts, redisStore: redisOpts, codex: codexOpts, ...rest } = opts;
 // `codex: { url }`: the agent is the Codex bridge on that app-server instead of the bench agent.
 const bridge = codexOpts ? (await import('../../dist/bridges/codex.js')).codexAgent(codexOpts) : undefined;
+
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+
+// The cluster figures read how this node's lease renewals went (`leases` below).
+let cluster;
+function redisStoreWithLeaseStats(options) {
+  const store = server.redisStore(options);
+  const make = store.cluster.bind(store);
+  store.cluster = (clusterOptions) => (cluster = make(clusterOptions));
+  return store;
+}
 // The benches open hundreds of connections and prompts from 127.0.0.1 on purpose: the
 // per-client abuse limits (docs/security.md) would cap them, so they are lifted here unless a
 // figure sets them. Limits have their own figures in bench/abuse/.
@@ -35,7 +48,7 @@ const srv = server.createServer({
   agent: bridge ?? benchAgent,
   ...LIFTED_LIMITS,
   ...(storeOpts ? { store: server.memoryStore(storeOpts) } : {}),
-  ...(redisOpts ? { store: server.redisStore(redisOpts) } : {}),
+  ...(redisOpts ? { store: redisStoreWithLeaseStats(redisOpts) } : {}),
   ...rest,
 });
 const { url } = await srv.listen(0, '127.0.0.1');
@@ -49,6 +62,12 @@ process.on('message', async (m) => {
     process.send({ reply: 'memory', value: process.memoryUsage() });
   } else if (m?.cmd === 'stats') {
     process.send({ reply: 'stats', value: srv.stats() });
+  } else if (m?.cmd === 'loop') {
+    // How long this process's event loop stalled since the last ask (what starves timers such as lease renewals).
+    process.send({ reply: 'loop', value: { maxMs: loopDelay.max / 1e6, p99Ms: loopDelay.percentile(99) / 1e6 } });
+    loopDelay.reset();
+  } else if (m?.cmd === 'leases') {
+    process.send({ reply: 'leases', value: cluster?.leaseStats?.() ?? null });
   } else if (m?.cmd === 'cpu') {
     process.send({ reply: 'cpu', value: process.cpuUsage() });
   }

@@ -65,6 +65,8 @@ interface Link extends BalancedConnection {
 export class LoadBalancer implements AsyncDisposable {
   readonly options: Readonly<ResolvedLoadBalancerOptions>;
   readonly #alive: boolean[];
+  /** Backends taking no new connections (`drain(i)`); their open ones stay. */
+  readonly #draining: boolean[];
   #cursor = 0;
   #server: Server | undefined;
   #port: number | undefined;
@@ -82,6 +84,7 @@ export class LoadBalancer implements AsyncDisposable {
   constructor(options: LoadBalancerOptions) {
     this.options = resolveLoadBalancerOptions(options);
     this.#alive = this.options.backends.map(() => true);
+    this.#draining = this.options.backends.map(() => false);
     this.#stats = { accepted: this.options.backends.map(() => 0), refused: 0, redispatched: 0 };
   }
 
@@ -114,6 +117,11 @@ export class LoadBalancer implements AsyncDisposable {
   /** Whether each backend is routed to (`false` after `kill(i)`, until `revive(i)`). */
   get alive(): readonly boolean[] {
     return [...this.#alive];
+  }
+
+  /** Whether each backend is being drained (`drain(i)`, until `revive(i)`): no new connections reach it. */
+  get draining(): readonly boolean[] {
+    return [...this.#draining];
   }
 
   /** The connections open now, oldest first. */
@@ -166,7 +174,22 @@ export class LoadBalancer implements AsyncDisposable {
   }
 
   /**
-   * Routes to backend `i` again (open connections elsewhere stay where they are).
+   * Stops routing new connections to backend `i` and leaves its open ones
+   * alone, as HAProxy's `drain` state or a cloud balancer's deregistration
+   * delay does. A test uses it to place clients: connections opened while a
+   * backend drains (and reconnects after a kill) land on the others.
+   *
+   * @example
+   * lb.drain(0); // clients that connect or reconnect now reach backends 1 and 2
+   */
+  drain(i: number): void {
+    this.#checkIndex('drain', i);
+    this.#draining[i] = true;
+  }
+
+  /**
+   * Routes new connections to backend `i` again, after `kill(i)` or
+   * `drain(i)` (open connections elsewhere stay where they are).
    *
    * @example
    * lb.revive(0);
@@ -174,6 +197,7 @@ export class LoadBalancer implements AsyncDisposable {
   revive(i: number): void {
     this.#checkIndex('revive', i);
     this.#alive[i] = true;
+    this.#draining[i] = false;
   }
 
   /**
@@ -210,7 +234,7 @@ export class LoadBalancer implements AsyncDisposable {
 
   /** The next live backend not in `tried`, by the configured strategy; `undefined` when none is left. */
   #pick(tried: ReadonlySet<number>): number | undefined {
-    const candidates = this.#alive.flatMap((alive, i) => (alive && !tried.has(i) ? [i] : []));
+    const candidates = this.#alive.flatMap((alive, i) => (alive && !this.#draining[i] && !tried.has(i) ? [i] : []));
     if (candidates.length === 0) return undefined;
     if (this.options.strategy === 'random') {
       const r = this.options.random();

@@ -18,8 +18,14 @@ const KILLS = 21;
 let cluster: Cluster;
 beforeAll(async () => {
   if (redisBinary) cluster = await startCluster({ redisBinary, store: clusterStoreOptions() });
-});
-afterAll(() => cluster?.close());
+}, 60_000);
+afterAll(() => cluster?.close(), 30_000);
+
+/**
+ * Each of the 21 rounds takes the lease TTL, a restart of the killed node (seconds on a loaded
+ * 2-core machine) and two turns: about 2 minutes in all, well inside this bound.
+ */
+const TEST_TIMEOUT_MS = 360_000;
 
 it.skipIf(!redisBinary)(`runner killed mid-turn ×${KILLS}: exactly one terminal 'interrupted' everywhere, next turn on a survivor, nothing lost`, async () => {
   const sessionId = await newSession(cluster.url);
@@ -73,4 +79,4 @@ it.skipIf(!redisBinary)(`runner killed mid-turn ×${KILLS}: exactly one terminal
   } finally {
     await Promise.all(watchers.map((w) => w.close()));
   }
-});
+}, TEST_TIMEOUT_MS);

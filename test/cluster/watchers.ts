@@ -3,7 +3,7 @@
  * subscription and record every event with the time it arrived, the server's own log
  * (read from any live node), and the check that a recording equals that log.
  */
-import type { SessionEvent, SubscriptionEvent, TransportName } from '../../src/index.js';
+import type { ClientOptions, SessionEvent, SubscriptionEvent, TransportName } from '../../src/index.js';
 import { recordingClient, type Recorded } from '../integration/helpers.js';
 
 export const TERMINALS = new Set(['turn.completed', 'turn.canceled', 'turn.error']);
@@ -21,9 +21,12 @@ export interface Watcher {
   close(): Promise<void>;
 }
 
-/** A client on `baseUrl` (transports from `ladder`) subscribed to `sessionId` from seq 1. */
-export function watch(baseUrl: string, sessionId: string, name: string, ladder: readonly TransportName[]): Watcher {
-  const rec = recordingClient({ baseUrl, clientId: name, transports: ladder, requestTimeoutMs: 5000 });
+/**
+ * A client on `baseUrl` (transports from `ladder`) subscribed to `sessionId` from seq 1.
+ * It reconnects fast (10 ms, no jitter) unless `options.reconnect` says otherwise.
+ */
+export function watch(baseUrl: string, sessionId: string, name: string, ladder: readonly TransportName[], options: Partial<ClientOptions> = {}): Watcher {
+  const rec = recordingClient({ baseUrl, clientId: name, transports: ladder, requestTimeoutMs: 5000, ...options });
   const events: Watcher['events'] = [];
   const waiters = new Set<() => void>();
   const sub = rec.client.session(sessionId).subscribe({ after: 0 });

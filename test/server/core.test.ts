@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createCore, memoryStore, REDACTED_AGENT_MESSAGE, SessionLog, type TetherCore } from '../../src/server.js';
 import { utf8Length } from '../../src/server/core/session-log.js';
-import type { Clock } from '../../src/internal/clock.js';
 import type { SessionEvent } from '../../src/protocol/index.js';
 import { SessionEvent as SessionEventSchema } from '../../src/protocol/index.js';
 import { onTeardown, scriptedAgent, silentLogger, until } from './helpers.js';
+import { manualClock } from '../support/manual-clock.js';
 
 async function core(options: Partial<Parameters<typeof createCore>[0]> & Pick<Parameters<typeof createCore>[0], 'agent'>) {
   const instance = createCore({ logger: silentLogger, ...options });
@@ -21,32 +21,6 @@ async function events(c: TetherCore, sessionId: string, after = 0): Promise<Sess
 const terminalOf = (list: SessionEvent[], turnId: string) =>
   list.filter((e) => e.turnId === turnId && ['turn.completed', 'turn.canceled', 'turn.error'].includes(e.type));
 
-/** A clock whose time only moves when the test says so. */
-function manualClock(): Clock & { advance(ms: number): void } {
-  let now = 0;
-  const timers = new Map<number, { at: number; fn: () => void }>();
-  let ids = 0;
-  return {
-    now: () => now,
-    setTimeout(fn, ms) {
-      const id = ++ids;
-      timers.set(id, { at: now + ms, fn });
-      return id;
-    },
-    clearTimeout(handle) {
-      timers.delete(handle as number);
-    },
-    advance(ms) {
-      now += ms;
-      for (const [id, timer] of [...timers]) {
-        if (timer.at <= now) {
-          timers.delete(id);
-          timer.fn();
-        }
-      }
-    },
-  };
-}
 
 describe('TetherCore (no sockets)', () => {
   it('runs a turn: queued, started, deltas, items, completed with the concatenated output; seq 1,2,3… and schema-valid', async () => {

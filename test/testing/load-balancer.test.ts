@@ -114,6 +114,27 @@ describe('load balancer routing', () => {
     onOne.socket.destroy();
   });
 
+  it('drain(i) sends new connections elsewhere and keeps the open ones until revive(i)', async () => {
+    const backends = await echoes(3);
+    const lb = await balance(backends);
+    const onZero = await roundTrip(lb, 'a');
+    lb.drain(0);
+    expect(lb.draining).toEqual([true, false, false]);
+    expect(lb.alive).toEqual([true, true, true]);
+    const opened = [];
+    for (let i = 0; i < 4; i++) opened.push((await roundTrip(lb, 'b')).socket);
+    expect(lb.connections.map((c) => c.backend)).toEqual([0, 1, 2, 1, 2]);
+    // The connection already on backend 0 still carries bytes.
+    onZero.socket.write('still here');
+    expect((await readBytes(onZero.socket, 10)).text).toBe('still here');
+    lb.revive(0);
+    expect(lb.draining).toEqual([false, false, false]);
+    opened.push((await roundTrip(lb, 'c')).socket);
+    expect(lb.connections.at(-1)?.backend).toBe(0);
+    for (const socket of [onZero.socket, ...opened]) socket.destroy();
+    await until(() => lb.connections.length === 0);
+  });
+
   it('resets connections when every backend is killed', async () => {
     const backends = await echoes(1);
     const lb = await balance(backends);

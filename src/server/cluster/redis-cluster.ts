@@ -6,10 +6,11 @@ import type { SessionRecord } from '../core/session-store.js';
 import type { RedisConnection } from '../stores/redis/redis-connection.js';
 import type { RedisStore } from '../stores/redis/redis-store.js';
 import { ACQUIRE_LEASE, ORPHANED_SESSIONS, RELEASE_LEASE, RENEW_LEASES } from './cluster-scripts.js';
+import { LeaseKeeper, type LeaseStats } from './lease-keeper.js';
 
 /** Options of the cluster a {@link RedisStore} runs (`redisStore({ cluster })`). */
 export interface RedisClusterOptions {
-  /** How long a runner lease lives without renewal: a dead runner's turn ends `interrupted` about this long after it died. Renewed every third of it. @default 3000 */
+  /** How long a runner lease lives without renewal: a dead runner's turn ends `interrupted` about this long after it died. Renewed every quarter of it. @default 3000 */
   leaseTtlMs?: number;
   /** This process's id in the cluster (logs, lease values). @default a random id */
   nodeId?: string;
@@ -45,6 +46,9 @@ export class RedisCluster implements SessionCluster {
   #store: RedisStore;
   #redis: RedisConnection;
   #sub: RedisConnection | undefined;
+  /** Renewals go over a connection of their own, so they never wait behind a backlog of appends. */
+  #leases: RedisConnection | undefined;
+  #keeper: LeaseKeeper;
   #o: ClusterOptions;
   #handlers: ClusterHandlers | undefined;
   #owned = new Set<string>();
@@ -52,7 +56,6 @@ export class RedisCluster implements SessionCluster {
   #pending = new Map<string, { resolve: (reply: RunnerReply | undefined) => void }>();
   #timers = new Set<unknown>();
   #sleepers = new Set<() => void>();
-  #renewedAt = 0;
   #closed = false;
 
   constructor(store: RedisStore, options: ClusterOptions, cluster: RedisClusterOptions = {}) {
@@ -63,6 +66,13 @@ export class RedisCluster implements SessionCluster {
     this.leaseTtlMs = cluster.leaseTtlMs ?? REDIS_CLUSTER_DEFAULTS.leaseTtlMs;
     // Every append is fenced by the lease: a node that lost it (paused, cut off from Redis) cannot slip an event in.
     store.appendHook = (sessionId) => ({ fenceKey: this.#leaseKey(sessionId), fenceValue: this.nodeId, channel: this.#eventsChannel(sessionId) });
+    this.#keeper = new LeaseKeeper({
+      clock: options.clock,
+      logger: options.logger,
+      ttlMs: this.leaseTtlMs,
+      renew: async (ids) => (await this.#leases!.script(RENEW_LEASES, ids.map((id) => this.#leaseKey(id)), [this.nodeId, this.leaseTtlMs])) as number[],
+      lost: (sessionId, why) => this.#lose(sessionId, why),
+    });
   }
 
   async start(handlers: ClusterHandlers): Promise<void> {
@@ -80,8 +90,10 @@ export class RedisCluster implements SessionCluster {
       if (!this.#closed) this.#handlers?.unreachable();
     });
     await sub.client.subscribe(this.#nodeChannel(this.nodeId), (message: string) => this.#onBus(message));
-    this.#renewedAt = this.#o.clock.now();
-    this.#every(Math.max(50, Math.floor(this.leaseTtlMs / 3)), () => this.#renew());
+    const leases = this.#redis.duplicate('cluster-leases');
+    this.#leases = leases;
+    await leases.open();
+    this.#keeper.start();
     this.#every(Math.max(50, Math.min(500, Math.floor(this.leaseTtlMs / 4))), () => this.#adoptOrphans());
   }
 
@@ -90,13 +102,18 @@ export class RedisCluster implements SessionCluster {
   }
 
   async acquire(sessionId: string): Promise<boolean> {
+    const sentAt = this.#o.clock.now();
     const holder = await this.#redis.script(ACQUIRE_LEASE, [this.#leaseKey(sessionId)], [this.nodeId, this.leaseTtlMs]);
     const mine = holder === this.nodeId && !this.#closed;
-    if (mine) this.#owned.add(sessionId);
+    if (mine) {
+      this.#owned.add(sessionId);
+      this.#keeper.held(sessionId, sentAt);
+    }
     return mine;
   }
 
   async release(sessionId: string): Promise<void> {
+    this.#keeper.dropped(sessionId);
     if (!this.#owned.delete(sessionId)) return;
     await this.#redis.script(RELEASE_LEASE, [this.#leaseKey(sessionId)], [this.nodeId]);
   }
@@ -177,6 +194,7 @@ export class RedisCluster implements SessionCluster {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#keeper.stop();
     for (const timer of this.#timers) this.#o.clock.clearTimeout(timer);
     this.#timers.clear();
     for (const pending of [...this.#pending.values()]) pending.resolve(undefined);
@@ -187,7 +205,12 @@ export class RedisCluster implements SessionCluster {
     // Released leases let the other nodes adopt this node's queued turns at once, not a TTL later.
     await Promise.all(owned.map((id) => this.#redis.script(RELEASE_LEASE, [this.#leaseKey(id)], [this.nodeId]).catch(() => {})));
     this.#followers.clear();
-    await this.#sub?.close();
+    await Promise.all([this.#sub?.close(), this.#leases?.close()]);
+  }
+
+  /** How this node's lease renewals went: how late they ran, how long leases went unrenewed, how many were given up. */
+  leaseStats(): LeaseStats {
+    return this.#keeper.stats();
   }
 
   /* ---------------------------------------------------------------- */
@@ -286,26 +309,11 @@ export class RedisCluster implements SessionCluster {
     return reply.map(([, fields]) => JSON.parse(fields[1]!) as SessionEvent);
   }
 
-  async #renew(): Promise<void> {
-    const owned = [...this.#owned];
-    if (owned.length === 0) {
-      this.#renewedAt = this.#o.clock.now();
-      return;
-    }
-    try {
-      const lost = (await this.#redis.script(RENEW_LEASES, owned.map((id) => this.#leaseKey(id)), [this.nodeId, this.leaseTtlMs])) as number[];
-      this.#renewedAt = this.#o.clock.now();
-      for (const index of lost) this.#lose(owned[index - 1]!);
-    } catch (error) {
-      // Redis unreachable: once the leases may have lapsed, another node may run these sessions.
-      if (this.#o.clock.now() - this.#renewedAt < this.leaseTtlMs) return;
-      this.#o.logger.warn?.({ err: error }, 'agent-tether: could not renew runner leases; giving the sessions up');
-      for (const id of owned) this.#lose(id);
-    }
-  }
-
-  #lose(sessionId: string): void {
+  /** The keeper gave the lease up (no renewal confirmed in time) or Redis says another node holds it: stop running the session here. */
+  #lose(sessionId: string, why: 'expired' | 'taken'): void {
     if (!this.#owned.delete(sessionId)) return;
+    // Still ours in Redis if a late renewal made it after all: let another node adopt at once, not a TTL later.
+    if (why === 'expired') void this.#redis.script(RELEASE_LEASE, [this.#leaseKey(sessionId)], [this.nodeId]).catch(() => {});
     this.#handlers?.lost(sessionId);
   }
 
