@@ -36,12 +36,19 @@ const NO_RUNNER: RunnerReply = { ok: false, code: 'no_runner', message: 'No node
 
 /**
  * The cluster of one process on a {@link RedisStore}. Keys (with the store's
- * prefix): `lease:<sessionId>` (string: the runner's node id, with a TTL),
- * channels `node:<nodeId>` (commands and replies) and `ev:<sessionId>` (the
+ * prefix): `lease:<sessionId>` (string: the runner's {@link RedisCluster.holder}, with a TTL),
+ * channels `node:<holder>` (commands and replies) and `ev:<sessionId>` (the
  * events the runner stored, published by the append script itself).
  */
 export class RedisCluster implements SessionCluster {
   readonly nodeId: string;
+  /**
+   * This process in leases, fences and its command channel: the node id plus a random part
+   * drawn at start. A node restarted under the same id (a pod name) is another holder, so it
+   * never takes a lease its dead predecessor still holds for its own (it would neither run
+   * that session nor let anyone else until the lease lapsed); it adopts it once it lapses.
+   */
+  readonly holder: string;
   readonly leaseTtlMs: number;
   #store: RedisStore;
   #redis: RedisConnection;
@@ -63,14 +70,15 @@ export class RedisCluster implements SessionCluster {
     this.#redis = store.connection;
     this.#o = options;
     this.nodeId = cluster.nodeId ?? randomId();
+    this.holder = `${this.nodeId}~${randomId()}`;
     this.leaseTtlMs = cluster.leaseTtlMs ?? REDIS_CLUSTER_DEFAULTS.leaseTtlMs;
     // Every append is fenced by the lease: a node that lost it (paused, cut off from Redis) cannot slip an event in.
-    store.appendHook = (sessionId) => ({ fenceKey: this.#leaseKey(sessionId), fenceValue: this.nodeId, channel: this.#eventsChannel(sessionId) });
+    store.appendHook = (sessionId) => ({ fenceKey: this.#leaseKey(sessionId), fenceValue: this.holder, channel: this.#eventsChannel(sessionId) });
     this.#keeper = new LeaseKeeper({
       clock: options.clock,
       logger: options.logger,
       ttlMs: this.leaseTtlMs,
-      renew: async (ids) => (await this.#leases!.script(RENEW_LEASES, ids.map((id) => this.#leaseKey(id)), [this.nodeId, this.leaseTtlMs])) as number[],
+      renew: async (ids) => (await this.#leases!.script(RENEW_LEASES, ids.map((id) => this.#leaseKey(id)), [this.holder, this.leaseTtlMs])) as number[],
       lost: (sessionId, why) => this.#lose(sessionId, why),
     });
   }
@@ -89,7 +97,7 @@ export class RedisCluster implements SessionCluster {
     sub.client.on('error', () => {
       if (!this.#closed) this.#handlers?.unreachable();
     });
-    await sub.client.subscribe(this.#nodeChannel(this.nodeId), (message: string) => this.#onBus(message));
+    await sub.client.subscribe(this.#nodeChannel(this.holder), (message: string) => this.#onBus(message));
     const leases = this.#redis.duplicate('cluster-leases');
     this.#leases = leases;
     await leases.open();
@@ -103,8 +111,8 @@ export class RedisCluster implements SessionCluster {
 
   async acquire(sessionId: string): Promise<boolean> {
     const sentAt = this.#o.clock.now();
-    const holder = await this.#redis.script(ACQUIRE_LEASE, [this.#leaseKey(sessionId)], [this.nodeId, this.leaseTtlMs]);
-    const mine = holder === this.nodeId && !this.#closed;
+    const holder = await this.#redis.script(ACQUIRE_LEASE, [this.#leaseKey(sessionId)], [this.holder, this.leaseTtlMs]);
+    const mine = holder === this.holder && !this.#closed;
     if (mine) {
       this.#owned.add(sessionId);
       this.#keeper.held(sessionId, sentAt);
@@ -115,7 +123,7 @@ export class RedisCluster implements SessionCluster {
   async release(sessionId: string): Promise<void> {
     this.#keeper.dropped(sessionId);
     if (!this.#owned.delete(sessionId)) return;
-    await this.#redis.script(RELEASE_LEASE, [this.#leaseKey(sessionId)], [this.nodeId]);
+    await this.#redis.script(RELEASE_LEASE, [this.#leaseKey(sessionId)], [this.holder]);
   }
 
   async send(command: RunnerCommand): Promise<RunnerReply> {
@@ -123,7 +131,7 @@ export class RedisCluster implements SessionCluster {
     for (;;) {
       const holder = await this.#redis.command(['GET', this.#leaseKey(command.sessionId)]);
       if (typeof holder !== 'string') return NO_RUNNER;
-      if (holder === this.nodeId) return this.#handlers!.command(command);
+      if (holder === this.holder) return this.#handlers!.command(command);
       const reply = await this.#forward(holder, command, deadline);
       if (reply) return reply;
       // The runner did not answer: wait for its lease to lapse (it died) or move, then try again.
@@ -203,7 +211,7 @@ export class RedisCluster implements SessionCluster {
     const owned = [...this.#owned];
     this.#owned.clear();
     // Released leases let the other nodes adopt this node's queued turns at once, not a TTL later.
-    await Promise.all(owned.map((id) => this.#redis.script(RELEASE_LEASE, [this.#leaseKey(id)], [this.nodeId]).catch(() => {})));
+    await Promise.all(owned.map((id) => this.#redis.script(RELEASE_LEASE, [this.#leaseKey(id)], [this.holder]).catch(() => {})));
     this.#followers.clear();
     await Promise.all([this.#sub?.close(), this.#leases?.close()]);
   }
@@ -244,7 +252,7 @@ export class RedisCluster implements SessionCluster {
         resolve(reply);
       };
     });
-    const message: BusMessage = { t: 'cmd', id, from: this.nodeId, command };
+    const message: BusMessage = { t: 'cmd', id, from: this.holder, command };
     const receivers = await this.#redis.command(['PUBLISH', this.#nodeChannel(holder), JSON.stringify(message)]).catch((error: unknown) => {
       this.#pending.get(id)?.resolve(undefined);
       throw error;
@@ -313,7 +321,7 @@ export class RedisCluster implements SessionCluster {
   #lose(sessionId: string, why: 'expired' | 'taken'): void {
     if (!this.#owned.delete(sessionId)) return;
     // Still ours in Redis if a late renewal made it after all: let another node adopt at once, not a TTL later.
-    if (why === 'expired') void this.#redis.script(RELEASE_LEASE, [this.#leaseKey(sessionId)], [this.nodeId]).catch(() => {});
+    if (why === 'expired') void this.#redis.script(RELEASE_LEASE, [this.#leaseKey(sessionId)], [this.holder]).catch(() => {});
     this.#handlers?.lost(sessionId);
   }
 
