@@ -8,7 +8,8 @@ import type { TimerSet } from './timer-set.js';
 
 /** The error every command answers while the store cannot take its writes: 503 with `Retry-After`. */
 export function storeUnavailable(cause: unknown): ServerError {
-  const detail = cause instanceof Error ? `: ${cause.message}` : '';
+  // Some clients' errors carry only a name (node-redis's command timeout is a `TimeoutError` with no message).
+  const detail = cause instanceof Error && (cause.message || cause.name) ? `: ${cause.message || cause.name}` : '';
   return new ServerError('store_unavailable', `The session store cannot save right now${detail}`, 503, { cause });
 }
 
