@@ -6,38 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createCore, memoryStore } from '../../src/server.js';
-import type { ClusterHandlers, SessionCluster } from '../../src/server/core/session-cluster.js';
+import { fakeCluster } from '../support/fake-cluster.js';
 import type { SessionEvent } from '../../src/protocol/index.js';
 import { onTeardown, silentLogger } from './helpers.js';
-
-/** One node's view of a cluster where this node holds every lease it asks for, until the test takes one away. */
-function fakeCluster() {
-  const owned = new Set<string>();
-  let handlers: ClusterHandlers | undefined;
-  const cluster: SessionCluster = {
-    nodeId: 'n1',
-    leaseTtlMs: 3000,
-    start: async (h) => {
-      handlers = h;
-    },
-    acquire: async (id) => (owned.add(id), true),
-    owns: (id) => owned.has(id),
-    release: async (id) => void owned.delete(id),
-    send: async (command) =>
-      owned.has(command.sessionId) ? handlers!.command(command) : { ok: false, code: 'no_runner', message: 'no runner', status: 503 },
-    follow: async () => {},
-    unfollow: () => {},
-    close: async () => {},
-  };
-  return {
-    cluster,
-    /** The lease lapsed: this node learns it lost the session. */
-    lose(sessionId: string) {
-      owned.delete(sessionId);
-      handlers!.lost(sessionId);
-    },
-  };
-}
 
 describe('cluster: the runner loses the lease mid-turn', () => {
   it('the aborted agent returning early is not recorded as turn.completed, and the queued turn does not start on the node that lost the lease', async () => {

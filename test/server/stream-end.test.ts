@@ -9,36 +9,9 @@
 import { describe, expect, it } from 'vitest';
 import { memoryStore } from '../../src/server.js';
 import { closeCodes } from '../../src/protocol/index.js';
-import type { ClusterHandlers, SessionCluster } from '../../src/server/core/session-cluster.js';
+import { fakeCluster } from '../support/fake-cluster.js';
 import type { SessionStore } from '../../src/server/core/session-store.js';
 import { createSession, eventually, prompt, scriptedAgent, SseReader, startServer, WsClient } from './helpers.js';
-
-/** A node that holds every lease it takes, until the test takes one away or cuts its live feed. */
-function fakeCluster() {
-  const owned = new Set<string>();
-  let handlers: ClusterHandlers | undefined;
-  const cluster: SessionCluster = {
-    nodeId: 'n1',
-    leaseTtlMs: 3000,
-    start: async (h) => void (handlers = h),
-    acquire: async (id) => (owned.add(id), true),
-    owns: (id) => owned.has(id),
-    release: async (id) => void owned.delete(id),
-    send: async (command) =>
-      owned.has(command.sessionId) ? handlers!.command(command) : { ok: false, code: 'store_unavailable', message: 'runner away', status: 503 },
-    follow: async () => {},
-    unfollow: () => {},
-    close: async () => {},
-  };
-  return {
-    cluster,
-    lose(sessionId: string) {
-      owned.delete(sessionId);
-      handlers!.lost(sessionId);
-    },
-    unreachable: () => handlers!.unreachable(),
-  };
-}
 
 /** The memory store with a switch that makes event appends hang (the store stopped answering). */
 function stallableStore(fake: ReturnType<typeof fakeCluster>) {
