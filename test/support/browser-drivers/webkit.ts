@@ -22,10 +22,34 @@ export interface WebKitBinaries {
  * session through it. WebKitGTK has no switch to map host names, so host
  * aliases go through a forward proxy for those names.
  */
-export async function launchWebKit(binaries: WebKitBinaries, { hostAliases = [] }: LaunchOptions = {}): Promise<BrowserDriver> {
+export async function launchWebKit(binaries: WebKitBinaries, options: LaunchOptions = {}): Promise<BrowserDriver> {
+  // A MiniBrowser that dies while starting leaves WebKitWebDriver waiting for it with no
+  // timeout of its own: the session request never answers (twice on 2026-12-02, once in a CI
+  // run at load ~3, with no MiniBrowser process left; 0 of 12 launches in a row after). So the
+  // session request is bounded, and a launch that hit that bound is torn down and made once
+  // more, saying so. Only the start of the browser is repeated, never a test step.
+  try {
+    return await launchOnce(binaries, options);
+  } catch (error) {
+    if (!(error instanceof SessionStartTimeout)) throw error;
+    console.warn(`webkit: ${error.message}; starting Xvfb, WebKitWebDriver and MiniBrowser once more`);
+    return launchOnce(binaries, options);
+  }
+}
+
+/** The WebDriver session did not start in time (MiniBrowser died or hung while starting). */
+class SessionStartTimeout extends Error {
+  override name = 'SessionStartTimeout';
+}
+
+/** Normal starts take ~1.5 s on this kind of machine; a loaded CI machine gets ample room. */
+const SESSION_START_MS = 30_000;
+
+async function launchOnce(binaries: WebKitBinaries, { hostAliases = [] }: LaunchOptions): Promise<BrowserDriver> {
   const stops: (() => Promise<void>)[] = [];
+  // Every stop runs even if one before it fails, so no Xvfb or WebKitWebDriver outlives a failed launch.
   const stopAll = async () => {
-    for (const stop of stops.splice(0).reverse()) await stop();
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => {});
   };
   try {
     const xvfb = await startXvfb(binaries.xvfb);
@@ -59,7 +83,7 @@ export async function launchWebKit(binaries: WebKitBinaries, { hostAliases = [] 
       proxy = { proxyType: 'manual', httpProxy: aliases.address, noProxy: ['127.0.0.1', 'localhost'] };
     }
 
-    const driver = await new Builder()
+    const starting = new Builder()
       .usingServer(url)
       .withCapabilities({
         browserName: 'MiniBrowser',
@@ -67,6 +91,13 @@ export async function launchWebKit(binaries: WebKitBinaries, { hostAliases = [] 
         ...(proxy ? { proxy } : {}),
       })
       .build();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const driver = await Promise.race([
+      Promise.resolve(starting),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new SessionStartTimeout(`no MiniBrowser session within ${SESSION_START_MS} ms`)), SESSION_START_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
     stops.push(async () => {
       await driver.quit().catch(() => {});
     });
