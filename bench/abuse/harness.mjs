@@ -1,7 +1,8 @@
 // What every abuse probe shares: the server in a child process (RSS sampled from /proc),
 // a healthy client measuring its latency from another loopback address, and the report line.
 // The attacker connects from 127.0.0.2 so limits keyed by IP do not fall on the healthy client.
-import { spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { request } from 'node:http';
@@ -70,37 +71,34 @@ export function http(url, { method = 'GET', path = '/', body, headers = {}, loca
 }
 
 /**
- * The healthy client: a session of its own, then every `everyMs` a small prompt
- * and a snapshot read, each timed. stop() → p50/p99/max of those calls in ms.
+ * The healthy client, in a process of its own (bench/abuse/healthy.mjs) so the
+ * attacker's work in this process (opening 1,000 sockets takes it ~200 ms)
+ * never shows as the server's latency: a session of its own, then every
+ * `everyMs` a small prompt or a snapshot read, each timed. Resolves once its
+ * session exists; stop() → p50/p99/max of those calls in ms, and `between(from, to)`:
+ * the same for the calls started within that span (epoch ms) alone.
  */
 export async function healthyClient(url, everyMs = 100) {
-  const created = await http(url, { method: 'POST', path: '/v1/sessions', body: '{}' });
-  const sessionId = JSON.parse(created.body).session.id;
-  const latencies = [];
-  let failures = 0;
-  let running = true;
-  const loop = (async () => {
-    let i = 0;
-    while (running) {
-      const t0 = performance.now();
-      // Well within the default 120 prompts/min: every 10th round prompts, the others read.
-      const r = i++ % 10 === 0
-        ? await http(url, { method: 'POST', path: `/v1/sessions/${sessionId}/turns`, body: JSON.stringify({ prompt: 'hello' }) })
-        : await http(url, { path: `/v1/sessions/${sessionId}` });
-      latencies.push(performance.now() - t0);
-      if (r.status < 200 || r.status >= 300) failures++;
-      await new Promise((resolve) => setTimeout(resolve, everyMs));
-    }
-  })();
+  const child = fork(new URL('./healthy.mjs', import.meta.url).pathname, [url, String(everyMs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = once(child, 'exit');
+  const [ready] = await Promise.race([once(child, 'message'), exited.then(([code]) => Promise.reject(new Error(`healthy client exited ${code}`)))]);
+  if (ready !== 'ready') throw new Error(`healthy client: ${JSON.stringify(ready)}`);
   return {
     async stop() {
-      running = false;
-      await loop;
-      const sorted = [...latencies].sort((a, b) => a - b);
-      const q = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
-      return { calls: sorted.length, failures, p50: q(0.5), p99: q(0.99), max: sorted.at(-1) ?? NaN };
+      const reply = once(child, 'message');
+      child.send('stop');
+      const [{ calls, failures }] = await reply;
+      await exited;
+      return { ...latencyOf(calls), failures, between: (from, to) => latencyOf(calls.filter(([started]) => started >= from && started < to)) };
     },
   };
+}
+
+/** Count, p50, p99 and max of timed calls ([start, ms] pairs). */
+function latencyOf(calls) {
+  const sorted = calls.map(([, ms]) => ms).sort((a, b) => a - b);
+  const q = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+  return { calls: sorted.length, p50: q(0.5), p99: q(0.99), max: sorted.at(-1) ?? NaN };
 }
 
 /** The healthy client alone for `ms`, before the attack: the same-run baseline of its latency. */
@@ -113,8 +111,7 @@ export async function baseline(url, ms = 5000) {
 /** One JSON line per probe, plus the machine's load. */
 export function report(name, fields) {
   const line = { probe: name, loadavg: loadavg().map((l) => Number(l.toFixed(2))), ...fields };
-  for (const [k, v] of Object.entries(line)) if (typeof v === 'number' && !Number.isInteger(v)) line[k] = Number(v.toFixed(1));
-  console.log(JSON.stringify(line));
+  console.log(JSON.stringify(line, (_, v) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toFixed(1)) : v)));
   return line;
 }
 

@@ -9,6 +9,7 @@ const before = await baseline(server.url);
 const created = await http(server.url, { method: 'POST', path: '/v1/sessions', body: '{}', localAddress: ATTACKER });
 const sessionId = JSON.parse(created.body).session.id;
 const healthy = await healthyClient(server.url);
+const opening = Date.now();
 const statuses = {};
 const requests = [];
 await Promise.all(
@@ -30,19 +31,28 @@ await Promise.all(
     }),
   ),
 );
+const prompting = Date.now();
 const prompt = JSON.stringify({ prompt: 'x'.repeat(1_000_000) });
 const promptStatuses = {};
 for (let i = 0; i < 10; i++) {
   const r = await http(server.url, { method: 'POST', path: `/v1/sessions/${sessionId}/turns`, body: prompt, localAddress: ATTACKER });
   promptStatuses[r.status] = (promptStatuses[r.status] ?? 0) + 1;
 }
+const prompted = Date.now();
 await sleep(5000);
 const latency = await healthy.stop();
+// The two parts of the attack apart: 1,000 stream requests at once, then the 1 MB events fanned out.
+const phase = (from, to) => {
+  const { calls, p99, max } = latency.between(from, to);
+  return { calls, p99Ms: p99, maxMs: max, ms: to - from };
+};
 for (const req of requests) req.destroy();
 report('stalled-sse', {
   streams: STREAMS,
   streamStatuses: statuses,
   promptStatuses,
+  healthyWhileOpening: phase(opening, prompting),
+  healthyWhilePrompting: phase(prompting, prompted + 5000),
   ...sharedFields(server, latency, before),
 });
 await server.stop();
