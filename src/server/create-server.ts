@@ -14,6 +14,7 @@ import { repeatLimitedLogger } from '../logging/repeat-limited-logger.js';
 import { AccessControl } from './security/access-control.js';
 import { selectSubprotocol } from './security/credentials.js';
 import { OriginPolicy } from './security/origins.js';
+import { FairShare } from './hosts/fair-share.js';
 import type { SessionAccess } from './security/principal.js';
 
 /** Per-connection numbers from {@link TetherServer.stats}. */
@@ -121,6 +122,7 @@ export function createServer(options: ServerOptions): TetherServer {
     isClosing: () => closing,
     nextConnectionId: () => ++connectionIds,
     batchBytes: Math.max(1024, Math.floor(resolved.highWaterBytes / 4)),
+    share: new FairShare(),
     limits: new RequestLimits(resolved, clock, async (sessionId) => {
       try {
         return (await core.getSession(sessionId))?.queuedTurnIds.length;

@@ -4,6 +4,7 @@ import type { Dispatcher } from '../commands/dispatcher.js';
 import type { RequestLimits } from '../limits/request-limits.js';
 import type { ResolvedServerOptions } from '../options.js';
 import type { WriteBudget } from './write-budget.js';
+import type { FairShare } from './fair-share.js';
 import type { OriginPolicy } from '../security/origins.js';
 
 /** A long-lived connection the host tracks (for shutdown and stats). */
@@ -31,6 +32,8 @@ export interface HostContext {
   nextConnectionId(): number;
   /** Bytes per batch: small enough to keep a connection's buffer near its high-water mark. */
   readonly batchBytes: number;
+  /** The bytes every pump together may write in one turn of the event loop. */
+  readonly share: FairShare;
   /** Per-client rate and connection limits (429 + `Retry-After`). */
   readonly limits: RequestLimits;
 }

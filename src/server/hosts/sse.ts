@@ -102,6 +102,7 @@ export function serveSse(ctx: HostContext, req: IncomingMessage, res: ServerResp
     signal: controller.signal,
     maxEvents: maxBatchEvents,
     maxBytes: ctx.batchBytes,
+    share: ctx.share,
     send,
   }).then(
     () => {

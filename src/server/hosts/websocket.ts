@@ -193,6 +193,7 @@ export function serveWebSocket(ctx: HostContext, ws: WebSocket, req: IncomingMes
       signal: controller.signal,
       maxEvents: maxBatchEvents,
       maxBytes: ctx.batchBytes,
+      share: ctx.share,
       send: sendBatch,
     }).then(
       () => {
