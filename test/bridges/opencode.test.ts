@@ -58,7 +58,7 @@ describe.skipIf(!bin)('opencodeAgent with the real opencode serve', { timeout: 1
   it('a second client cancels mid-turn: both see one turn.canceled by it, the next turn runs on the same session', () => cancelBySecondClient(baseUrl));
 
   it('a permission OpenCode asks for is an input request both clients see; the first answer wins and the command runs', () =>
-    approvalByOneOfTwo(baseUrl, { accept: 'once', decline: 'reject', ranIn: join(opencode.root, 'work') }));
+    approvalByOneOfTwo(baseUrl, { accept: 'once', decline: 'reject', ranIn: join(opencode.root, 'work'), toolResults: llm.toolResults }));
 
   it('a prompt that fails after prompt_async answered 204 ends with turn.error upstream_failed', () =>
     failedTurn(baseUrl, 'fail', 'upstream_failed'));
