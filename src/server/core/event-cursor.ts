@@ -5,6 +5,8 @@ import type { LogEntry, SessionLog } from './session-log.js';
 export interface CursorBatch {
   reset?: ResetInfo;
   entries: LogEntry[];
+  /** UTF-8 bytes of the entries' JSON, together. */
+  bytes: number;
 }
 
 /**
@@ -59,7 +61,7 @@ export class EventCursor {
     const read = this.log.read(this.#after, this.#epoch, limits);
     this.#after = read.next;
     this.#epoch = this.log.epoch;
-    return read.reset ? { reset: read.reset, entries: read.entries } : { entries: read.entries };
+    return read.reset ? { reset: read.reset, entries: read.entries, bytes: read.bytes } : { entries: read.entries, bytes: read.bytes };
   }
 
   /** Resolves when there is something to take, the log closes, or `signal` aborts. */

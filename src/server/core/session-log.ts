@@ -16,6 +16,8 @@ export type NewEvent = { type: string; turnId?: string } & Record<string, unknow
 export interface LogRead {
   reset?: ResetInfo;
   entries: LogEntry[];
+  /** UTF-8 bytes of the entries' JSON, together. */
+  bytes: number;
   /** The cursor after this read: the `seq` of the last entry, or `reset.after`/the given `after`. */
   next: number;
 }
@@ -173,7 +175,7 @@ export class SessionLog {
       entries.push(entry);
     }
     const next = entries.length > 0 ? entries.at(-1)!.event.seq : from;
-    return reset ? { reset, entries, next } : { entries, next };
+    return reset ? { reset, entries, bytes, next } : { entries, bytes, next };
   }
 
   /** The held events (oldest first), e.g. for tests and snapshots. */

@@ -42,16 +42,10 @@ export async function pump(options: PumpOptions): Promise<void> {
     const batch = cursor.take(limits);
     if (batch.reset || batch.entries.length > 0) {
       options.send(batch);
-      share.spend(batchBytes(batch));
+      share.spend(batch.bytes);
       continue;
     }
     if (cursor.ended) return;
     await cursor.wait(signal);
   }
-}
-
-function batchBytes(batch: CursorBatch): number {
-  let bytes = 0;
-  for (const entry of batch.entries) bytes += entry.bytes;
-  return bytes;
 }
